@@ -1,0 +1,69 @@
+"""Privacy accountants: compose DP-SGD steps and report epsilon."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from ..errors import InvalidInputError
+from .base import Algorithm
+
+def check_delta(delta: float) -> float:
+    if not isinstance(delta, (int, float)) or not 0.0 < float(delta) < 1.0:
+        raise InvalidInputError(f"delta must lie in (0, 1), got {delta!r}")
+    return float(delta)
+
+
+@attrs.frozen(kw_only=True)
+class AccountantEvent:
+    noise_multiplier: float
+    sampling_rate: float
+    steps: int
+    sampling: str = "poisson"  #: or "shuffle" (fixed-size batches without replacement)
+
+
+@attrs.frozen(kw_only=True)
+class AccountantConfig:
+    pass
+
+
+class Accountant(Algorithm, abc.ABC):
+    """Composes DP-SGD steps; ``epsilon(delta)`` reads the budget spent."""
+
+    Config: ClassVar[type] = AccountantConfig
+
+    def __init__(self, **config: Any):
+        super().__init__(**config)
+        self.events: list[AccountantEvent] = []
+
+    def step(self, *, noise_multiplier: float, sampling_rate: float, steps: int = 1,
+             sampling: str = "poisson") -> "Accountant":
+        if not np.isfinite(noise_multiplier) or noise_multiplier <= 0:
+            raise InvalidInputError(f"noise_multiplier must be > 0, got {noise_multiplier!r}")
+        if not 0.0 < sampling_rate <= 1.0:
+            raise InvalidInputError(f"sampling_rate must lie in (0, 1], got {sampling_rate!r}")
+        if not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise InvalidInputError(f"steps must be a positive int, got {steps!r}")
+        if sampling not in ("poisson", "shuffle"):
+            raise InvalidInputError(f"sampling must be 'poisson' or 'shuffle', got {sampling!r}")
+        event = AccountantEvent(noise_multiplier=float(noise_multiplier), sampling_rate=float(sampling_rate),
+                                steps=int(steps), sampling=sampling)
+        self._compose(event)
+        self.events.append(event)
+        return self
+
+    def epsilon(self, delta: float) -> float:
+        if not self.events:
+            return 0.0
+        return float(self._epsilon(check_delta(delta)))
+
+    @abc.abstractmethod
+    def _compose(self, event: AccountantEvent) -> None:
+        """Add ``event`` to the accounting state."""
+
+    @abc.abstractmethod
+    def _epsilon(self, delta: float) -> float:
+        """ε spent at ``delta``."""

@@ -1,0 +1,167 @@
+"""Evasion attacks: ``Attack.generate`` validates, calls ``_generate``, projects and reports."""
+
+from __future__ import annotations
+
+import abc
+import time
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from ..errors import ConfigError, InvalidInputError
+from ..progress import Progress
+from .arrays import check_inputs, check_labels, like, to_numpy
+from .base import Algorithm, make_config, seed_field
+from .model import Classifier, as_classifier
+from .norms import NORMS, clip_to_ball_and_bounds, lp_norm
+
+
+def _norm_name(value: Any) -> str:
+    aliases = {"inf": "linf", "np.inf": "linf", "l_inf": "linf", "2": "l2", "1": "l1", "0": "l0"}
+    text = str(value).lower().replace(" ", "")
+    if text == str(float("inf")):
+        return "linf"
+    return aliases.get(text, text)
+
+
+@attrs.frozen(kw_only=True)
+class AttackConfig:
+    """Hyperparameters every attack shares. ``eps=None`` means unbounded (minimum-norm attacks)."""
+
+    eps: float | None = attrs.field(default=0.1, validator=attrs.validators.optional(attrs.validators.ge(0.0)))
+    norm: str = attrs.field(default="linf", converter=_norm_name, validator=attrs.validators.in_(NORMS))
+    seed: int | None = seed_field()
+
+    @eps.validator
+    def _finite(self, attribute, value):
+        if value is not None and not np.isfinite(value):
+            raise ValueError(f"eps must be finite, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class AttackResult:
+    """What an attack returns (same array type as its input for ``adversarial``)."""
+
+    adversarial: Any
+    success: np.ndarray  #: per sample: misclassified (untargeted) or classified as the target (targeted)
+    norms: np.ndarray  #: per-sample ||adversarial - x|| in the attack's norm (absolute, input space)
+    predictions: np.ndarray  #: model labels on the adversarial batch
+    forward_calls: int = 0  #: batch forward passes used by the attack (not counting the success check)
+    backward_calls: int = 0
+    queries: int = 0  #: per-sample model evaluations (the black-box budget)
+    seconds: float = 0.0
+
+    @property
+    def success_rate(self) -> float:
+        return float(np.mean(self.success)) if self.success.size else 0.0
+
+
+class Attack(Algorithm, abc.ABC):
+    """Base of every evasion attack.
+
+    Subclasses set ``Config`` (a subclass of :class:`AttackConfig`), ``norms`` (supported norms),
+    ``targeted`` (whether a ``target`` may be given) and implement :meth:`_generate`.
+    """
+
+    Config: ClassVar[type] = AttackConfig
+    norms: ClassVar[tuple[str, ...]] = ("linf",)
+    targeted: ClassVar[bool] = False
+    minimum_norm: ClassVar[bool] = False  #: eps bounds the result only when set (None: unbounded)
+    needs_gradients: ClassVar[bool] = True
+
+    def __init__(self, *, model: Any, bounds: tuple[float, float] | None = None, **config: Any):
+        self.config = make_config(self.Config, config, owner=type(self).__name__)
+        if self.config.norm not in self.norms:
+            raise ConfigError(f"{type(self).__name__}: norm={self.config.norm!r} is not supported; "
+                              f"supported: {', '.join(self.norms)}")
+        self.model: Classifier = as_classifier(model, bounds=tuple(bounds) if bounds is not None else None)
+        if self.needs_gradients and "gradients" not in self.model.capabilities:
+            from ..errors import CapabilityError
+
+            raise CapabilityError(f"{type(self).__name__} needs input gradients, which "
+                                  f"{type(self.model).__name__} does not provide")
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return self.model.bounds
+
+    # ------------------------------------------------------------------ template method
+    def generate(self, x: Any, y: Any = None, *, target: Any = None) -> AttackResult:
+        """Adversarial examples for ``x``.
+
+        ``y``: true integer labels (untargeted); defaults to the model's predictions. ``target``: integer
+        target labels for a targeted attack. The result stays within the ε-ball (when ``eps`` is set) and
+        the model's bounds.
+        """
+        return self._run(x, y, target, stream=0)
+
+    def _run(self, x: Any, y: Any, target: Any, stream: int) -> AttackResult:
+        m = self.model
+        xa = check_inputs(x, name="x", bounds=m.bounds, input_shape=m.input_shape)
+        n = xa.shape[0]
+        if y is None:
+            ya = m.predict(xa)
+        else:
+            ya = check_labels(y, n=n, num_classes=m.num_classes, name="y")
+        ta = None
+        if target is not None:
+            if not self.targeted:
+                raise ConfigError(f"{type(self).__name__} is untargeted: target= is not accepted")
+            ta = check_labels(target, n=n, num_classes=m.num_classes, name="target")
+        before = m.counters()
+        t0 = time.perf_counter()
+        self._stream = stream
+        adv = self._generate(xa, ya, ta)
+        adv = to_numpy(adv, "adversarial")
+        if adv.shape != xa.shape:
+            raise RuntimeError(f"{type(self).__name__}._generate returned shape {adv.shape} for input {xa.shape}")
+        if not np.all(np.isfinite(adv)):
+            raise RuntimeError(f"{type(self).__name__}._generate returned NaN/Inf values")
+        eps = self.config.eps
+        adv = clip_to_ball_and_bounds(xa, adv.astype(xa.dtype, copy=False), eps, self.config.norm, m.bounds)
+        seconds = time.perf_counter() - t0
+        after = m.counters()
+        pred = m.predict(adv)
+        m.forward_calls, m.backward_calls, m.queries = after  # the success check is not the attack's cost
+        success = pred == ta if ta is not None else pred != ya
+        return AttackResult(adversarial=like(adv, x), success=success, norms=lp_norm(adv.astype(np.float64) - xa, self.config.norm),
+                            predictions=pred, forward_calls=after[0] - before[0],
+                            backward_calls=after[1] - before[1], queries=after[2] - before[2], seconds=seconds)
+
+    def batch_generate(self, x: Any, y: Any = None, *, target: Any = None, batch_size: int = 256,
+                       progress: bool | None = None) -> AttackResult:
+        """:meth:`generate` over a large input in batches, with a progress bar on a terminal."""
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+        xa = to_numpy(x, "x")
+        n = xa.shape[0] if xa.ndim else 0
+        if n == 0:
+            raise InvalidInputError(f"x: the batch is empty (shape {xa.shape})")
+        ya = None if y is None else to_numpy(y, "y")
+        ta = None if target is None else to_numpy(target, "target")
+        for name, arr in (("y", ya), ("target", ta)):
+            if arr is not None and (arr.ndim == 0 or arr.shape[0] != n):
+                raise InvalidInputError(f"{name}: expected {n} labels to match x, got shape {arr.shape}")
+        parts: list[AttackResult] = []
+        with Progress(n, type(self).__name__, enabled=progress, unit="samples") as bar:
+            for i, start in enumerate(range(0, n, batch_size)):
+                sl = slice(start, start + batch_size)
+                parts.append(self._run(xa[sl], None if ya is None else ya[sl],
+                                       None if ta is None else ta[sl], stream=i))
+                bar.update(len(parts[-1].success), success=f"{np.mean(np.concatenate([p.success for p in parts])):.2f}")
+        return AttackResult(
+            adversarial=like(np.concatenate([to_numpy(p.adversarial) for p in parts]), x),
+            success=np.concatenate([p.success for p in parts]),
+            norms=np.concatenate([p.norms for p in parts]),
+            predictions=np.concatenate([p.predictions for p in parts]),
+            forward_calls=sum(p.forward_calls for p in parts), backward_calls=sum(p.backward_calls for p in parts),
+            queries=sum(p.queries for p in parts), seconds=sum(p.seconds for p in parts))
+
+    def attack_rng(self) -> np.random.Generator:
+        """The generator for this call (seeded by ``config.seed`` and the batch index)."""
+        return self.rng(getattr(self, "_stream", 0))
+
+    @abc.abstractmethod
+    def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
+        """Return the adversarial batch (the base projects it onto the ε-ball and the bounds)."""

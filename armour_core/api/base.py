@@ -1,0 +1,67 @@
+"""Shared machinery of every algorithm: validated, frozen, keyword-only configs."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from ..errors import ConfigError
+
+
+def make_config(config_cls: type, values: dict[str, Any], *, owner: str) -> Any:
+    """Build ``config_cls(**values)``; unknown keys and invalid values raise :class:`ConfigError`."""
+    fields = {f.name for f in attrs.fields(config_cls)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        import difflib
+
+        hints = [f"{k!r} (did you mean {difflib.get_close_matches(k, fields, n=1)[0]!r}?)"
+                 if difflib.get_close_matches(k, fields, n=1) else repr(k) for k in unknown]
+        raise ConfigError(f"{owner}: unknown config key {', '.join(hints)}; valid keys: {', '.join(sorted(fields))}")
+    try:
+        return config_cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{owner}: invalid config: {exc}") from None
+
+
+class Algorithm:
+    """Base of every plugin implementation.
+
+    Subclasses name their frozen attrs config class in ``Config``; the constructor takes the config as
+    keyword arguments, so ``registry.create(kind, name, **kwargs)`` and ``Cls(**kwargs)`` validate alike.
+    """
+
+    Config: ClassVar[type]
+
+    def __init__(self, **config: Any):
+        self.config = make_config(self.Config, config, owner=type(self).__name__)
+
+    def evolve(self, **changes: Any):
+        """A copy of this algorithm with some hyperparameters changed (``attrs.evolve`` semantics)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        values = attrs.asdict(self.config, recurse=False)
+        values.update(changes)
+        new.config = make_config(self.Config, values, owner=type(self).__name__)
+        return new
+
+    def rng(self, *stream: int) -> np.random.Generator:
+        """A generator derived from ``config.seed`` (and ``stream``): explicit, reproducible randomness.
+
+        ``seed=None`` draws fresh OS entropy; ``seed=0`` is a seed like any other.
+        """
+        seed = getattr(self.config, "seed", None)
+        if seed is None:
+            return np.random.default_rng()
+        return np.random.default_rng(np.random.SeedSequence([int(seed), *map(int, stream)]))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+
+def seed_field(default: int | None = 0):
+    """An attrs field for ``seed``: a non-negative int, or None for OS entropy."""
+    return attrs.field(default=default, validator=attrs.validators.optional(
+        [attrs.validators.instance_of(int), attrs.validators.ge(0)]))

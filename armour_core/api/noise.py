@@ -1,0 +1,62 @@
+"""Noise mechanisms for differentially private training."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from .base import Algorithm, make_config, seed_field
+
+
+@attrs.frozen(kw_only=True)
+class NoiseConfig:
+    """``noise_multiplier`` σ: noise std is σ·``clip_norm`` (the sensitivity of the clipped sum)."""
+
+    noise_multiplier: float = attrs.field(default=1.0, validator=attrs.validators.gt(0.0))
+    clip_norm: float = attrs.field(default=1.0, validator=attrs.validators.gt(0.0))
+    seed: int | None = seed_field()
+    secure: bool = False  #: draw from the OS CSPRNG instead of the seeded generator
+
+
+class NoiseMechanism(Algorithm, abc.ABC):
+    """Base of every noise mechanism: ``stddev(step)`` and ``sample(shape, step)``."""
+
+    Config: ClassVar[type] = NoiseConfig
+    adaptive: ClassVar[bool] = False
+
+    def __init__(self, **config: Any):
+        self.config = make_config(self.Config, config, owner=type(self).__name__)
+        self._gen: np.random.Generator | None = None
+
+    def noise_multiplier_at(self, step: int) -> float:
+        """σ at ``step`` (constant unless the mechanism is adaptive)."""
+        return self._noise_multiplier_at(int(step))
+
+    def stddev(self, step: int = 0) -> float:
+        return self.noise_multiplier_at(step) * self.config.clip_norm
+
+    def generator(self) -> np.random.Generator:
+        if self._gen is None:
+            self._gen = self._make_generator()
+        return self._gen
+
+    def _make_generator(self) -> np.random.Generator:
+        if self.config.secure:
+            from ..secure_random import secure_generator
+
+            return secure_generator()
+        return self.rng()
+
+    def sample(self, shape: tuple[int, ...] | int, step: int = 0) -> np.ndarray:
+        """Noise of ``shape`` for ``step``."""
+        return self._sample(tuple(np.atleast_1d(shape).tolist()), int(step))
+
+    def _noise_multiplier_at(self, step: int) -> float:
+        return float(self.config.noise_multiplier)
+
+    @abc.abstractmethod
+    def _sample(self, shape: tuple[int, ...], step: int) -> np.ndarray:
+        """Draw the noise."""

@@ -1,0 +1,1 @@
+"""armour-core's own plugins: the embedded default datasets and models (entry point ``builtin``)."""

@@ -1,0 +1,409 @@
+"""The plugin registry: find, list, resolve and instantiate algorithms by kind and name.
+
+Three tiers of laziness (none runs on ``import armour_core``):
+
+1. metadata: entry points of group ``armour_core.plugins`` and their distributions' requirements;
+2. hook modules: each plugin's light ``hooks.py`` is imported and its registration hooks are called —
+   enough for :func:`kinds`, :func:`names`, :func:`spec` and ``armour plugins``;
+3. implementation: :func:`get` / :func:`create` import the record's ``target``.
+
+Failure policy: a plugin whose dependency is missing is *unavailable* (a debug line); any other error while
+importing or registering it is *broken* (one warning naming distribution and version; the traceback is kept
+in :func:`status`). The rest keeps working. ``ARMOUR_PLUGINS_STRICT=1`` raises instead of warning;
+``ARMOUR_PLUGINS_DISABLE=a,b`` blocks plugins and ``ARMOUR_PLUGINS_ONLY=a,b`` allows only those (by
+entry-point name).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata as md
+import logging
+import os
+import threading
+import traceback
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from .errors import (PluginConflictError, PluginLoadError, PluginUnavailableError, UnknownPluginError)
+from .plugins import ENTRY_POINT_GROUP, make_plugin_manager
+from .specs import KIND_HOOKS, KINDS, CommandSpec, PluginSpec, PluginStatus
+
+log = logging.getLogger(__name__)
+
+#: First-party distributions and the kinds they provide, to tell users which ``pip install`` is missing.
+FIRST_PARTY: dict[str, tuple[str, ...]] = {
+    "armour-plugins-attacks": ("attack", "defense", "detector"),
+    "armour-plugins-privacy": ("noise", "clip", "accountant", "suppressor", "inference"),
+    "armour-plugins-fuzz": ("mutator", "coverage", "scheduler"),
+}
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin distribution is broken; the rest of the registry keeps working."""
+
+
+def _env_list(var: str) -> set[str]:
+    return {s.strip() for s in os.environ.get(var, "").split(",") if s.strip()}
+
+
+def _strict() -> bool:
+    return os.environ.get("ARMOUR_PLUGINS_STRICT", "").lower() in {"1", "true", "yes", "on"}
+
+
+def _dist_installed(name: str) -> bool:
+    try:
+        md.distribution(name)
+        return True
+    except md.PackageNotFoundError:
+        return False
+
+
+def missing_requirements(requirements: Iterable[str]) -> list[str]:
+    """The PEP 508 requirements (markers evaluated, extras ignored) that the environment does not meet."""
+    from packaging.requirements import Requirement
+
+    missing = []
+    for text in requirements:
+        req = Requirement(text)
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        try:
+            have = md.version(req.name)
+        except md.PackageNotFoundError:
+            missing.append(text)
+            continue
+        if req.specifier and not req.specifier.contains(have, prereleases=True):
+            missing.append(f"{text} (have {have})")
+    return missing
+
+
+def _is_missing_dependency(exc: BaseException, own_module: str) -> bool:
+    """True when ``exc`` says a *third-party* module is absent (not a bug inside the plugin's package)."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return False
+    own_top = own_module.split(".")[0]
+    return exc.name.split(".")[0] != own_top
+
+
+def import_target(target: str) -> Any:
+    """Import ``"package.module:Qual.Name"`` and return the object."""
+    module_name, _, qualname = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@attrs.define
+class _Entry:
+    """One loaded record and what the registry knows about its availability."""
+
+    spec: PluginSpec
+    plugin: str
+    unavailable: str = ""  # reason, when a requirement is missing
+
+
+class Registry:
+    """A registry instance; the module-level functions use a process-wide one."""
+
+    def __init__(self, entry_points: Iterable[Any] | None = None):
+        self._entry_points = entry_points  # None: discover from importlib.metadata
+        self._lock = threading.RLock()
+        self._built = False
+        self._local: list[tuple[Any, str, str, str]] = []
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._entries: dict[tuple[str, str], _Entry] = {}  # (kind, name or alias) -> entry
+        self._primary: dict[str, list[str]] = {k: [] for k in KINDS}
+        self._conflicts: dict[tuple[str, str], tuple[_Entry, _Entry]] = {}
+        self._status: list[PluginStatus] = []
+        self._commands: list[CommandSpec] = []
+        self._classes: dict[tuple[str, str], Any] = {}
+        self._pm = None
+
+    # ------------------------------------------------------------------ building
+    def reset(self) -> None:
+        """Forget everything; the next call rebuilds from the environment (for tests)."""
+        with self._lock:
+            self._built = False
+            self._reset_state()
+
+    def register(self, plugin: Any, *, name: str, dist: str = "<local>", version: str = "") -> None:
+        """Register an in-process plugin object or module (notebooks, tests), as an entry point would."""
+        with self._lock:
+            self._local.append((plugin, name, dist, version))
+            self._built = False
+            self._reset_state()
+
+    def _ensure(self) -> None:
+        if self._built:
+            return
+        with self._lock:
+            if self._built:
+                return
+            self._reset_state()
+            self._pm = make_plugin_manager()
+            eps = (self._entry_points if self._entry_points is not None
+                   else md.entry_points(group=ENTRY_POINT_GROUP))
+            for ep in sorted(eps, key=lambda e: e.name):
+                self._load_entry_point(ep)
+            for plugin, name, dist, version in self._local:
+                self._load_object(plugin, name, dist, version, getattr(plugin, "__name__", repr(plugin)))
+            self._built = True
+
+    def _load_entry_point(self, ep: Any) -> None:
+        dist = getattr(ep, "dist", None)
+        dist_name = dist.metadata["Name"] if dist is not None else "<unknown>"
+        version = dist.version if dist is not None else ""
+        only, disabled = _env_list("ARMOUR_PLUGINS_ONLY"), _env_list("ARMOUR_PLUGINS_DISABLE")
+        base = dict(plugin=ep.name, dist=dist_name, version=version, module=ep.value)
+        if ep.name in disabled or (only and ep.name not in only):
+            why = "ARMOUR_PLUGINS_DISABLE" if ep.name in disabled else "not in ARMOUR_PLUGINS_ONLY"
+            self._status.append(PluginStatus(state="disabled", error=why, **base))
+            return
+        missing = missing_requirements(dist.requires or []) if dist is not None else []
+        try:
+            module = ep.load()
+        except Exception as exc:  # noqa: BLE001 - isolation is the point
+            if _is_missing_dependency(exc, ep.value):
+                self._unavailable(base, f"missing dependency {exc.name!r}")
+            else:
+                self._broken(base, exc)
+            return
+        self._load_object(module, ep.name, dist_name, version, ep.value,
+                          unavailable=("missing " + ", ".join(missing)) if missing else "")
+
+    def _unavailable(self, base: dict, reason: str) -> None:
+        log.debug("armour plugin %s (%s %s) unavailable: %s", base["plugin"], base["dist"], base["version"],
+                  reason)
+        self._status.append(PluginStatus(state="unavailable", error=reason, **base))
+
+    def _broken(self, base: dict, exc: BaseException) -> None:
+        tb = "".join(traceback.format_exception(exc))
+        msg = (f"armour plugin {base['plugin']!r} from {base['dist']} {base['version']} is broken "
+               f"and was skipped: {type(exc).__name__}: {exc}")
+        self._status.append(PluginStatus(state="broken", error=f"{type(exc).__name__}: {exc}", traceback=tb,
+                                         **base))
+        if _strict():
+            raise PluginLoadError(msg) from exc
+        warnings.warn(msg, PluginLoadWarning, stacklevel=4)
+
+    def _load_object(self, obj: Any, name: str, dist: str, version: str, module: str,
+                     unavailable: str = "") -> None:
+        base = dict(plugin=name, dist=dist, version=version, module=module)
+        try:
+            self._pm.register(obj, name=name)
+            records: list[PluginSpec] = []
+            commands: list[CommandSpec] = []
+            for kind, hook_name in KIND_HOOKS.items():
+                for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
+                    if impl.plugin_name == name:
+                        records.extend(self._collect(impl.function, kind, hook_name))
+            for impl in self._pm.hook.armour_cli_commands.get_hookimpls():
+                if impl.plugin_name == name:
+                    for cmd in impl.function() or ():
+                        if not isinstance(cmd, CommandSpec):
+                            raise TypeError(f"armour_cli_commands yielded {type(cmd).__name__}, not CommandSpec")
+                        commands.append(attrs.evolve(cmd, dist=dist))
+        except Exception as exc:  # noqa: BLE001
+            if self._pm.is_registered(obj):
+                self._pm.unregister(obj)
+            self._broken(base, exc)
+            return
+        for rec in records:
+            rec = attrs.evolve(rec, dist=dist, version=version)
+            reason = unavailable
+            if not reason and rec.requires:
+                missing = missing_requirements(rec.requires)
+                reason = ("missing " + ", ".join(missing)) if missing else ""
+            self._index(_Entry(spec=rec, plugin=name, unavailable=reason))
+        self._commands.extend(commands)
+        state = "unavailable" if unavailable else "ok"
+        if unavailable:
+            log.debug("armour plugin %s (%s %s): %s", name, dist, version, unavailable)
+        self._status.append(PluginStatus(state=state, records=len(records), error=unavailable, **base))
+
+    @staticmethod
+    def _collect(function, kind: str, hook_name: str) -> list[PluginSpec]:
+        out = []
+        for rec in function() or ():
+            if not isinstance(rec, PluginSpec):
+                raise TypeError(f"{hook_name} yielded {type(rec).__name__}, not PluginSpec")
+            if rec.kind != kind:
+                raise ValueError(f"{hook_name} yielded {rec.name!r} of kind {rec.kind!r}; expected {kind!r}")
+            out.append(rec)
+        return out
+
+    def _index(self, entry: _Entry) -> None:
+        kind = entry.spec.kind
+        for key in entry.spec.names:
+            other = self._entries.get((kind, key)) or (self._conflicts.get((kind, key)) or (None,))[0]
+            if other is not None:
+                msg = (f"{kind} {key!r} is registered twice: by {other.spec.dist} (plugin {other.plugin!r}, "
+                       f"{other.spec.name!r}) and by {entry.spec.dist} (plugin {entry.plugin!r}, "
+                       f"{entry.spec.name!r}); uninstall one or block it with ARMOUR_PLUGINS_DISABLE")
+                if _strict():
+                    raise PluginConflictError(msg)
+                warnings.warn(msg, PluginLoadWarning, stacklevel=5)
+                self._conflicts[(kind, key)] = (other, entry)
+                self._entries.pop((kind, key), None)
+                continue
+            self._entries[(kind, key)] = entry
+        if (kind, entry.spec.name) in self._entries:
+            self._primary[kind].append(entry.spec.name)
+
+    # ------------------------------------------------------------------ queries
+    def kinds(self) -> tuple[str, ...]:
+        """Every kind the hookspecs define (whether or not any plugin provides it)."""
+        return KINDS
+
+    def _check_kind(self, kind: str) -> None:
+        if kind not in KIND_HOOKS:
+            close = difflib.get_close_matches(str(kind), KINDS, n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise UnknownPluginError(f"kind={kind!r} is not a plugin kind (expected one of {', '.join(KINDS)})"
+                                     f"{hint}", kind=kind, name=None, suggestions=tuple(close))
+
+    def names(self, kind: str, *, include_unavailable: bool = False) -> list[str]:
+        """Sorted primary names of the plugins of ``kind`` that can be used here."""
+        self._check_kind(kind)
+        self._ensure()
+        out = []
+        for name in self._primary[kind]:
+            if include_unavailable or not self._entries[(kind, name)].unavailable:
+                out.append(name)
+        return sorted(out)
+
+    def specs(self, kind: str | None = None) -> list[PluginSpec]:
+        """Every record (of one kind, or all), available or not, sorted by kind and name."""
+        kinds = KINDS if kind is None else (kind,)
+        out = []
+        for k in kinds:
+            for name in self.names(k, include_unavailable=True):
+                out.append(self._entries[(k, name)].spec)
+        return out
+
+    def _entry(self, kind: str, name: str) -> _Entry:
+        self._check_kind(kind)
+        self._ensure()
+        if not isinstance(name, str):
+            raise UnknownPluginError(f"name must be a string, got {type(name).__name__}", kind=kind, name=None)
+        key = name.strip().lower().replace("-", "_")
+        if (kind, key) in self._conflicts:
+            a, b = self._conflicts[(kind, key)]
+            raise PluginConflictError(f"{kind} {key!r} is registered by both {a.spec.dist} and {b.spec.dist}; "
+                                      "uninstall one or block it with ARMOUR_PLUGINS_DISABLE")
+        entry = self._entries.get((kind, key))
+        if entry is None:
+            raise self._unknown(kind, name)
+        return entry
+
+    def _unknown(self, kind: str, name: str) -> UnknownPluginError:
+        known = [key for (k, key) in self._entries if k == kind]
+        close = tuple(difflib.get_close_matches(name, known, n=3, cutoff=0.6))
+        msg = f"no {kind} plugin named {name!r}"
+        if close:
+            msg += f"; did you mean {', '.join(map(repr, close))}?"
+        elif known:
+            msg += f"; installed {kind} plugins: {', '.join(sorted(self._primary[kind]))}"
+        for dist, kinds in FIRST_PARTY.items():
+            if kind in kinds and not _dist_installed(dist):
+                msg += f". {kind.capitalize()} plugins ship in {dist}, which is not installed: pip install {dist}"
+        bad = [s for s in self._status if s.state in ("broken", "unavailable")]
+        if bad:
+            msg += (". Plugins that failed to load and may provide it: "
+                    + ", ".join(f"{s.plugin} ({s.dist} {s.version}: {s.state}, {s.error})" for s in bad))
+        return UnknownPluginError(msg, kind=kind, name=name, suggestions=close)
+
+    def spec(self, kind: str, name: str) -> PluginSpec:
+        """The record registered for ``kind``/``name`` (aliases accepted), without importing it."""
+        return self._entry(kind, name).spec
+
+    def get(self, kind: str, name: str) -> Any:
+        """Import and return the implementation (class or factory) of ``kind``/``name``."""
+        entry = self._entry(kind, name)
+        spec = entry.spec
+        if entry.unavailable:
+            raise PluginUnavailableError(
+                f"{kind} {spec.name!r} from {spec.dist} {spec.version} cannot be used here: {entry.unavailable}. "
+                f"Install what it needs, e.g. pip install {_pip_hint(entry.unavailable)}")
+        cached = self._classes.get((kind, spec.name))
+        if cached is not None:
+            return cached
+        target = spec.target
+        if callable(target):
+            obj = target
+        else:
+            try:
+                obj = import_target(target)
+            except Exception as exc:  # noqa: BLE001
+                module = target.partition(":")[0]
+                if _is_missing_dependency(exc, module):
+                    raise PluginUnavailableError(
+                        f"{kind} {spec.name!r} from {spec.dist} {spec.version} needs {exc.name!r}, which is not "
+                        f"installed: pip install {exc.name}") from exc
+                raise PluginLoadError(f"{kind} {spec.name!r} from {spec.dist} {spec.version}: cannot import "
+                                      f"{target!r}: {type(exc).__name__}: {exc}") from exc
+        self._classes[(kind, spec.name)] = obj
+        return obj
+
+    def create(self, kind: str, name: str, **config: Any) -> Any:
+        """Resolve ``kind``/``name`` and instantiate it with keyword-only ``config`` (validated)."""
+        return self.get(kind, name)(**config)
+
+    def status(self) -> list[PluginStatus]:
+        """One :class:`PluginStatus` per entry point (plus conflicts), in load order."""
+        self._ensure()
+        out = list(self._status)
+        for (kind, key), (a, b) in sorted(self._conflicts.items()):
+            out.append(PluginStatus(plugin=b.plugin, dist=b.spec.dist, version=b.spec.version,
+                                    module=str(b.spec.target), state="conflict",
+                                    error=f"{kind} {key!r} also registered by {a.spec.dist} (plugin {a.plugin})"))
+        return out
+
+    def availability(self, kind: str, name: str) -> str:
+        """Empty when usable; otherwise why not."""
+        return self._entry(kind, name).unavailable
+
+    def commands(self) -> list[CommandSpec]:
+        """CLI subcommands contributed by plugins."""
+        self._ensure()
+        return list(self._commands)
+
+
+def _pip_hint(reason: str) -> str:
+    from packaging.requirements import Requirement
+
+    parts = []
+    for item in reason.removeprefix("missing ").split(", "):
+        text = item.split(" (have")[0]
+        try:
+            parts.append(f"'{Requirement(text)}'")
+        except Exception:  # noqa: BLE001
+            parts.append(text)
+    return " ".join(parts)
+
+
+_default = Registry()
+
+kinds = _default.kinds
+names = _default.names
+specs = _default.specs
+spec = _default.spec
+get = _default.get
+create = _default.create
+status = _default.status
+reset = _default.reset
+register = _default.register
+availability = _default.availability
+commands = _default.commands
+
+
+def default_registry() -> Registry:
+    return _default

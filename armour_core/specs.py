@@ -1,0 +1,186 @@
+"""Frozen records that plugins yield from their registration hooks.
+
+A record is pure metadata: building one imports nothing heavy. The implementation is named by a
+``"module:qualname"`` string and imported only by :func:`armour_core.registry.get`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+#: Every kind the registry knows, with the hook that registers it.
+KIND_HOOKS: dict[str, str] = {
+    "attack": "armour_attacks",
+    "defense": "armour_defenses",
+    "detector": "armour_detectors",
+    "mutator": "armour_mutators",
+    "coverage": "armour_coverage_metrics",
+    "scheduler": "armour_seed_schedulers",
+    "noise": "armour_noise_mechanisms",
+    "clip": "armour_clip_mechanisms",
+    "accountant": "armour_accountants",
+    "suppressor": "armour_suppressors",
+    "inference": "armour_inference_attacks",
+    "dataset": "armour_datasets",
+    "model": "armour_models",
+}
+KINDS: tuple[str, ...] = tuple(KIND_HOOKS)
+
+_NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+CAPABILITIES = frozenset({"forward", "gradients", "probabilities", "activations", "train", "parameters"})
+
+
+def _check_name(inst, attribute, value):
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValueError(
+            f"{attribute.name}={value!r}: plugin names are lower-case [a-z0-9_]+ "
+            "(third parties may use a dotted prefix, e.g. 'acme.my_attack')")
+
+
+def _check_target(inst, attribute, value):
+    if isinstance(value, str):
+        if not _TARGET.match(value):
+            raise ValueError(f"{attribute.name}={value!r}: expected 'package.module:QualName'")
+    elif value is not None and not callable(value):
+        raise ValueError(f"{attribute.name} must be a 'module:qualname' string or a callable, got {value!r}")
+
+
+def _check_kind(inst, attribute, value):
+    if value not in KIND_HOOKS:
+        raise ValueError(f"kind={value!r}: expected one of {', '.join(KINDS)}")
+
+
+def _check_caps(inst, attribute, value):
+    unknown = set(value) - CAPABILITIES
+    if unknown:
+        raise ValueError(f"capabilities: unknown {sorted(unknown)}; known {sorted(CAPABILITIES)}")
+
+
+# ---------------------------------------------------------------- per-kind facets
+@attrs.frozen(kw_only=True)
+class AttackSpec:
+    """What an attack is: norms it supports, threat model, whether it can be targeted."""
+
+    norms: tuple[str, ...] = attrs.field(default=("linf",), converter=tuple)
+    threat_model: str = attrs.field(default="white_box",
+                                    validator=attrs.validators.in_(("white_box", "black_box")))
+    targeted: bool = False
+    minimum_norm: bool = False  #: finds a minimal perturbation instead of staying inside a given eps
+    fuzzing: bool = False  #: suitable as an adversarial mutator in the fuzzer
+
+    @norms.validator
+    def _norms(self, attribute, value):
+        bad = set(value) - {"linf", "l2", "l1", "l0"}
+        if bad or not value:
+            raise ValueError(f"norms={value!r}: expected a non-empty subset of linf, l2, l1, l0")
+
+
+@attrs.frozen(kw_only=True)
+class MutatorSpec:
+    """A mutator's category decides how the fuzzer may chain it (affine at most once per lineage)."""
+
+    category: str = attrs.field(validator=attrs.validators.in_(("pixel", "affine", "adversarial")))
+
+
+@attrs.frozen(kw_only=True)
+class CoverageSpec:
+    """Whether the criterion needs a training-set profile (``fit``) before use."""
+
+    needs_profile: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class NoiseSpec:
+    adaptive: bool = False  #: the noise multiplier changes over steps
+
+
+@attrs.frozen(kw_only=True)
+class DetectorSpec:
+    needs_training: bool = True
+    stateful: bool = False  #: keeps a history of queries (black-box query detection)
+
+
+@attrs.frozen(kw_only=True)
+class DatasetSpec:
+    input_shape: tuple[int, ...] = attrs.field(converter=tuple)
+    num_classes: int
+    bounds: tuple[float, float] = (0.0, 1.0)
+
+
+# ---------------------------------------------------------------- the record
+@attrs.frozen(kw_only=True)
+class PluginSpec:
+    """One algorithm as a plugin registers it.
+
+    ``dist`` and ``version`` are filled in by the registry from the distribution that registered the
+    record; plugins leave them empty.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    kind: str = attrs.field(validator=_check_kind)
+    target: Any = attrs.field(validator=_check_target)
+    config: Any = attrs.field(default=None, validator=_check_target)
+    aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    summary: str = ""
+    capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset,
+                                               validator=_check_caps)
+    requires: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    facet: Any = None
+    dist: str = ""
+    version: str = ""
+
+    @aliases.validator
+    def _aliases(self, attribute, value):
+        for alias in value:
+            if not isinstance(alias, str) or not _NAME.match(alias):
+                raise ValueError(f"aliases: {alias!r} is not a valid plugin name")
+            if alias == self.name:
+                raise ValueError(f"aliases: {alias!r} repeats the name")
+
+    @requires.validator
+    def _requires(self, attribute, value):
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        for req in value:
+            try:
+                Requirement(req)
+            except InvalidRequirement as exc:
+                raise ValueError(f"requires: {req!r} is not a PEP 508 requirement ({exc})") from None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@attrs.frozen(kw_only=True)
+class CommandSpec:
+    """A CLI subcommand contributed by a distribution.
+
+    ``target`` names a function ``register(subparsers) -> None`` that adds the subcommand; it is imported
+    only when the CLI builds its parser, so listing plugins never imports it.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    target: str = attrs.field(validator=_check_target)
+    summary: str = ""
+    dist: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class PluginStatus:
+    """The outcome of loading one entry point (one plugin module of one distribution)."""
+
+    plugin: str  #: entry-point name
+    dist: str
+    version: str
+    module: str
+    state: str = attrs.field(
+        validator=attrs.validators.in_(("ok", "unavailable", "broken", "disabled", "conflict")))
+    records: int = 0
+    error: str = ""
+    traceback: str = ""
