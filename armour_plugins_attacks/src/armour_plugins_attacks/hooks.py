@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from armour_core.plugins import hookimpl
-from armour_core.specs import AttackSpec, PluginSpec
 
-_PKG = "armour_plugins_attacks"
+from .records import blackbox, cli, defenses, detectors, whitebox
 
 
 @hookimpl
 def armour_attacks():
-    yield PluginSpec(
-        name="fgsm", kind="attack", target=f"{_PKG}.gradient:FGSM", config=f"{_PKG}.configs:FGSMConfig",
-        aliases=("fast_gradient_sign_method",), capabilities={"gradients"},
-        facet=AttackSpec(norms=("linf",), threat_model="white_box", targeted=True, fuzzing=True),
-        summary="Fast gradient sign method (Goodfellow et al. 2015): one signed-gradient step of size eps")
+    yield from whitebox.attacks()
+    yield from blackbox.attacks()
+
+
+@hookimpl
+def armour_defenses():
+    yield from defenses.defenses()
+
+
+@hookimpl
+def armour_detectors():
+    yield from detectors.detectors()
+
+
+@hookimpl
+def armour_cli_commands():
+    yield from cli.commands()

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from armour_core.plugins import hookimpl
-from armour_core.specs import NoiseSpec, PluginSpec
 
-_PKG = "armour_plugins_privacy"
+from .records import dp, risk
 
 
 @hookimpl
 def armour_noise_mechanisms():
-    yield PluginSpec(
-        name="gaussian", kind="noise", target=f"{_PKG}.noise:Gaussian", config="armour_core.api.noise:NoiseConfig",
-        facet=NoiseSpec(adaptive=False),
-        summary="Gaussian mechanism: N(0, (noise_multiplier * clip_norm)^2) per coordinate")
+    yield from dp.noise_mechanisms()
+
+
+@hookimpl
+def armour_clip_mechanisms():
+    yield from dp.clip_mechanisms()
+
+
+@hookimpl
+def armour_accountants():
+    yield from dp.accountants()
+
+
+@hookimpl
+def armour_suppressors():
+    yield from risk.suppressors()
+
+
+@hookimpl
+def armour_inference_attacks():
+    yield from risk.inference_attacks()
+
+
+@hookimpl
+def armour_cli_commands():
+    yield from dp.commands()
+    yield from risk.commands()
