@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from armour_core.plugins import hookimpl
 
-from .records import blackbox, cli, defenses, detectors, whitebox
+from .records import blackbox, cli, defenses, detectors, minnorm, whitebox
 
 
 @hookimpl
 def armour_attacks():
     yield from whitebox.attacks()
+    yield from minnorm.attacks()
     yield from blackbox.attacks()
 
 

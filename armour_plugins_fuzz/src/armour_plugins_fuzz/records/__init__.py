@@ -1,0 +1,1 @@
+"""Plugin records, one module per area; light to import."""

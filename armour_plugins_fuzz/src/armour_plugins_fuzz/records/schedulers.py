@@ -1,0 +1,7 @@
+"""Records of the fuzzer's seed schedulers."""
+
+from __future__ import annotations
+
+
+def schedulers():
+    return ()
