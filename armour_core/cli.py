@@ -86,7 +86,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
+    """The parser; of the plugin subcommands only ``wanted`` is imported and fully defined."""
     parser = argparse.ArgumentParser(prog="armour", description=__doc__.split("\n")[0].strip("`. "))
     parser.add_argument("--version", action="version",
                         version=f"armour-core {__version__}")
@@ -108,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     for cmd in registry.commands():
+        # Only the subcommand being run is imported; the others are listed from their records.
+        if cmd.name != wanted:
+            sub.add_parser(cmd.name, help=f"{cmd.summary} [{cmd.dist}]", add_help=False)
+            continue
         try:
             import_target(cmd.target)(sub)
         except Exception as exc:  # noqa: BLE001 - a broken plugin command must not break the CLI
@@ -117,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    wanted = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(wanted)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -98,8 +98,6 @@ class Coverage(Algorithm, abc.ABC):
 
     @property
     def value(self) -> float:
-        if self.count == 0:
-            return 0.0
         return float(min(1.0, max(0.0, self._value())))
 
     def reset(self) -> "Coverage":

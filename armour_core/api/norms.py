@@ -64,6 +64,7 @@ def _project_l1(f: np.ndarray, eps: float) -> np.ndarray:
     css = np.cumsum(u, axis=1)
     idx = np.arange(1, f.shape[1] + 1)
     cond = u - (css - eps) / idx > 0
+    cond[:, 0] = True  # holds in exact arithmetic; rounding can lose it when eps is tiny
     rho = f.shape[1] - 1 - np.argmax(cond[:, ::-1], axis=1)
     theta = (css[np.arange(f.shape[0]), rho] - eps) / (rho + 1)
     out = np.sign(f) * np.maximum(a - theta[:, None], 0.0)

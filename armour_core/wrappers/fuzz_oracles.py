@@ -1,0 +1,106 @@
+"""What the fuzzer checks on every mutant: validity (DeepHunter's constraints) and the test oracles.
+
+Validity (Xie et al. 2019, Eq. 1): a mutant ``m`` of a lineage whose reference image is ``r`` (the initial
+seed, after the lineage's single affine transform if it had one) is kept for testing when
+
+    L0(m - r) < alpha * size(r)   or   L_inf(m - r) <= beta * (high - low)
+
+i.e. either few elements changed, or none changed by much. DeepHunter states the L_inf bound as
+``beta * 255`` for 8-bit images; here it is relative to the model's input range, so data in [0, 1] and in
+[0, 255] are treated alike (MindArmour compares [0, 1] data against 0.2 * 255 and accepts everything).
+An element counts as changed when it moved by more than ``change_tol`` (default: half an 8-bit grey level of
+the range), so float round-off from resampling is not a "change".
+
+Oracles (each returns a boolean mask over the batch plus per-sample details):
+
+* ``misclassification``: the model's label differs from the initial seed's label;
+* ``nan_inf``: some output is NaN or infinite;
+* ``differential``: two executions of the same network disagree on the label (or, with ``tol``, on some
+  logit by more than ``tol``): compiled graph vs PyNative, or float32 vs float16.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from ..errors import CapabilityError, InvalidInputError
+
+ORACLES = ("misclassification", "nan_inf", "differential")
+DIFFERENTIAL_MODES = ("graph", "float16")
+
+
+def validity(x: np.ndarray, ref: np.ndarray, *, bounds: tuple[float, float], alpha: float, beta: float,
+             change_tol: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(valid mask, L0 count, L_inf) of each mutant against its reference (both ``(N, ...)``)."""
+    lo, hi = bounds
+    tol = (hi - lo) / 510.0 if change_tol is None else change_tol
+    d = np.abs(x.reshape(x.shape[0], -1).astype(np.float64) - ref.reshape(ref.shape[0], -1))
+    size = d.shape[1]
+    l0 = np.count_nonzero(d > tol, axis=1)
+    linf = d.max(axis=1) if size else np.zeros(x.shape[0])
+    valid = (l0 < alpha * size) | (linf <= beta * (hi - lo))
+    return valid, l0, linf
+
+
+def check_oracles(names: Any) -> tuple[str, ...]:
+    names = (names,) if isinstance(names, str) else tuple(names)
+    bad = [n for n in names if n not in ORACLES]
+    if bad:
+        raise InvalidInputError(f"oracles: unknown oracle(s) {bad}; choose from {', '.join(ORACLES)}")
+    return names
+
+
+def misclassification(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return np.argmax(logits, axis=1) != labels
+
+
+def nan_inf(logits: np.ndarray) -> np.ndarray:
+    return ~np.all(np.isfinite(logits.reshape(logits.shape[0], -1)), axis=1)
+
+
+class Differential:
+    """A second execution of the model's network to compare against the fuzzer's own forward pass.
+
+    ``mode="graph"``: the fuzzer's pass (PyNative, with hooks) is compared with the compiled ``jit`` forward.
+    ``mode="float16"``: a float16 copy of the network (``Cell.to_float``) is compared with the float32
+    compiled forward. Both need a MindSpore model (:class:`armour_core.ms.model.MSModel`).
+    """
+
+    def __init__(self, model: Any, mode: str, tol: float | None = None):
+        if mode not in DIFFERENTIAL_MODES:
+            raise InvalidInputError(f"differential: expected one of {', '.join(DIFFERENTIAL_MODES)}, got {mode!r}")
+        if tol is not None and not tol > 0:
+            raise InvalidInputError(f"differential_tol: expected a positive float or None, got {tol!r}")
+        if not hasattr(model, "network") or not hasattr(model, "logits_fn"):
+            raise CapabilityError(f"differential={mode!r} needs a MindSpore model (MSModel); "
+                                  f"got {type(model).__name__}")
+        self.model, self.mode, self.tol = model, mode, tol
+        self._other = None
+        if mode == "float16":
+            import mindspore as ms
+
+            from ..ms.model import MSModel
+
+            net16 = copy.deepcopy(model.network)
+            net16.to_float(ms.float16)
+            self._other = MSModel(net16, bounds=model.bounds, num_classes=model.num_classes,
+                                  input_shape=model.input_shape, output=model.output)
+
+    def compare(self, x: np.ndarray, eager_logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(disagreement mask, max |logit difference| per sample)."""
+        if self.mode == "graph":
+            a = eager_logits
+            b = self.model._logits(x)
+        else:
+            a = self.model._logits(x)
+            b = self._other._logits(x).astype(np.float32)
+        self.model.count(forward=1, queries=int(x.shape[0]))
+        diff = np.abs(a.astype(np.float64) - b.astype(np.float64)).reshape(len(a), -1)
+        diff = np.where(np.isfinite(diff), diff, np.inf).max(axis=1)
+        bad = np.argmax(a, axis=1) != np.argmax(b, axis=1)
+        if self.tol is not None:
+            bad |= diff > self.tol
+        return bad, diff

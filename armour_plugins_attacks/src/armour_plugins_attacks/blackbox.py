@@ -1,0 +1,181 @@
+"""Shared machinery of the black-box (query) attacks.
+
+A black-box attack sees the model only through :class:`QueryOracle`: it sends a population of
+candidate inputs, each owned by one sample of the batch, and gets logits (score-based attacks) or
+decisions (decision-based attacks) back. The oracle
+
+* evaluates the whole population of the whole batch in one forward call (split only to bound memory),
+* charges each query to the sample that owns it and refuses to go over ``max_queries`` per sample,
+  so attacks plan around :meth:`QueryOracle.remaining` and the budget is honoured exactly,
+* pads every call to a power-of-two number of rows, because a compiled (``mindspore.jit``) forward
+  recompiles for every new batch shape (~0.3 s each). Padding rows repeat a real row, carry no
+  information and are not counted as queries.
+
+Attacks work on flat ``(N, D)`` rows internally, so images and flat feature vectors are handled alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from armour_core.api.arrays import check_inputs
+from armour_core.api.attack import Attack
+from armour_core.api.norms import project
+from armour_core.errors import BudgetExceededError
+
+#: Largest number of floats sent to the model in one call (bounds memory for big populations).
+MAX_CALL_ELEMENTS = 1 << 23
+
+
+def _bucket(m: int) -> int:
+    """Rows to send for ``m`` real rows: the next power of two (at least 16)."""
+    return max(16, 1 << int(np.ceil(np.log2(max(m, 1)))))
+
+
+class QueryOracle:
+    """Per-sample query accounting over a classifier, for one batch of ``n`` samples.
+
+    ``labels`` are the true labels (untargeted) and ``target`` the target labels (targeted, or None).
+    Every method takes ``rows`` of shape ``(M, D)`` and ``owner`` of shape ``(M,)`` naming the sample
+    (index into the batch) each row is charged to.
+    """
+
+    def __init__(self, model: Any, sample_shape: tuple[int, ...], labels: np.ndarray,
+                 target: np.ndarray | None, max_queries: int):
+        self.model = model
+        self.sample_shape = tuple(sample_shape)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.target = None if target is None else np.asarray(target, dtype=np.int64)
+        self.max_queries = int(max_queries)
+        self.used = np.zeros(len(self.labels), dtype=np.int64)
+        d = int(np.prod(self.sample_shape)) if self.sample_shape else 1
+        self.chunk = int(max(16, min(8192, 1 << int(np.log2(max(MAX_CALL_ELEMENTS // max(d, 1), 16))))))
+
+    @property
+    def targeted(self) -> bool:
+        return self.target is not None
+
+    def remaining(self) -> np.ndarray:
+        """Queries each sample may still make."""
+        return self.max_queries - self.used
+
+    # ------------------------------------------------------------------ raw access
+    def logits(self, rows: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """Logits (float64) of ``rows``, charging one query per row to its owner."""
+        rows = np.asarray(rows, dtype=np.float32)
+        owner = np.asarray(owner, dtype=np.int64)
+        if rows.shape[0] != owner.shape[0]:
+            raise ValueError(f"rows ({rows.shape[0]}) and owner ({owner.shape[0]}) differ in length")
+        m = rows.shape[0]
+        if m == 0:
+            return np.zeros((0, 0), dtype=np.float64)
+        charge = np.bincount(owner, minlength=len(self.used))
+        if np.any(self.used + charge > self.max_queries):
+            worst = int(np.argmax(self.used + charge))
+            raise BudgetExceededError(f"sample {worst} would use {int(self.used[worst] + charge[worst])} "
+                                      f"queries; max_queries={self.max_queries}")
+        self.used += charge
+        out = []
+        for start in range(0, m, self.chunk):
+            part = rows[start:start + self.chunk]
+            k = part.shape[0]
+            size = _bucket(k)
+            if size > k:
+                part = np.concatenate([part, np.repeat(part[:1], size - k, axis=0)])
+            z = self.model._logits(part.reshape((size, *self.sample_shape)))
+            self.model.count(forward=1, queries=k)
+            out.append(np.asarray(z[:k], dtype=np.float64))
+        return np.concatenate(out)
+
+    # ------------------------------------------------------------------ decisions and objectives
+    def _goal(self, owner: np.ndarray) -> np.ndarray:
+        return (self.target if self.targeted else self.labels)[owner]
+
+    def is_adversarial(self, logits: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """Decision: misclassified (untargeted) or classified as the target (targeted)."""
+        pred = logits.argmax(axis=1)
+        goal = self._goal(owner)
+        return pred == goal if self.targeted else pred != goal
+
+    def decide(self, rows: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """Query ``rows`` and return only the adversarial decision (what decision-based attacks see)."""
+        if len(rows) == 0:
+            return np.zeros(0, dtype=bool)
+        return self.is_adversarial(self.logits(rows, owner), owner)
+
+    def log_odds(self, logits: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """``log P(wrong) - log P(label)`` (untargeted) or ``log P(target) - log P(other)`` (targeted).
+
+        Higher is better for the attacker; computed from logits, as the softmax normaliser cancels.
+        """
+        goal = self._goal(owner)
+        z = logits - logits.max(axis=1, keepdims=True)
+        z_goal = z[np.arange(len(z)), goal]
+        e = np.exp(z)
+        e[np.arange(len(z)), goal] = 0.0
+        rest = np.log(np.maximum(e.sum(axis=1), 1e-300))
+        return z_goal - rest if self.targeted else rest - z_goal
+
+    def margin(self, logits: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """Logit margin to maximise: ``max_{j≠y} z_j - z_y`` or ``z_t - max_{j≠t} z_j``."""
+        goal = self._goal(owner)
+        idx = np.arange(len(logits))
+        z_goal = logits[idx, goal]
+        others = logits.copy()
+        others[idx, goal] = -np.inf
+        best_other = others.max(axis=1)
+        return z_goal - best_other if self.targeted else best_other - z_goal
+
+    def cross_entropy(self, logits: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """Cross-entropy objective to maximise: CE(y) untargeted, -CE(t) targeted."""
+        goal = self._goal(owner)
+        z = logits - logits.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        ce = -logp[np.arange(len(z)), goal]
+        return -ce if self.targeted else ce
+
+
+class BlackBoxAttack(Attack):
+    """Base of the black-box attacks: no gradients, a per-sample query budget, flat rows inside."""
+
+    needs_gradients = False
+
+    def _oracle(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> QueryOracle:
+        return QueryOracle(self.model, x.shape[1:], y, target, self.config.max_queries)
+
+    @staticmethod
+    def _flat(x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x.reshape(x.shape[0], -1), dtype=np.float32)
+
+    def _clip(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` as float32 inside the model's bounds."""
+        lo, hi = self.bounds
+        return np.clip(np.asarray(rows, dtype=np.float32), np.float32(lo), np.float32(hi))
+
+    def _project(self, rows: np.ndarray, origin: np.ndarray) -> np.ndarray:
+        """``rows`` projected onto the ε-ball (the attack's norm) around ``origin`` and the bounds."""
+        delta = np.asarray(rows, dtype=np.float64) - np.asarray(origin, dtype=np.float64)
+        if self.config.eps is not None and delta.shape[0]:
+            delta = project(delta, self.config.eps, self.config.norm)
+        return self._clip(np.asarray(origin, dtype=np.float64) + delta)
+
+    def _check_points(self, points: Any, x: np.ndarray, name: str) -> np.ndarray:
+        """Validate user-given points (e.g. starting points) against the batch and the bounds."""
+        arr = check_inputs(points, name=name, bounds=self.bounds, input_shape=x.shape[1:])
+        if arr.shape != x.shape:
+            raise ValueError(f"{name}: expected shape {x.shape} to match x, got {arr.shape}")
+        return self._flat(arr)
+
+
+def row_norms(delta: np.ndarray, norm: str) -> np.ndarray:
+    """Per-row norm of a flat ``(M, D)`` perturbation (float64)."""
+    d = np.asarray(delta, dtype=np.float64)
+    if norm == "linf":
+        return np.abs(d).max(axis=1)
+    if norm == "l2":
+        return np.sqrt((d * d).sum(axis=1))
+    if norm == "l1":
+        return np.abs(d).sum(axis=1)
+    return (d != 0).sum(axis=1).astype(np.float64)

@@ -1,0 +1,156 @@
+"""Hyperparameters of the black-box (query) attacks (frozen attrs classes; light to import).
+
+Every black-box config has ``max_queries``: the budget of model evaluations *per sample*. An attack
+stops working on a sample once that sample has used its budget, and never exceeds it.
+"""
+
+from __future__ import annotations
+
+import attrs
+from attrs import validators as v
+
+from armour_core.api.attack import AttackConfig, _norm_name
+
+
+def _queries(default: int):
+    return attrs.field(default=default, validator=[v.instance_of(int), v.ge(1)])
+
+
+def _positive(default: float):
+    return attrs.field(default=default, validator=[v.instance_of((int, float)), v.gt(0.0)])
+
+
+def _unit(default: float, *, closed: bool = True):
+    upper = v.le(1.0) if closed else v.lt(1.0)
+    return attrs.field(default=default, validator=[v.instance_of((int, float)), v.ge(0.0), upper])
+
+
+def _count(default: int, low: int = 1):
+    return attrs.field(default=default, validator=[v.instance_of(int), v.ge(low)])
+
+
+def _bounded_eps(default: float):
+    """eps for attacks that search inside a ball: required and finite."""
+    return attrs.field(default=default, validator=[v.instance_of((int, float)), v.gt(0.0)])
+
+
+@attrs.frozen(kw_only=True)
+class BlackBoxConfig(AttackConfig):
+    """Shared by every black-box attack. ``max_queries``: model evaluations allowed per sample."""
+
+    max_queries: int = _queries(10_000)
+
+
+@attrs.frozen(kw_only=True)
+class HopSkipJumpConfig(BlackBoxConfig):
+    """HopSkipJumpAttack (Chen, Jordan & Wainwright, 2020), decision-based.
+
+    ``eps=None`` (default) minimises the distance; with ``eps`` set a sample stops as soon as its
+    adversarial example is within ``eps`` (and the result is projected onto the ball).
+    ``max_iter``: gradient-estimation iterations; ``init_evals`` / ``max_evals``: boundary-gradient
+    samples at the first iteration (growing as ``init_evals * sqrt(t)``) and their cap;
+    ``gamma``: binary-search tolerance factor (theta = gamma / d^1.5 for L2, gamma / d^2 for L∞);
+    ``init_tries``: uniform-noise draws tried to find a starting adversarial point.
+    """
+
+    eps: float | None = attrs.field(default=None, validator=v.optional(v.ge(0.0)))
+    norm: str = attrs.field(default="l2", converter=_norm_name, validator=v.in_(("l2", "linf")))
+    max_iter: int = _count(64)
+    init_evals: int = _count(100)
+    max_evals: int = _count(10_000)
+    gamma: float = _positive(1.0)
+    init_tries: int = _count(100)
+    max_step_halvings: int = _count(20)
+
+
+@attrs.frozen(kw_only=True)
+class NESConfig(BlackBoxConfig):
+    """NES gradient estimation with PGD steps (Ilyas, Engstrom, Athalye & Lin, 2018), score-based.
+
+    ``samples``: antithetic pairs per gradient estimate (2·samples queries, plus one for the iterate);
+    ``sigma``: search standard deviation; ``step_size``: PGD step (L∞: per coordinate; L2: Euclidean),
+    default ``eps / 10``; ``momentum``: averaging of successive gradient estimates; ``loss``: ``ce``
+    (cross-entropy) or ``margin`` (logit margin).
+    """
+
+    eps: float = _bounded_eps(0.1)
+    norm: str = attrs.field(default="linf", converter=_norm_name, validator=v.in_(("linf", "l2")))
+    samples: int = _count(50)
+    sigma: float = _positive(0.01)
+    step_size: float | None = attrs.field(default=None, validator=v.optional([v.instance_of((int, float)),
+                                                                              v.gt(0.0)]))
+    momentum: float = _unit(0.9, closed=False)
+    loss: str = attrs.field(default="ce", validator=v.in_(("ce", "margin")))
+
+
+@attrs.frozen(kw_only=True)
+class GeneticConfig(BlackBoxConfig):
+    """GenAttack (Alzantot et al., 2019): a genetic search inside the L∞ ball, score-based.
+
+    ``population``: candidates per sample (one is the elite, kept unchanged); ``temperature``:
+    selection softmax temperature on the fitness; ``mutation_rate`` / ``mutation_range``: their floors
+    (the schedule starts at 0.5 / 0.4 and decays by 0.9 per plateau of ``patience`` generations).
+    """
+
+    eps: float = _bounded_eps(0.1)
+    norm: str = attrs.field(default="linf", converter=_norm_name, validator=v.in_(("linf",)))
+    population: int = _count(6, low=2)
+    temperature: float = _positive(0.1)
+    mutation_rate: float = _unit(0.1)
+    mutation_range: float = _unit(0.15)
+    patience: int = _count(5)
+
+
+@attrs.frozen(kw_only=True)
+class PSOConfig(BlackBoxConfig):
+    """Particle swarm optimisation inside the ε-ball (score-based).
+
+    ``particles``: swarm size per sample; ``inertia``: (start, end) of the linearly decreasing inertia
+    weight; ``cognitive`` / ``social``: acceleration towards the particle's and the swarm's best;
+    ``max_velocity``: per-coordinate velocity cap as a fraction of ``eps``.
+    """
+
+    eps: float = _bounded_eps(0.1)
+    norm: str = attrs.field(default="linf", converter=_norm_name, validator=v.in_(("linf", "l2")))
+    particles: int = _count(10, low=2)
+    inertia: tuple[float, float] = attrs.field(default=(0.9, 0.4), converter=tuple)
+    cognitive: float = attrs.field(default=2.0, validator=v.ge(0.0))
+    social: float = attrs.field(default=2.0, validator=v.ge(0.0))
+    max_velocity: float = _positive(0.5)
+
+    @inertia.validator
+    def _inertia(self, attribute, value):
+        if len(value) != 2 or not all(0.0 <= float(w) <= 1.5 for w in value):
+            raise ValueError(f"inertia: expected (start, end) with values in [0, 1.5], got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class SaltAndPepperConfig(BlackBoxConfig):
+    """Salt-and-pepper noise of increasing density until misclassified (decision-based).
+
+    ``steps``: densities tried per repetition, from ``1/steps`` up to ``1`` (after a success the next
+    repetition only goes up to 1.2 times the density that worked); ``repetitions``: independent
+    restarts (the smallest perturbation in ``norm`` is kept). ``eps=None``: unbounded.
+    """
+
+    eps: float | None = attrs.field(default=None, validator=v.optional(v.ge(0.0)))
+    norm: str = attrs.field(default="l0", converter=_norm_name, validator=v.in_(("l0", "l2", "linf")))
+    max_queries: int = _queries(1_000)
+    steps: int = _count(100)
+    repetitions: int = _count(10)
+
+
+@attrs.frozen(kw_only=True)
+class PointwiseConfig(BlackBoxConfig):
+    """Pointwise attack (Schott et al., 2019): L0 minimisation from a salt-and-pepper start.
+
+    ``init_queries``: part of the budget for the salt-and-pepper start; ``search_steps``: binary-search
+    steps per coordinate in the refinement phase; ``refine``: run that phase (moves each remaining
+    coordinate as close to the original as the decision allows).
+    """
+
+    eps: float | None = attrs.field(default=None, validator=v.optional(v.ge(0.0)))
+    norm: str = attrs.field(default="l0", converter=_norm_name, validator=v.in_(("l0",)))
+    init_queries: int = _count(500)
+    search_steps: int = _count(10)
+    refine: bool = True

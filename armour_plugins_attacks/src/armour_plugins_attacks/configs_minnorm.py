@@ -1,0 +1,205 @@
+"""Hyperparameters of the minimum-norm / optimisation attacks and the AutoAttack family (light to import).
+
+Minimum-norm attacks (DeepFool, C&W, FAB, JSMA, L-BFGS) default to ``eps=None``: the perturbation is as
+small as the method finds, unbounded; give ``eps`` to cap it (the result is then projected onto the ball).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from armour_core.api.attack import AttackConfig, _norm_name
+
+_v = attrs.validators
+
+
+def _pos_int(default: int):
+    return attrs.field(default=default, validator=[_v.instance_of(int), _v.ge(1)])
+
+
+def _nonneg_int(default: int):
+    return attrs.field(default=default, validator=[_v.instance_of(int), _v.ge(0)])
+
+
+def _optional_eps():
+    return attrs.field(default=None, validator=_v.optional(_v.ge(0.0)))
+
+
+# --------------------------------------------------------------------------- minimum norm
+@attrs.frozen(kw_only=True)
+class DeepFoolConfig(AttackConfig):
+    """DeepFool (Moosavi-Dezfooli et al. 2016).
+
+    ``steps``: maximum linearise-and-step iterations; ``overshoot``: the accumulated step is scaled by
+    ``1 + overshoot`` to cross the boundary; ``candidates``: how many of the most likely classes (at the
+    clean input, true class excluded) are tried as the nearest boundary (the paper's top-k, 9 = all for
+    10 classes).
+    """
+
+    eps: float | None = _optional_eps()
+    norm: str = attrs.field(default="l2", converter=_norm_name,
+                            validator=_v.in_(("l2", "linf")))
+    steps: int = _pos_int(50)
+    overshoot: float = attrs.field(default=0.02, validator=_v.ge(0.0))
+    candidates: int = _pos_int(9)
+
+
+@attrs.frozen(kw_only=True)
+class CWConfig(AttackConfig):
+    """Carlini–Wagner L2 (2017).
+
+    Minimises ``||x' - x||² + c · max(z_y - max_{j≠y} z_j + κ, 0)`` over ``x' = box(tanh(w))`` with Adam.
+    ``binary_search_steps`` rounds of a per-sample binary search on ``c`` starting at ``initial_const``;
+    ``steps`` Adam iterations per round (compiled ``chunk`` at a time); ``abort_early`` stops a round when
+    the loss has not fallen by 0.01 % over the last tenth of ``steps``.
+    """
+
+    eps: float | None = _optional_eps()
+    norm: str = attrs.field(default="l2", converter=_norm_name,
+                            validator=_v.in_(("l2",)))
+    confidence: float = attrs.field(default=0.0, validator=_v.ge(0.0))
+    learning_rate: float = attrs.field(default=0.01, validator=_v.gt(0.0))
+    initial_const: float = attrs.field(default=0.01, validator=_v.gt(0.0))
+    binary_search_steps: int = _pos_int(9)
+    steps: int = _pos_int(100)
+    abort_early: bool = True
+    chunk: int = _pos_int(10)
+
+
+@attrs.frozen(kw_only=True)
+class FABConfig(AttackConfig):
+    """FAB (Croce & Hein 2020): fast adaptive boundary attack.
+
+    ``steps`` iterations per restart; ``restarts`` (the first starts at x, later ones at a random point at
+    distance ``min(best, eps or init_radius)``); ``alpha_max`` caps the bias towards the original point;
+    ``eta`` the extrapolation of the projection step; ``beta`` the backward step after success.
+    ``target_classes > 0`` makes it FAB-T: the boundary towards each of the ``target_classes`` most
+    likely other classes is attacked in turn (success stays misclassification).
+    """
+
+    eps: float | None = _optional_eps()
+    norm: str = attrs.field(default="linf", converter=_norm_name,
+                            validator=_v.in_(("linf", "l2")))
+    steps: int = _pos_int(50)
+    restarts: int = _pos_int(1)
+    alpha_max: float = attrs.field(default=0.1, validator=[_v.ge(0.0), _v.le(1.0)])
+    eta: float = attrs.field(default=1.05, validator=_v.ge(1.0))
+    beta: float = attrs.field(default=0.9, validator=[_v.gt(0.0), _v.le(1.0)])
+    init_radius: float = attrs.field(default=0.1, validator=_v.gt(0.0))
+    target_classes: int = _nonneg_int(0)
+
+
+@attrs.frozen(kw_only=True)
+class FABTConfig(FABConfig):
+    """FAB-T as AutoAttack runs it: targeted boundaries towards the 9 most likely other classes."""
+
+    target_classes: int = _nonneg_int(9)
+
+
+@attrs.frozen(kw_only=True)
+class JSMAConfig(AttackConfig):
+    """JSMA (Papernot et al. 2016): saliency-map L0 attack.
+
+    ``theta``: change applied to each chosen feature (a fraction of the bounds' range, sign gives the
+    direction); ``gamma``: maximum fraction of features that may be changed. ``eps`` (optional) caps the
+    number of changed features.
+    """
+
+    eps: float | None = _optional_eps()
+    norm: str = attrs.field(default="l0", converter=_norm_name,
+                            validator=_v.in_(("l0",)))
+    theta: float = attrs.field(default=1.0, validator=[_v.ge(-1.0), _v.le(1.0)])
+    gamma: float = attrs.field(default=0.1, validator=[_v.gt(0.0), _v.le(1.0)])
+
+    @theta.validator
+    def _theta_nonzero(self, attribute, value):
+        if value == 0:
+            raise ValueError("theta must be non-zero")
+
+
+@attrs.frozen(kw_only=True)
+class LBFGSConfig(AttackConfig):
+    """Box-constrained L-BFGS (Szegedy et al. 2014).
+
+    Minimises ``c · CE(x', target) + ||x' - x||²`` with scipy's L-BFGS-B inside the bounds; a per-sample
+    binary search (``search_steps`` rounds from ``initial_const``) finds the smallest ``c`` whose minimiser
+    is adversarial. Untargeted calls aim at the most likely wrong class.
+    """
+
+    eps: float | None = _optional_eps()
+    norm: str = attrs.field(default="l2", converter=_norm_name,
+                            validator=_v.in_(("l2",)))
+    initial_const: float = attrs.field(default=0.1, validator=_v.gt(0.0))
+    search_steps: int = _pos_int(6)
+    max_iterations: int = _pos_int(100)
+
+
+# --------------------------------------------------------------------------- AutoAttack family
+@attrs.frozen(kw_only=True)
+class APGDConfig(AttackConfig):
+    """Auto-PGD (Croce & Hein 2020).
+
+    ``steps`` iterations per restart; the step size starts at ``2·eps`` and halves at checkpoints where
+    fewer than ``rho`` of the steps since the last one improved the loss (or nothing changed), restarting
+    from the best point; momentum ``momentum``. ``loss``: ``ce`` or ``dlr`` (targeted runs use the
+    targeted CE / DLR). ``target_classes > 0`` makes it APGD-T: the targeted DLR loss against each of the
+    ``target_classes`` most likely other classes in turn (success stays misclassification).
+    """
+
+    eps: float = attrs.field(default=0.1, validator=_v.ge(0.0))
+    norm: str = attrs.field(default="linf", converter=_norm_name,
+                            validator=_v.in_(("linf", "l2")))
+    steps: int = _pos_int(100)
+    restarts: int = _pos_int(1)
+    loss: str = attrs.field(default="ce", validator=_v.in_(("ce", "dlr")))
+    rho: float = attrs.field(default=0.75, validator=[_v.gt(0.0), _v.le(1.0)])
+    momentum: float = attrs.field(default=0.75, validator=[_v.ge(0.0), _v.le(1.0)])
+    random_start: bool = True
+    target_classes: int = _nonneg_int(0)
+    eot_samples: int = _pos_int(1)
+
+
+@attrs.frozen(kw_only=True)
+class APGDTConfig(APGDConfig):
+    """APGD-T as AutoAttack runs it: targeted DLR against the 9 most likely other classes."""
+
+    loss: str = attrs.field(default="dlr", validator=_v.in_(("ce", "dlr")))
+    target_classes: int = _nonneg_int(9)
+
+
+@attrs.frozen(kw_only=True)
+class SquareConfig(AttackConfig):
+    """Square Attack (Andriushchenko et al. 2020): score-based random search.
+
+    ``queries``: per-sample budget of model evaluations (the initial evaluation included); ``p_init``:
+    initial fraction of features changed per step (halved on the paper's schedule, rescaled to the
+    budget); ``loss``: ``margin`` (untargeted default) or ``ce``.
+    """
+
+    eps: float = attrs.field(default=0.1, validator=_v.ge(0.0))
+    norm: str = attrs.field(default="linf", converter=_norm_name,
+                            validator=_v.in_(("linf", "l2")))
+    queries: int = _pos_int(1000)
+    p_init: float = attrs.field(default=0.05, validator=[_v.gt(0.0), _v.le(1.0)])
+    loss: str = attrs.field(default="margin", validator=_v.in_(("margin", "ce")))
+    restarts: int = _pos_int(1)
+
+
+@attrs.frozen(kw_only=True)
+class AutoAttackConfig(AttackConfig):
+    """AutoAttack (Croce & Hein 2020): a parameter-free ensemble reporting the point-wise worst case.
+
+    ``version``: ``standard`` (APGD-CE, APGD-T, FAB-T, Square), ``plus`` (APGD-CE and APGD-DLR with 5
+    restarts, FAB and FAB-T, Square with 5 restarts), ``rand`` (APGD-CE and APGD-DLR with ``eot_samples``
+    gradient samples per step, for randomised models). ``steps`` per gradient attack, ``queries`` for
+    Square, ``target_classes`` for the targeted members.
+    """
+
+    eps: float = attrs.field(default=0.1, validator=_v.ge(0.0))
+    norm: str = attrs.field(default="linf", converter=_norm_name,
+                            validator=_v.in_(("linf", "l2")))
+    version: str = attrs.field(default="standard", validator=_v.in_(("standard", "plus", "rand")))
+    steps: int = _pos_int(100)
+    queries: int = _pos_int(5000)
+    target_classes: int = _pos_int(9)
+    eot_samples: int = _pos_int(20)

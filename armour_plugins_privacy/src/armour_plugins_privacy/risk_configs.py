@@ -1,0 +1,97 @@
+"""Hyperparameters of the membership-inference attacks and suppressors (light: attrs only).
+
+Configs are frozen and keyword-only; invalid values raise when the algorithm is created, naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from attrs import validators as v
+
+from armour_core.api.base import seed_field
+
+#: attack classifiers of MindArmour's membership inference (scikit-learn estimators)
+CLASSIFIER_METHODS = ("lr", "knn", "mlp", "rf")
+
+
+def _method(inst: Any, attribute: Any, value: Any) -> None:
+    if value not in CLASSIFIER_METHODS:
+        raise ValueError(f"method={value!r}: unknown attack classifier; expected one of "
+                         f"{', '.join(CLASSIFIER_METHODS)}")
+
+
+def _grid(inst: Any, attribute: Any, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"param_grid: expected a non-empty dict of parameter -> list of values, got {value!r}")
+    for k, vals in value.items():
+        if not isinstance(k, str) or isinstance(vals, (str, bytes)) or not hasattr(vals, "__len__") or not len(vals):
+            raise ValueError(f"param_grid[{k!r}]: expected a non-empty list of candidate values, got {vals!r}")
+
+
+@attrs.frozen(kw_only=True)
+class LossThresholdConfig:
+    """Yeom et al. (2018): member if the loss is below the mean training loss (learned by ``fit``)."""
+
+    seed: int | None = seed_field()
+
+
+@attrs.frozen(kw_only=True)
+class EntropyConfig:
+    """Song & Mittal (2021). ``modified``: the label-aware modified entropy (else Shannon entropy of the
+    prediction); ``class_thresholds``: ``fit`` learns one threshold per class."""
+
+    modified: bool = attrs.field(default=True, validator=v.instance_of(bool))
+    class_thresholds: bool = attrs.field(default=True, validator=v.instance_of(bool))
+    seed: int | None = seed_field()
+
+
+@attrs.frozen(kw_only=True)
+class ClassifierConfig:
+    """MindArmour's method (Shokri et al. 2017 style): a scikit-learn classifier on the target's outputs.
+
+    ``features``: ``loss_logits`` (per-example loss and the logits, as MindArmour) or ``sorted_probs``
+    (loss plus the probabilities sorted in decreasing order, which is class-permutation invariant).
+    ``param_grid``: candidate hyperparameters for grid search (defaults per method); ``cv`` folds.
+    """
+
+    method: str = attrs.field(default="lr", validator=_method)
+    param_grid: dict | None = attrs.field(default=None, validator=_grid)
+    features: str = attrs.field(default="loss_logits", validator=v.in_(("loss_logits", "sorted_probs")))
+    cv: int = attrs.field(default=3, validator=[v.instance_of(int), v.ge(2)])
+    n_jobs: int = attrs.field(default=1, validator=v.instance_of(int))
+    seed: int | None = seed_field()
+
+
+@attrs.frozen(kw_only=True)
+class LiRAConfig:
+    """Carlini et al. (2022) likelihood-ratio attack.
+
+    ``shadows``: number of shadow models; ``online``: shadows trained with and without each target (else
+    only without: offline, one-sided test); ``variance``: per-example Gaussian variances, one global
+    variance, or ``auto`` (global below 64 shadows, as the paper recommends); ``keep_fraction``: share of
+    the pool each shadow trains on. The training recipe (``epochs``, ``batch_size``, ``learning_rate``,
+    ``weight_decay``) should match the target's. ``architecture`` names a registered model to build
+    shadows from (or pass ``network_fn=``). Shadows are cached on disk unless ``cache=False``.
+    """
+
+    shadows: int = attrs.field(default=16, validator=[v.instance_of(int), v.ge(1)])
+    online: bool = attrs.field(default=True, validator=v.instance_of(bool))
+    variance: str = attrs.field(default="auto", validator=v.in_(("auto", "per_example", "global")))
+    keep_fraction: float = attrs.field(default=0.5, validator=[v.gt(0.0), v.lt(1.0)])
+    architecture: str | None = attrs.field(default=None, validator=v.optional(v.instance_of(str)))
+    epochs: int = attrs.field(default=30, validator=[v.instance_of(int), v.ge(1)])
+    batch_size: int = attrs.field(default=64, validator=[v.instance_of(int), v.ge(1)])
+    learning_rate: float = attrs.field(default=1e-3, validator=v.gt(0.0))
+    weight_decay: float = attrs.field(default=0.0, validator=v.ge(0.0))
+    cache: bool = attrs.field(default=True, validator=v.instance_of(bool))
+    progress: bool | None = None
+    seed: int | None = seed_field()
+
+    def __attrs_post_init__(self) -> None:
+        if self.online and self.shadows < 2:
+            raise ValueError(f"shadows={self.shadows}: the online attack needs at least 2 shadows "
+                             "(some trained with each target, some without)")
