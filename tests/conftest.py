@@ -25,7 +25,8 @@ def install_fixture(src: Path, site: Path) -> None:
     """
     project = tomllib.loads((src / "pyproject.toml").read_text())["project"]
     name, version = project["name"], project["version"]
-    for pkg in src.iterdir():
+    layout = src / "src" if (src / "src").is_dir() else src
+    for pkg in layout.iterdir():
         if (pkg / "__init__.py").exists():
             shutil.copytree(pkg, site / pkg.name)
     info = site / f"{name.replace('-', '_')}-{version}.dist-info"

@@ -74,6 +74,22 @@ class MSModel(Classifier):
         self._fwd = ms.jit(logits_fn)
         self._grads: dict[str, Any] = {}
 
+        def preprocess(x):
+            if m is not None:
+                x = (x - m) / s
+            return x
+
+        def postprocess(z):
+            if probs:
+                z = ops.log(ops.clamp(z, 1e-12, 1.0))
+            return z
+
+        #: the two halves of ``logits_fn`` around ``network`` (``def``s usable inside jit graphs)
+        self.preprocess, self.postprocess = preprocess, postprocess
+        self._mean_np = None if mean is None else np.asarray(mean, dtype=np.float32)
+        self._std_np = None if std is None else np.asarray(std, dtype=np.float32)
+        self._captures: dict[Any, Any] = {}
+
     # ------------------------------------------------------------------ Classifier
     @property
     def num_classes(self) -> int:
@@ -136,39 +152,57 @@ class MSModel(Classifier):
         """Names of the leaf layers whose outputs :meth:`activations` can capture."""
         return [name for name, _ in self._neuron_cells()]
 
-    def activations(self, x: np.ndarray, layers: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-        """Outputs of the chosen leaf layers for ``x`` (one PyNative forward pass with hooks).
+    def activations(self, x: np.ndarray, layers: tuple[str, ...] | None = None, *,
+                    method: str = "auto") -> dict[str, np.ndarray]:
+        """Outputs of the chosen leaf layers for ``x``.
 
         A layer called more than once per forward (a shared ReLU) appears as ``name``, ``name#1``, ...
-        Hooks are ignored under ``jit``, so this pass runs in PyNative.
+        ``method="auto"`` captures in one compiled pass when the network is a chain of leaf cells and with
+        PyNative hooks otherwise (hooks are ignored under ``jit``); ``"hooks"`` forces the hook pass and
+        ``"compiled"`` fails instead of falling back. See :mod:`armour_core.ms.activations`.
         """
-        cells = self._neuron_cells()
-        if layers is not None:
-            known = {n for n, _ in cells}
-            unknown = [n for n in layers if n not in known]
-            if unknown:
-                raise InvalidInputError(f"layers: unknown layer(s) {unknown}; available: {sorted(known)}")
-            cells = [(n, c) for n, c in cells if n in set(layers)]
-        store: dict[str, list[np.ndarray]] = {}
-        handles = []
-        for name, cell in cells:
-            def hook(cell_, inputs, output, _name=name):
-                store.setdefault(_name, []).append(output.asnumpy())
-            handles.append(cell.register_forward_hook(hook))
-        try:
-            z = self.logits_fn(self._check(x))
-        finally:
-            for h in handles:
-                h.remove()
+        return self.capture(x, layers, method=method)
+
+    def capture(self, x: np.ndarray, layers: tuple[str, ...] | None = None, *, method: str = "auto"):
+        """Like :meth:`activations`, returning a :class:`~armour_core.ms.activations.Captured` dict that also
+        holds the ``logits`` of the same forward pass (one pass gives predictions and coverage)."""
+        from ..api.arrays import to_numpy
+
+        xa = to_numpy(x, "x")
+        if xa.ndim < 1 or xa.shape[0] == 0:
+            raise InvalidInputError(f"x: expected a non-empty batch, got shape {xa.shape}")
+        self._check(xa[:1])
+        out = self.activation_capture(layers, method=method)(xa)
         self.forward_calls += 1
-        self.queries += int(x.shape[0])
+        self.queries += int(xa.shape[0])
         if self._num_classes is None:
-            self._num_classes = int(z.shape[1])
-        out = {}
-        for name, values in store.items():
-            for i, v in enumerate(values):
-                out[name if i == 0 else f"{name}#{i}"] = v
+            self._num_classes = int(out.logits.shape[1])
         return out
+
+    def activation_capture(self, layers: tuple[str, ...] | None = None, *, method: str = "auto"):
+        """The (cached) :class:`~armour_core.ms.activations.ActivationCapture` for ``layers`` and ``method``."""
+        from .activations import ActivationCapture
+
+        key = (None if layers is None else tuple(layers), method)
+        cap = self._captures.get(key)
+        if cap is None:
+            cap = self._captures[key] = ActivationCapture(self, key[0], method=method)
+        return cap
+
+    def fingerprint(self) -> str:
+        """A digest of everything that decides this model's activations: architecture, parameter values,
+        preprocessing and output kind (keys caches such as coverage profiles)."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{type(self.network).__module__}.{type(self.network).__qualname__}|{self.output}".encode())
+        for p in self.network.get_parameters():
+            arr = np.ascontiguousarray(p.asnumpy())
+            h.update(f"{p.name}|{arr.dtype}|{arr.shape}".encode())
+            h.update(arr.tobytes())
+        for arr in (self._mean_np, self._std_np):
+            h.update(b"-" if arr is None else np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()
 
     def parameters(self) -> list[ms.Parameter]:
         return list(self.network.trainable_params())

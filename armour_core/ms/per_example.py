@@ -1,15 +1,36 @@
-"""Per-example gradients, vectorised with ``mindspore.vmap`` (the general DP-SGD path).
+"""Per-example gradients and per-example clipping for DP-SGD.
 
-``per_example_gradients(network, loss_fn)`` returns a compiled ``(x, y) -> tuple of (B, *p.shape)``
-function: one gradient per example and parameter, without a Python loop over the batch.
+Three ways to get the clipped gradient sum ``Σ_i clip(∇ℓ_i)``, all vectorised over the batch:
+
+* ``ghost`` (:mod:`armour_core.ms.ghost`): book-keeping clipping for chains of Dense/Conv2d layers — per
+  example norms from activations and output gradients, no per-example gradient of dense layers;
+* ``vmap``: ``mindspore.vmap`` of the single-example gradient, the general path for any network;
+* ``micro_batch``: MindArmour's scheme — the batch is split into ``k`` micro-batches whose *mean*
+  gradients are clipped. Only on explicit request: it is per-example DP only when micro-batches have one
+  example, otherwise one example moves a clipped micro-batch gradient by up to ``2C`` (see
+  :func:`micro_batch_sensitivity`).
+
+:func:`make_clipper` picks ``ghost`` when the network allows it and ``vmap`` otherwise. Every clipper is a
+``def`` ``clip(x, y, mask, clip_norm) -> (sums, ratio, losses)`` meant to run inside the caller's
+``mindspore.jit`` graph: ``sums`` are aligned with the parameters, ``ratio`` (B,) says how far each example
+was above its bound (``> 1`` means clipped) and ``losses`` (B,) are per-example losses. ``mask`` zeroes
+padded examples, so a Poisson batch padded to a static shape compiles once.
+
+Flat clipping bounds each example's whole gradient by ``C``; per-layer clipping bounds each of the ``K``
+parameter tensors by ``C/√K``, which keeps the total sensitivity at ``C``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
+import attrs
 import mindspore as ms
+import numpy as np
 from mindspore import nn, ops
+
+from ..errors import InvalidInputError
 
 
 def per_example_gradients(network: nn.Cell, loss_fn: Callable, params: Sequence[ms.Parameter] | None = None,
@@ -40,24 +61,196 @@ def per_example_norms(grads: Sequence[ms.Tensor], *, per_layer: bool = False):
 
 
 def clipped_sum(grads: Sequence[ms.Tensor], clip_norm, *, per_layer: bool = False) -> tuple:
-    """Sum over the batch of per-example gradients clipped to ``clip_norm``.
-
-    Flat clipping scales each example's whole gradient to norm <= C; per-layer clipping gives parameter k
-    the bound C/sqrt(K) so the total sensitivity stays C. The weighted sum is one matmul per parameter.
-    """
+    """Sum over the batch of materialised per-example gradients clipped to ``clip_norm``."""
     n = grads[0].shape[0]
-    k = len(grads)
-    out = []
+    sq = tuple((g.reshape(n, -1) ** 2).sum(1) for g in grads)
+    factors, _ = clip_factors(sq, clip_norm, ops.ones((n,), ms.float32), per_layer)
+    return tuple(ops.matmul(f.reshape(1, n), g.reshape(n, -1)).reshape(g.shape[1:]) for f, g in zip(factors, grads))
+
+
+def clip_factors(sq: tuple, clip_norm, mask, per_layer: bool):
+    """Per-parameter scaling factors ``min(1, bound/‖g‖)·mask`` and each example's clip ratio.
+
+    ``sq`` holds, per parameter, the (B,) squared norms of the examples' gradients.
+    """
+    n_params = len(sq)
+    factors = ()
     if per_layer:
-        norms = per_example_norms(grads, per_layer=True)
-        bound = clip_norm / (k ** 0.5)
-        factors = ops.clamp(bound / (norms + 1e-12), max=1.0)
-        for i, g in enumerate(grads):
-            f = factors[:, i].reshape(1, n)
-            out.append(ops.matmul(f, g.reshape(n, -1)).reshape(g.shape[1:]))
+        bound = clip_norm * (1.0 / math.sqrt(n_params))
+        ratio = ops.zeros_like(mask)
+        for j in range(n_params):
+            norm = ops.sqrt(sq[j])
+            factors = factors + (ops.clamp(bound / (norm + 1e-12), max=1.0) * mask,)
+            ratio = ops.maximum(ratio, norm / bound)
     else:
-        norms = per_example_norms(grads)
-        f = ops.clamp(clip_norm / (norms + 1e-12), max=1.0).reshape(1, n)
+        total = sq[0]
+        for j in range(1, n_params):
+            total = total + sq[j]
+        norm = ops.sqrt(total)
+        f = ops.clamp(clip_norm / (norm + 1e-12), max=1.0) * mask
+        for _ in range(n_params):
+            factors = factors + (f,)
+        ratio = norm / clip_norm
+    return factors, ratio * mask
+
+
+def per_example_loss(loss_fn: Callable, sample_logits: np.ndarray, sample_y: np.ndarray) -> Callable:
+    """``loss_fn`` as a function returning one loss per example.
+
+    MindSpore losses usually reduce (``reduction='mean'``); a reducing loss is mapped over the batch with
+    ``vmap`` so every example's loss (and gradient) is exact whatever the reduction.
+    """
+    z = ms.Tensor(np.ascontiguousarray(sample_logits, dtype=np.float32))
+    y = ms.Tensor(sample_y)
+    out = loss_fn(z, y)
+    if out.ndim == 1 and out.shape[0] == z.shape[0]:
+        def batched(logits, labels):
+            return loss_fn(logits, labels)
+        return batched
+
+    def single(zi, yi):
+        return loss_fn(zi.expand_dims(0), yi.expand_dims(0)).sum()
+
+    mapped = ms.vmap(single, in_axes=(0, 0))
+
+    def batched(logits, labels):
+        return mapped(logits, labels)
+
+    return batched
+
+
+def vmap_clipper(network: nn.Cell, loss: Callable, params: Sequence[ms.Parameter], *,
+                 per_layer: bool = False) -> Callable:
+    """The general path: per-example gradients with ``mindspore.vmap``, then clipping by matmul."""
+    params = list(params)
+
+    def single(xi, yi):
+        return loss(network(xi.expand_dims(0)), yi.expand_dims(0)).sum()
+
+    value_and_grads = ms.vmap(ms.value_and_grad(single, grad_position=None, weights=params), in_axes=(0, 0))
+
+    def clip(x, y, mask, clip_norm):
+        losses, grads = value_and_grads(x, y)
+        n = x.shape[0]
+        flat = ()
+        sq = ()
         for g in grads:
-            out.append(ops.matmul(f, g.reshape(n, -1)).reshape(g.shape[1:]))
-    return tuple(out)
+            gf = g.reshape(n, -1)
+            flat = flat + (gf,)
+            sq = sq + ((gf * gf).sum(1),)
+        factors, ratio = clip_factors(sq, clip_norm, mask, per_layer)
+        sums = ()
+        for j in range(len(flat)):
+            sums = sums + (ops.matmul(factors[j].reshape(1, n), flat[j]).reshape(grads[j].shape[1:]),)
+        return sums, ratio, losses
+
+    return clip
+
+
+def micro_batch_clipper(network: nn.Cell, loss: Callable, params: Sequence[ms.Parameter], *, micro_batches: int,
+                        batch_size: int, per_layer: bool = False) -> Callable:
+    """MindArmour's micro-batching: clip the mean gradient of each of ``micro_batches`` equal groups.
+
+    Padded examples are left out of their group's mean; an all-padding group contributes nothing.
+    The returned ``ratio`` and ``losses`` are per example (each example gets its group's ratio).
+    """
+    if batch_size % micro_batches:
+        raise InvalidInputError(f"micro_batches: {micro_batches} must divide the batch size {batch_size}")
+    params = list(params)
+    m = batch_size // micro_batches
+
+    def group_loss(xg, yg, mg):
+        values = loss(network(xg), yg)
+        return (values * mg).sum() / ops.maximum(mg.sum(), 1.0), values
+
+    value_and_grads = ms.vmap(ms.value_and_grad(group_loss, grad_position=None, weights=params, has_aux=True),
+                              in_axes=(0, 0, 0))
+
+    def clip(x, y, mask, clip_norm):
+        xg = x.reshape((micro_batches, m) + x.shape[1:])
+        yg = y.reshape((micro_batches, m))
+        mg = mask.reshape((micro_batches, m))
+        (_, losses), grads = value_and_grads(xg, yg, mg)
+        present = (mg.sum(1) > 0).astype(ms.float32)
+        flat = ()
+        sq = ()
+        for g in grads:
+            gf = g.reshape(micro_batches, -1)
+            flat = flat + (gf,)
+            sq = sq + ((gf * gf).sum(1),)
+        factors, ratio = clip_factors(sq, clip_norm, present, per_layer)
+        sums = ()
+        for j in range(len(flat)):
+            sums = sums + (ops.matmul(factors[j].reshape(1, micro_batches), flat[j]).reshape(grads[j].shape[1:]),)
+        per_example_ratio = (ratio.reshape(micro_batches, 1) * ops.ones((micro_batches, m), ms.float32))
+        return sums, per_example_ratio.reshape(-1) * mask, losses.reshape(-1)
+
+    return clip
+
+
+def micro_batch_sensitivity(batch_size: int, micro_batches: int | None) -> float:
+    """L2 sensitivity of the clipped sum, in units of the clip norm, under add/remove of one example.
+
+    Per-example clipping (or micro-batches of one example): 1. Larger micro-batches: 2, because removing one
+    example can turn its group's clipped mean into any other vector of norm ≤ C. The accountant divides the
+    noise multiplier by this.
+    """
+    if micro_batches is None or micro_batches == batch_size:
+        return 1.0
+    return 2.0
+
+
+@attrs.frozen
+class Clipper:
+    """A compiled-graph-ready clipping function and how it computes per-example gradients."""
+
+    fn: Callable
+    method: str  #: "ghost", "vmap" or "micro_batch"
+    reason: str = ""  #: why the ghost path was not used (empty when it was)
+    sensitivity: float = 1.0  #: in units of the clip norm (see :func:`micro_batch_sensitivity`)
+
+
+METHODS = ("auto", "ghost", "vmap", "micro_batch")
+
+
+def make_clipper(network: nn.Cell, loss_fn: Callable, params: Sequence[ms.Parameter] | None = None, *,
+                 sample_x: np.ndarray, sample_y: np.ndarray, batch_size: int, per_layer: bool = False,
+                 method: str = "auto", micro_batches: int | None = None) -> Clipper:
+    """Build the clipping function for ``network`` and ``loss_fn``.
+
+    ``method="auto"`` uses ghost clipping where every parametrised layer has a rule and falls back to
+    ``vmap`` otherwise (the reason is kept in :attr:`Clipper.reason`); ``"micro_batch"`` needs
+    ``micro_batches``.
+    """
+    from . import ghost
+
+    if method not in METHODS:
+        raise InvalidInputError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if (micro_batches is not None) != (method == "micro_batch"):
+        raise InvalidInputError("micro_batches: give it exactly when method='micro_batch'")
+    params = list(params if params is not None else network.trainable_params())
+    if not params:
+        raise InvalidInputError("network: has no trainable parameters")
+    sample_x = np.ascontiguousarray(sample_x[:4], dtype=np.float32)
+    sample_y = np.asarray(sample_y[:4])
+    was_training = network.training
+    network.set_train(False)
+    logits = network(ms.Tensor(sample_x)).asnumpy()
+    network.set_train(was_training)
+    loss = per_example_loss(loss_fn, logits, sample_y)
+    if method == "micro_batch":
+        fn = micro_batch_clipper(network, loss, params, micro_batches=int(micro_batches), batch_size=batch_size,
+                                 per_layer=per_layer)
+        return Clipper(fn, "micro_batch", "micro-batching requested",
+                       micro_batch_sensitivity(batch_size, micro_batches))
+    reason = ""
+    if method in ("auto", "ghost"):
+        try:
+            plan = ghost.analyse(network, sample_x, params)
+        except ghost.GhostUnsupported as exc:
+            if method == "ghost":
+                raise InvalidInputError(f"method='ghost': {exc}") from None
+            reason = str(exc)
+        else:
+            return Clipper(ghost.build_ghost_clipper(plan, loss, batch_size=batch_size, per_layer=per_layer), "ghost")
+    return Clipper(vmap_clipper(network, loss, params, per_layer=per_layer), "vmap", reason or "vmap requested")

@@ -64,7 +64,7 @@ def nan_inf(logits: np.ndarray) -> np.ndarray:
 class Differential:
     """A second execution of the model's network to compare against the fuzzer's own forward pass.
 
-    ``mode="graph"``: the fuzzer's pass (PyNative, with hooks) is compared with the compiled ``jit`` forward.
+    ``mode="graph"``: the network run eagerly (PyNative) is compared with its compiled ``jit`` forward.
     ``mode="float16"``: a float16 copy of the network (``Cell.to_float``) is compared with the float32
     compiled forward. Both need a MindSpore model (:class:`armour_core.ms.model.MSModel`).
     """
@@ -89,15 +89,17 @@ class Differential:
             self._other = MSModel(net16, bounds=model.bounds, num_classes=model.num_classes,
                                   input_shape=model.input_shape, output=model.output)
 
-    def compare(self, x: np.ndarray, eager_logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def compare(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(disagreement mask, max |logit difference| per sample)."""
         if self.mode == "graph":
-            a = eager_logits
+            import mindspore as ms
+
+            a = self.model.logits_fn(ms.Tensor(np.ascontiguousarray(x, dtype=np.float32))).asnumpy()
             b = self.model._logits(x)
         else:
             a = self.model._logits(x)
             b = self._other._logits(x).astype(np.float32)
-        self.model.count(forward=1, queries=int(x.shape[0]))
+        self.model.count(forward=2, queries=2 * int(x.shape[0]))
         diff = np.abs(a.astype(np.float64) - b.astype(np.float64)).reshape(len(a), -1)
         diff = np.where(np.isfinite(diff), diff, np.inf).max(axis=1)
         bad = np.argmax(a, axis=1) != np.argmax(b, axis=1)

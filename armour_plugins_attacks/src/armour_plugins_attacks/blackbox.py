@@ -95,7 +95,10 @@ class QueryOracle:
 
     def is_adversarial(self, logits: np.ndarray, owner: np.ndarray) -> np.ndarray:
         """Decision: misclassified (untargeted) or classified as the target (targeted)."""
-        pred = logits.argmax(axis=1)
+        return self.is_adversarial_label(logits.argmax(axis=1), owner)
+
+    def is_adversarial_label(self, pred: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """The same decision from top-1 labels."""
         goal = self._goal(owner)
         return pred == goal if self.targeted else pred != goal
 
@@ -104,6 +107,12 @@ class QueryOracle:
         if len(rows) == 0:
             return np.zeros(0, dtype=bool)
         return self.is_adversarial(self.logits(rows, owner), owner)
+
+    def labels_of(self, rows: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """Query ``rows`` and return the model's top-1 labels (the decision a label-only API gives)."""
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return self.logits(rows, owner).argmax(axis=1)
 
     def log_odds(self, logits: np.ndarray, owner: np.ndarray) -> np.ndarray:
         """``log P(wrong) - log P(label)`` (untargeted) or ``log P(target) - log P(other)`` (targeted).
@@ -167,6 +176,62 @@ class BlackBoxAttack(Attack):
         if arr.shape != x.shape:
             raise ValueError(f"{name}: expected shape {x.shape} to match x, got {arr.shape}")
         return self._flat(arr)
+
+
+class StartingPointAttack(BlackBoxAttack):
+    """A decision-based attack that walks from an adversarial starting point towards the input."""
+
+    def generate(self, x: Any, y: Any = None, *, target: Any = None, starting_points: Any = None):
+        """As :meth:`Attack.generate`; ``starting_points`` (same shape as ``x``) are adversarial inputs to
+        start from (e.g. inputs of the target class). Samples whose point is not adversarial fall back to
+        the attack's own search; targeted attacks also use batch members already labelled as a sample's
+        target."""
+        self._starting_points = starting_points
+        try:
+            return super().generate(x, y, target=target)
+        finally:
+            self._starting_points = None
+
+    def _given_starts(self, orc: QueryOracle, x: np.ndarray, xf: np.ndarray, labels: np.ndarray,
+                      todo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Starting points from ``starting_points=`` (one query each to check) and, when targeted, from
+        the batch."""
+        start = xf.copy()
+        found = np.zeros(len(xf), dtype=bool)
+        given = getattr(self, "_starting_points", None)
+        if given is not None:
+            sp = self._check_points(given, x, "starting_points")
+            i = np.flatnonzero(todo & (orc.remaining() >= 1))
+            ok = orc.decide(sp[i], i)
+            start[i[ok]] = sp[i[ok]]
+            found[i[ok]] = True
+        if orc.targeted:
+            extra, got = batch_starting_points(xf, labels, orc.target, todo & ~found)
+            start[got] = extra[got]
+            found |= got
+        return start, found
+
+
+def batch_starting_points(xf: np.ndarray, labels: np.ndarray, target: np.ndarray,
+                          todo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Targeted starting points taken from the batch itself: for each sample in ``todo``, the nearest
+    (L2) other input whose already-observed label is that sample's target. Costs no query."""
+    n = len(xf)
+    start = xf.copy()
+    found = np.zeros(n, dtype=bool)
+    i = np.flatnonzero(todo)
+    if i.size == 0:
+        return start, found
+    f = xf.astype(np.float64)
+    sq = (f * f).sum(axis=1)
+    dist = sq[i, None] + sq[None, :] - 2.0 * f[i] @ f.T
+    dist[labels[None, :] != target[i, None]] = np.inf
+    dist[np.arange(i.size), i] = np.inf
+    j = dist.argmin(axis=1)
+    ok = np.isfinite(dist[np.arange(i.size), j])
+    start[i[ok]] = xf[j[ok]]
+    found[i[ok]] = True
+    return start, found
 
 
 def row_norms(delta: np.ndarray, norm: str) -> np.ndarray:

@@ -18,31 +18,19 @@ adversarial needs no perturbation; every other sample starts from uniform noise 
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from .blackbox import MAX_CALL_ELEMENTS, BlackBoxAttack, QueryOracle, row_norms
+from .blackbox import MAX_CALL_ELEMENTS, QueryOracle, StartingPointAttack, row_norms
 from .configs_blackbox import HopSkipJumpConfig
 
 
-class HopSkipJump(BlackBoxAttack):
+class HopSkipJump(StartingPointAttack):
     """HopSkipJumpAttack, L2 and L∞, untargeted and targeted (``target=``), decision-based."""
 
     Config = HopSkipJumpConfig
     norms = ("l2", "linf")
     targeted = True
     minimum_norm = True
-
-    def generate(self, x: Any, y: Any = None, *, target: Any = None, starting_points: Any = None):
-        """As :meth:`Attack.generate`; ``starting_points`` (same shape as ``x``) are adversarial inputs to
-        start from (e.g. images of the target class); samples whose point is not adversarial fall back
-        to the uniform-noise search."""
-        self._starting_points = starting_points
-        try:
-            return super().generate(x, y, target=target)
-        finally:
-            self._starting_points = None
 
     # ------------------------------------------------------------------ geometry
     def _theta(self, d: int) -> float:
@@ -116,16 +104,12 @@ class HopSkipJump(BlackBoxAttack):
         return grad / np.maximum(np.sqrt((grad * grad).sum(axis=1, keepdims=True)), 1e-12)
 
     # ------------------------------------------------------------------ the attack
-    def _starting(self, orc: QueryOracle, x: np.ndarray, todo: np.ndarray, rng: np.random.Generator):
+    def _starting(self, orc: QueryOracle, x: np.ndarray, labels: np.ndarray, todo: np.ndarray,
+                  rng: np.random.Generator):
+        """Adversarial starting points: given ones, then (targeted) batch members already labelled as the
+        target, then uniform noise."""
         n, d = x.shape
-        start = x.copy()
-        found = np.zeros(n, dtype=bool)
-        if self._starting_points is not None:
-            sp = self._check_points(self._starting_points, self._x_shape_batch, "starting_points")
-            i = np.flatnonzero(todo & (orc.remaining() >= 1))
-            ok = orc.decide(sp[i], i)
-            start[i[ok]] = sp[i[ok]]
-            found[i[ok]] = True
+        start, found = self._given_starts(orc, self._x_batch, x, labels, todo)
         lo, hi = self.bounds
         for _ in range(self.config.init_tries):
             i = np.flatnonzero(todo & ~found & (orc.remaining() >= 1))
@@ -140,15 +124,16 @@ class HopSkipJump(BlackBoxAttack):
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         cfg = self.config
         rng = self.attack_rng()
-        self._x_shape_batch = x
+        self._x_batch = x
         xf = self._flat(x)
         n, d = xf.shape
         orc = self._oracle(x, y, target)
         everyone = np.arange(n)
-        already = orc.decide(xf, everyone)  # adversarial without any perturbation
+        labels = orc.labels_of(xf, everyone)
+        already = orc.is_adversarial_label(labels, everyone)  # adversarial without any perturbation
         best = xf.copy()
         best_dist = np.where(already, 0.0, np.inf)
-        start, found = self._starting(orc, xf, ~already, rng)
+        start, found = self._starting(orc, xf, labels, ~already, rng)
         theta = self._theta(d)
         bisect_cost = self._bisect_cost(theta)
 

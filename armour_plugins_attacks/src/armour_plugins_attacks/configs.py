@@ -1,14 +1,207 @@
-"""Attack hyperparameters (frozen attrs classes; light to import)."""
+"""Hyperparameters of the gradient attacks (frozen attrs classes; light to import: no MindSpore).
+
+Every field is keyword-only and validated when the attack is built, so a bad value fails at
+``registry.create`` with a message naming the field rather than deep inside a compiled graph.
+``eps`` and ``norm`` come from :class:`~armour_core.api.attack.AttackConfig`; ``norm`` defaults to the
+attack's first supported norm.
+"""
 
 from __future__ import annotations
 
+import math
+
 import attrs
 
-from armour_core.api.attack import AttackConfig
+from armour_core.api.attack import AttackConfig, _norm_name
+from armour_core.api.norms import NORMS
+
+_ge0 = attrs.validators.ge(0.0)
+_gt0 = attrs.validators.gt(0.0)
+#: losses the compiled loop and every gradient classifier support (see armour_core.api.model.LOSSES)
+_LOSSES = ("ce", "margin", "dlr")
+#: how an iterative attack runs its loop (see armour_plugins_attacks._graph)
+COMPILE_MODES = ("auto", "loop", "unroll", "step", "eager")
+
+
+def _finite(inst, attribute, value):
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be finite, got {value}")
+
+
+def _optional_positive(inst, attribute, value):
+    if value is None:
+        return
+    _finite(inst, attribute, value)
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be > 0 (or None for the default), got {value}")
+
+
+def _norm_field(default: str):
+    return attrs.field(default=default, converter=_norm_name, validator=attrs.validators.in_(NORMS))
+
+
+def _eps_field(default: float):
+    return attrs.field(default=default, validator=[_ge0, _finite])
+
+
+def _int_ge(low: int):
+    def check(inst, attribute, value):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{attribute.name} must be an int >= {low}, got {value!r}")
+    return check
+
+
+# ------------------------------------------------------------------------------------------ single step
+@attrs.frozen(kw_only=True)
+class FGSMConfig(AttackConfig):
+    """``eps``: L∞ step size (the whole budget is spent in one signed-gradient step)."""
+
+    eps: float = _eps_field(0.1)
 
 
 @attrs.frozen(kw_only=True)
-class FGSMConfig(AttackConfig):
-    """``eps``: L∞ step size (the whole budget is spent in one step)."""
+class FGMConfig(AttackConfig):
+    """``eps``: length of the one gradient step in ``norm`` (L2: along the normalised gradient; L1: spread
+    over the largest ``sparsity``-percentile gradient coordinates, the sparse steepest-ascent step)."""
 
-    eps: float = attrs.field(default=0.1, validator=attrs.validators.ge(0.0))
+    eps: float = _eps_field(1.0)
+    norm: str = _norm_field("l2")
+    sparsity: float = attrs.field(default=99.0, validator=[attrs.validators.ge(0.0), attrs.validators.lt(100.0)])
+
+
+def _alpha_within_eps(self) -> None:
+    if self.alpha is not None and self.alpha > self.eps:
+        raise ValueError(f"alpha={self.alpha} must not exceed eps={self.eps} (the random step is part "
+                         "of the budget)")
+
+
+@attrs.frozen(kw_only=True)
+class RFGSMConfig(AttackConfig):
+    """R+FGSM (Tramèr et al. 2018): a random signed step of ``alpha`` (default ``eps / 2``), then a gradient
+    sign step of ``eps - alpha`` from the random point."""
+
+    eps: float = _eps_field(0.1)
+    alpha: float | None = attrs.field(default=None, validator=attrs.validators.optional([_ge0, _finite]))
+
+    def __attrs_post_init__(self):
+        _alpha_within_eps(self)
+
+
+@attrs.frozen(kw_only=True)
+class RFGMConfig(AttackConfig):
+    """The L2 analogue of R+FGSM: a random step of L2 length ``alpha`` (default ``eps / 2``) in a uniformly
+    random direction, then a normalised-gradient step of ``eps - alpha``."""
+
+    eps: float = _eps_field(1.0)
+    norm: str = _norm_field("l2")
+    alpha: float | None = attrs.field(default=None, validator=attrs.validators.optional([_ge0, _finite]))
+
+    def __attrs_post_init__(self):
+        _alpha_within_eps(self)
+
+
+@attrs.frozen(kw_only=True)
+class LLCConfig(AttackConfig):
+    """Least-likely class method: one step of ``eps`` towards the class the model finds least likely."""
+
+    eps: float = _eps_field(0.1)
+
+
+@attrs.frozen(kw_only=True)
+class RLLCConfig(LLCConfig):
+    """Random-start least-likely class (Tramèr et al.'s R+Step-LL): random signed step ``alpha`` (default
+    ``eps / 2``), then ``eps - alpha`` towards the least-likely class."""
+
+    alpha: float | None = attrs.field(default=None, validator=attrs.validators.optional([_ge0, _finite]))
+
+    def __attrs_post_init__(self):
+        _alpha_within_eps(self)
+
+
+# ------------------------------------------------------------------------------------------ iterative
+@attrs.frozen(kw_only=True)
+class IterativeConfig(AttackConfig):
+    """Shared by the iterative attacks.
+
+    ``steps``: gradient iterations. ``step_size``: length of each step in ``norm`` (None: the attack's
+    default, a fraction of ``eps``). ``loss``: per-sample objective (``ce`` cross-entropy, ``margin``
+    Carlini–Wagner margin, ``dlr`` difference of logits ratio); targeted attacks descend it towards the
+    target. ``sparsity`` (L1 only): percentile of |gradient| above which coordinates move (Tramèr & Boneh's
+    SLIDE step; 99 moves the top 1 %). ``compile``: ``auto`` (the whole loop in one MindSpore graph),
+    ``loop``, ``unroll`` (the loop unrolled at compile time), ``step`` (one compiled graph per step) or
+    ``eager`` (no graph; always used for models that are not MindSpore models).
+    """
+
+    eps: float = _eps_field(0.1)
+    steps: int = attrs.field(default=10, validator=_int_ge(1))
+    step_size: float | None = attrs.field(default=None, validator=_optional_positive)
+    loss: str = attrs.field(default="ce", validator=attrs.validators.in_(_LOSSES))
+    sparsity: float = attrs.field(default=99.0, validator=[attrs.validators.ge(0.0), attrs.validators.lt(100.0)])
+    compile: str = attrs.field(default="auto", validator=attrs.validators.in_(COMPILE_MODES))
+
+
+@attrs.frozen(kw_only=True)
+class BIMConfig(IterativeConfig):
+    """Basic iterative method (Kurakin et al. 2017): ``steps`` projected gradient steps from ``x`` itself.
+    Default ``step_size``: ``eps / steps``."""
+
+
+@attrs.frozen(kw_only=True)
+class PGDConfig(IterativeConfig):
+    """Projected gradient descent (Madry et al. 2018) from a uniformly random point of the ε-ball.
+
+    Defaults follow Madry et al.'s MNIST setting: 40 steps of ``2.5 * eps / steps`` (the step-size rule of
+    their ``robustness`` library). ``restarts``: independent random starts; each sample keeps the first
+    start that fools the model (else the last). ``random_start=False`` turns it into BIM.
+    """
+
+    steps: int = attrs.field(default=40, validator=_int_ge(1))
+    restarts: int = attrs.field(default=1, validator=_int_ge(1))
+    random_start: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+
+
+@attrs.frozen(kw_only=True)
+class MIMConfig(IterativeConfig):
+    """Momentum iterative method (Dong et al. 2018): ``decay`` μ accumulates L1-normalised gradients.
+    Defaults from the paper: 10 steps of ``eps / steps``, μ = 1."""
+
+    decay: float = attrs.field(default=1.0, validator=[_ge0, _finite])
+
+
+@attrs.frozen(kw_only=True)
+class DIFGSMConfig(MIMConfig):
+    """Diverse-inputs iterative FGSM (Xie et al. 2019): each gradient is taken at a random resize-and-pad of
+    the current point, applied with probability ``diversity_prob``.
+
+    ``resize_rate`` < 1 shrinks the image to a random size in ``[resize_rate * H, H]`` and zero-pads it back
+    to ``H x W`` at a random offset; ``resize_rate`` > 1 enlarges it to a random size in ``[H, resize_rate *
+    H)``, pads it to a ``resize_rate * H`` canvas (the paper's scheme) and resamples the canvas to ``H x W``
+    so fixed-size networks accept it. ``decay`` = 0 gives DI²-FGSM; ``mdifgsm`` sets it to 1 (M-DI²-FGSM).
+    """
+
+    decay: float = attrs.field(default=0.0, validator=[_ge0, _finite])
+    diversity_prob: float = attrs.field(default=0.5, validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)])
+    resize_rate: float = attrs.field(default=0.9, validator=[_gt0, attrs.validators.le(4.0)])
+
+    @resize_rate.validator
+    def _not_one(self, attribute, value):
+        if value == 1.0:
+            raise ValueError("resize_rate=1.0 leaves nothing to randomise: use < 1 (shrink and pad) or > 1 "
+                             "(enlarge, pad and resample)")
+
+
+@attrs.frozen(kw_only=True)
+class MDIFGSMConfig(DIFGSMConfig):
+    """M-DI²-FGSM: diverse inputs plus momentum (``decay`` = 1 by default)."""
+
+    decay: float = attrs.field(default=1.0, validator=[_ge0, _finite])
+
+
+@attrs.frozen(kw_only=True)
+class VMIFGSMConfig(MIMConfig):
+    """Variance-tuning MI-FGSM (Wang & He 2021): each momentum update adds the variance term
+    ``mean_i ∇J(x + r_i) - ∇J(x)`` from the previous step, ``r_i ~ U[-beta * eps, beta * eps]^d``.
+    Paper defaults: ``neighbours`` N = 20, ``beta`` = 1.5, μ = 1, 10 steps of ``eps / steps``."""
+
+    neighbours: int = attrs.field(default=20, validator=_int_ge(1))
+    beta: float = attrs.field(default=1.5, validator=[_gt0, _finite])

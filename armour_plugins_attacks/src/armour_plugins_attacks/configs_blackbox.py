@@ -6,6 +6,8 @@ stops working on a sample once that sample has used its budget, and never exceed
 
 from __future__ import annotations
 
+import math
+
 import attrs
 from attrs import validators as v
 
@@ -29,9 +31,15 @@ def _count(default: int, low: int = 1):
     return attrs.field(default=default, validator=[v.instance_of(int), v.ge(low)])
 
 
-def _bounded_eps(default: float):
-    """eps for attacks that search inside a ball: required and finite."""
-    return attrs.field(default=default, validator=[v.instance_of((int, float)), v.gt(0.0)])
+def _finite(inst, attribute, value):
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be finite, got {value}")
+
+
+def _eps(default: float | None, *, optional: bool):
+    """eps: a finite radius >= 0 (``None`` = unbounded, for minimum-norm attacks)."""
+    checks = [v.instance_of((int, float)), v.ge(0.0), _finite]
+    return attrs.field(default=default, validator=v.optional(checks) if optional else checks)
 
 
 @attrs.frozen(kw_only=True)
@@ -53,7 +61,7 @@ class HopSkipJumpConfig(BlackBoxConfig):
     ``init_tries``: uniform-noise draws tried to find a starting adversarial point.
     """
 
-    eps: float | None = attrs.field(default=None, validator=v.optional(v.ge(0.0)))
+    eps: float | None = _eps(None, optional=True)
     norm: str = attrs.field(default="l2", converter=_norm_name, validator=v.in_(("l2", "linf")))
     max_iter: int = _count(64)
     init_evals: int = _count(100)
@@ -73,7 +81,7 @@ class NESConfig(BlackBoxConfig):
     (cross-entropy) or ``margin`` (logit margin).
     """
 
-    eps: float = _bounded_eps(0.1)
+    eps: float = _eps(0.1, optional=False)
     norm: str = attrs.field(default="linf", converter=_norm_name, validator=v.in_(("linf", "l2")))
     samples: int = _count(50)
     sigma: float = _positive(0.01)
@@ -92,7 +100,7 @@ class GeneticConfig(BlackBoxConfig):
     (the schedule starts at 0.5 / 0.4 and decays by 0.9 per plateau of ``patience`` generations).
     """
 
-    eps: float = _bounded_eps(0.1)
+    eps: float = _eps(0.1, optional=False)
     norm: str = attrs.field(default="linf", converter=_norm_name, validator=v.in_(("linf",)))
     population: int = _count(6, low=2)
     temperature: float = _positive(0.1)
@@ -110,7 +118,7 @@ class PSOConfig(BlackBoxConfig):
     ``max_velocity``: per-coordinate velocity cap as a fraction of ``eps``.
     """
 
-    eps: float = _bounded_eps(0.1)
+    eps: float = _eps(0.1, optional=False)
     norm: str = attrs.field(default="linf", converter=_norm_name, validator=v.in_(("linf", "l2")))
     particles: int = _count(10, low=2)
     inertia: tuple[float, float] = attrs.field(default=(0.9, 0.4), converter=tuple)
@@ -133,7 +141,7 @@ class SaltAndPepperConfig(BlackBoxConfig):
     restarts (the smallest perturbation in ``norm`` is kept). ``eps=None``: unbounded.
     """
 
-    eps: float | None = attrs.field(default=None, validator=v.optional(v.ge(0.0)))
+    eps: float | None = _eps(None, optional=True)
     norm: str = attrs.field(default="l0", converter=_norm_name, validator=v.in_(("l0", "l2", "linf")))
     max_queries: int = _queries(1_000)
     steps: int = _count(100)
@@ -149,7 +157,7 @@ class PointwiseConfig(BlackBoxConfig):
     coordinate as close to the original as the decision allows).
     """
 
-    eps: float | None = attrs.field(default=None, validator=v.optional(v.ge(0.0)))
+    eps: float | None = _eps(None, optional=True)
     norm: str = attrs.field(default="l0", converter=_norm_name, validator=v.in_(("l0",)))
     init_queries: int = _count(500)
     search_steps: int = _count(10)

@@ -55,8 +55,7 @@ class _CWGraph:
             loss = best_l2
             for _ in range(length):
                 (_, loss, l2, gap, xa), g = vg(w, x0, onehot, const, kappa)
-                ok = gap < -kappa if targeted else gap < -kappa
-                ok = ok.astype(best_l2.dtype) if kappa.ndim == 0 else ok
+                ok = (gap < -kappa).astype(best_l2.dtype)  # succeeded with confidence kappa
                 improved = ops.logical_and(ok > 0, l2 < best_l2)
                 best_l2 = ops.where(improved, l2, best_l2)
                 best_adv = ops.where(improved.reshape((-1,) + (1,) * (xa.ndim - 1)), xa, best_adv)

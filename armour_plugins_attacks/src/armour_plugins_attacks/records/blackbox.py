@@ -42,6 +42,6 @@ def attacks():
         name="salt_and_pepper", kind="attack", target=f"{_PKG}.blackbox_noise:SaltAndPepper",
         config=f"{_CFG}:SaltAndPepperConfig", aliases=("salt_pepper", "salt_and_pepper_noise"),
         capabilities={"forward"},
-        facet=AttackSpec(norms=("l0", "l2", "linf"), threat_model="black_box", targeted=True,
+        facet=AttackSpec(norms=("l0", "l2", "linf"), threat_model="black_box", targeted=False,
                          minimum_norm=True, fuzzing=True),
         summary="Salt-and-pepper noise of increasing density until the decision changes, decision-based")

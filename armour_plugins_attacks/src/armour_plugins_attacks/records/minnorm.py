@@ -27,7 +27,7 @@ def attacks():
     yield _attack("fab", "minnorm_fab:FAB", "FABConfig",
                   "FAB (Croce & Hein 2020): fast adaptive boundary attack, minimum norm, L∞ and L2",
                   norms=("linf", "l2"), targeted=True, minimum_norm=True)
-    yield _attack("fab_t", "minnorm_fab:FAB", "FABTConfig",
+    yield _attack("fab_t", "minnorm_fab:FABT", "FABTConfig",
                   "FAB-T (Croce & Hein 2020): FAB towards each of the top-9 other classes (AutoAttack member)",
                   norms=("linf", "l2"), targeted=True, minimum_norm=True)
     yield _attack("jsma", "minnorm_jsma:JSMA", "JSMAConfig",
@@ -39,7 +39,7 @@ def attacks():
     yield _attack("apgd", "autoattack_apgd:APGD", "APGDConfig",
                   "Auto-PGD (Croce & Hein 2020): step-size halving at checkpoints, momentum, CE or DLR loss",
                   norms=("linf", "l2"), targeted=True, aliases=("auto_pgd",))
-    yield _attack("apgd_t", "autoattack_apgd:APGD", "APGDTConfig",
+    yield _attack("apgd_t", "autoattack_apgd:APGDT", "APGDTConfig",
                   "APGD-T (Croce & Hein 2020): targeted DLR towards each of the top-9 other classes",
                   norms=("linf", "l2"), targeted=True)
     yield _attack("square", "autoattack_square:Square", "SquareConfig",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from armour_core.specs import CommandSpec
+
 
 def commands():
-    return ()
+    yield CommandSpec(name="fuzz", target="armour_plugins_fuzz.cli:register",
+                      summary="coverage-guided fuzz testing with mutators, coverage and schedulers from the registry")

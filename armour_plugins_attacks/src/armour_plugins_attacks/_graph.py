@@ -1,0 +1,347 @@
+"""The compiled loop behind every iterative gradient attack (BIM, PGD, MIM, DI-FGSM, VMI-FGSM).
+
+One loop body covers the family: gradient (optionally at a diverse input), variance tuning, momentum,
+steepest-ascent step for the norm, projection onto the ε-ball and the bounds. The body is written once in
+MindSpore ops and run in one of four ways:
+
+* ``loop``: the whole iteration loop is a ``while`` loop inside one ``mindspore.jit`` graph. One launch per
+  attack call; the compile time does not grow with ``steps``, and ``steps``, ``eps`` and ``step_size`` are
+  graph inputs, so changing them never recompiles.
+* ``unroll``: the loop unrolled at compile time (the fastest for tiny models, compile time grows with
+  ``steps``).
+* ``step``: one compiled graph per iteration, called from Python.
+* ``eager``: the body in PyNative with gradients from ``Classifier.loss_gradient``; the path for any
+  classifier that is not a MindSpore model (e.g. the numpy models of the conformance kit).
+
+``auto`` chooses ``loop`` for MindSpore models (measured in ``benchmarks/bench_attacks_gradient.py``:
+within noise of ``unroll`` and ≤ the per-step graph on the digits MLP and LeNet5, with a compile
+time independent of ``steps``) and ``eager`` otherwise.
+
+Randomness (DI transforms, VMI neighbours) is drawn in numpy from the attack's seeded generator, step by
+step, and fed to the graph as inputs, so results do not depend on the mode or on how the loop is chunked.
+Batches are padded to a few bucket sizes so varying batch sizes (fuzzing, hypothesis) reuse graphs;
+compiled graphs are cached per model and loop structure.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import numpy as np
+
+#: per-chunk budget for step-wise random inputs fed to the graph (bytes); larger draws are chunked
+RANDOM_INPUT_BUDGET = 32 * 2**20
+_TINY = 1e-12
+_HYPER = ("eps", "alpha", "decay", "radius", "lo", "hi")
+
+
+@attrs.frozen
+class LoopSpec:
+    """The static structure of an attack loop: what the compiled graph depends on (besides shapes)."""
+
+    norm: str  #: linf, l2 or l1
+    loss: str = "ce"
+    targeted: bool = False
+    momentum: bool = False
+    diversity: bool = False
+    neighbours: int = 0  #: VMI neighbour samples per step (0: no variance tuning)
+
+    @property
+    def passes_per_step(self) -> int:
+        return 1 + self.neighbours
+
+
+def bucket(n: int) -> int:
+    """Padded batch size: few distinct graph shapes for arbitrary batch sizes."""
+    if n <= 8:
+        return 8
+    if n <= 64:
+        return 1 << (n - 1).bit_length()
+    return -(-n // 64) * 64
+
+
+# ------------------------------------------------------------------------------------------ the body
+def _build_body(spec: LoopSpec, grad: Callable, grad_div: Callable | None) -> Callable:
+    """The loop body as MindSpore code.
+
+    ``grad(points, labels)`` is ∇ of the summed loss; ``grad_div(points, labels, ah, aw)`` the same at the
+    diverse input ``ah @ points @ aw.T``, pulled back to ``points``.
+    """
+    import mindspore as ms
+    from mindspore import ops
+
+    sgn = -1.0 if spec.targeted else 1.0
+    norm, momentum, diversity, nbh = spec.norm, spec.momentum, spec.diversity, spec.neighbours
+
+    def rows(t):
+        return t.reshape(t.shape[0], -1)
+
+    def direction(d, adv, lo, hi, kk):
+        """Unit steepest-ascent direction of ``d`` for the norm (L1: sparse, off saturated coordinates)."""
+        if norm == "linf":
+            return ops.sign(d)
+        f = rows(d)
+        if norm == "l2":
+            n = ops.sqrt((f * f).sum(1, keepdims=True))
+            return (f / (n + _TINY)).reshape(d.shape)
+        a = rows(adv)
+        movable = ops.logical_or(ops.logical_and(f > 0, a < hi), ops.logical_and(f < 0, a > lo))
+        f = f * movable.astype(f.dtype)
+        m = ops.abs(f)
+        top = ops.sort(m, axis=1, descending=True)[0]
+        thr = ops.gather(top, kk, 1)
+        keep = ops.logical_and(m >= thr, m > 0).astype(f.dtype)
+        e = ops.sign(f) * keep
+        return (e / (e.sum(1, keepdims=True) + _TINY)).reshape(d.shape)
+
+    def project(adv, x0, eps, lo, hi):
+        delta = adv - x0
+        if norm == "linf":
+            delta = ops.minimum(ops.maximum(delta, -eps), eps)
+        elif norm == "l2":
+            f = rows(delta)
+            n = ops.sqrt((f * f).sum(1, keepdims=True))
+            delta = (f * ops.minimum(n * 0.0 + 1.0, eps / (n + _TINY))).reshape(delta.shape)
+        else:
+            delta = _project_l1(rows(delta), eps).reshape(delta.shape)
+        return ops.minimum(ops.maximum(x0 + delta, lo), hi)
+
+    def _project_l1(f, eps):
+        """Duchi et al. (2008): sort-based Euclidean projection of each row onto the L1 ball."""
+        a = ops.abs(f)
+        u = ops.sort(a, axis=1, descending=True)[0]
+        css = ops.cumsum(u, 1)
+        idx = ops.cumsum(ops.ones_like(u), 1)
+        count = ((u - (css - eps) / idx) > 0).astype(ms.int32).sum(1, keepdims=True)
+        count = ops.maximum(count, ops.ones_like(count))
+        theta = (ops.gather_elements(css, 1, count - 1) - eps) / count.astype(f.dtype)
+        theta = ops.maximum(theta, theta * 0.0)
+        shrunk = ops.sign(f) * ops.maximum(a - theta, a * 0.0)
+        inside = a.sum(1, keepdims=True) <= eps
+        return ops.select(ops.broadcast_to(inside, f.shape), f, shrunk)
+
+    def body(adv, mom, var, x0, y, hyper, kk, ah, aw, noise):
+        eps, alpha, decay, radius, lo, hi = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5]
+        if diversity:
+            g = grad_div(adv, y, ah, aw) * sgn
+        else:
+            g = grad(adv, y) * sgn
+        if nbh > 0:
+            tuned = g + var
+            shape = adv.shape
+            around = ops.expand_dims(adv, 0) + noise * radius
+            flat = around.reshape((nbh * shape[0],) + shape[1:])
+            gn = grad(flat, ops.tile(y, (nbh,))) * sgn
+            var = gn.reshape((nbh,) + shape).mean(0) - g
+            g = tuned
+        if momentum:
+            f = rows(g)
+            l1 = ops.abs(f).sum(1, keepdims=True)
+            mom = mom * decay + (f / (l1 + _TINY)).reshape(g.shape)
+            d = mom
+        else:
+            d = g
+        adv = project(adv + alpha * direction(d, adv, lo, hi, kk), x0, eps, lo, hi)
+        return adv, mom, var
+
+    return body
+
+
+# ------------------------------------------------------------------------------------------ gradients
+def _ms_gradients(model: Any, spec: LoopSpec) -> tuple[Callable, Callable | None]:
+    """Differentiable-in-graph gradient functions built on ``MSModel.logits_fn``."""
+    import mindspore as ms
+    from mindspore import ops
+
+    from armour_core.ms.losses import LOSSES
+
+    per_sample = LOSSES[spec.loss]
+    logits_fn = model.logits_fn
+
+    def total(points, labels):
+        return per_sample(logits_fn(points), labels).sum()
+
+    grad = ms.grad(total, grad_position=0)
+    grad_div = None
+    if spec.diversity:
+        def total_div(points, labels, ah, aw):
+            diverse = ops.matmul(ops.matmul(ah, points), ops.transpose(aw, (1, 0)))
+            return per_sample(logits_fn(diverse), labels).sum()
+
+        grad_div = ms.grad(total_div, grad_position=0)
+    return grad, grad_div
+
+
+def _classifier_gradients(model: Any, spec: LoopSpec) -> tuple[Callable, Callable | None]:
+    """Eager gradient functions through ``Classifier.loss_gradient`` (numpy), for any classifier."""
+    import mindspore as ms
+    from mindspore import ops
+
+    def grad(points, labels):
+        _, g = model.loss_gradient(points.asnumpy(), labels.asnumpy(), loss=spec.loss)
+        return ms.Tensor(np.asarray(g, dtype=np.float32))
+
+    def grad_div(points, labels, ah, aw):
+        diverse = ops.matmul(ops.matmul(ah, points), ops.transpose(aw, (1, 0)))
+        g = grad(diverse, labels)
+        return ops.matmul(ops.matmul(ops.transpose(ah, (1, 0)), g), aw)  # the transform is linear
+
+    return grad, grad_div
+
+
+# ------------------------------------------------------------------------------------------ compiled forms
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached(model: Any, key: tuple, build: Callable[[], Callable]) -> Callable:
+    per_model = _CACHE.setdefault(model, {})
+    fn = per_model.get(key)
+    if fn is None:
+        fn = per_model[key] = build()
+    return fn
+
+
+def compiled_loop(model: Any, spec: LoopSpec, mode: str, unroll: int = 0) -> Callable:
+    """The (cached) compiled function for ``mode`` in ``loop``/``unroll``/``step``.
+
+    Signature: ``(adv, mom, var, x0, y, hyper, kk, ah, aw, noise[, n]) -> (adv, mom, var)``; ``ah``,
+    ``aw`` and ``noise`` carry one leading entry per step of the chunk (``step``: a single step's).
+    """
+    def build():
+        import mindspore as ms
+
+        grad, grad_div = _ms_gradients(model, spec)
+        body = _build_body(spec, grad, grad_div)
+        if mode == "step":
+            return ms.jit(body)
+        if mode == "unroll":
+            def unrolled(adv, mom, var, x0, y, hyper, kk, ah, aw, noise):
+                for t in range(unroll):
+                    adv, mom, var = body(adv, mom, var, x0, y, hyper, kk, ah[t], aw[t], noise[t])
+                return adv, mom, var
+
+            return ms.jit(unrolled)
+
+        def loop(adv, mom, var, x0, y, hyper, kk, ah, aw, noise, n):
+            i = 0
+            while i < n:
+                adv, mom, var = body(adv, mom, var, x0, y, hyper, kk, ah[i], aw[i], noise[i])
+                i = i + 1
+            return adv, mom, var
+
+        return ms.jit(loop)
+
+    return _cached(model, (spec, mode, unroll), build)
+
+
+def eager_body(model: Any, spec: LoopSpec) -> Callable:
+    """The uncompiled body (PyNative); gradients in-graph for MindSpore models, else via the classifier."""
+    def build():
+        grads = _ms_gradients(model, spec) if hasattr(model, "logits_fn") else _classifier_gradients(model, spec)
+        return _build_body(spec, *grads)
+
+    return _cached(model, (spec, "eager", 0), build)
+
+
+# ------------------------------------------------------------------------------------------ the driver
+StepDraw = Callable[[int], tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]]
+
+
+def resolve_mode(model: Any, mode: str) -> str:
+    if not hasattr(model, "logits_fn"):
+        return "eager"
+    return "loop" if mode == "auto" else mode
+
+
+def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, labels: np.ndarray,
+             steps: int, hyper: dict[str, float], kth: int = 0, draw: StepDraw | None = None,
+             mode: str = "auto") -> np.ndarray:
+    """Run ``steps`` iterations from ``start`` and return the final iterate (numpy, float32).
+
+    ``draw(t)`` returns step ``t``'s random inputs ``(ah, aw, noise)`` (None for unused parts); it is
+    called once per step, in order. Passes are counted on ``model`` (``model.count``) when the gradients
+    come from a compiled graph; the eager classifier path counts through ``loss_gradient``.
+    """
+    import mindspore as ms
+
+    mode = resolve_mode(model, mode)
+    n = x0.shape[0]
+    pad = n if mode == "eager" else bucket(n)
+    x0p, startp = _pad(x0, pad), _pad(start, pad)
+    yp = _pad(labels.astype(np.int32), pad)
+    hyp = ms.Tensor(np.array([hyper[k] for k in _HYPER], dtype=np.float32))
+    kk = ms.Tensor(np.array([kth], dtype=np.int32))
+    adv = ms.Tensor(startp)
+    mom = ms.Tensor(np.zeros_like(startp))
+    var = ms.Tensor(np.zeros_like(startp))
+    xt, yt = ms.Tensor(x0p), ms.Tensor(yp)
+    draw = draw or _no_draw
+
+    def inputs(t0: int, count: int, size: int) -> tuple[Any, Any, Any]:
+        """Steps ``t0 .. t0+count`` of random inputs, stacked to ``size`` entries (zeros beyond)."""
+        parts = [draw(t) for t in range(t0, t0 + count)]
+        return tuple(_stack([p[j] for p in parts], size, pad, pad_batch=(j == 2)) for j in range(3))
+
+    if mode in ("eager", "step"):
+        fn = eager_body(model, spec) if mode == "eager" else compiled_loop(model, spec, "step")
+        for t in range(steps):
+            ah, aw, noise = inputs(t, 1, 1)
+            adv, mom, var = fn(adv, mom, var, xt, yt, hyp, kk, ah[0], aw[0], noise[0])
+    else:
+        chunk = _chunk_length(spec, steps, startp.shape)
+        t = 0
+        while t < steps:
+            count = min(chunk, steps - t)
+            if mode == "unroll":
+                ah, aw, noise = inputs(t, count, count)
+                fn = compiled_loop(model, spec, "unroll", count)
+                adv, mom, var = fn(adv, mom, var, xt, yt, hyp, kk, ah, aw, noise)
+            else:
+                ah, aw, noise = inputs(t, count, chunk)
+                fn = compiled_loop(model, spec, "loop")
+                adv, mom, var = fn(adv, mom, var, xt, yt, hyp, kk, ah, aw, noise, ms.Tensor(count, ms.int32))
+            t += count
+    out = adv.asnumpy()[:n]
+    if mode != "eager" or hasattr(model, "logits_fn"):
+        passes = steps * spec.passes_per_step
+        model.count(forward=passes, backward=passes, queries=passes * n)
+    return out
+
+
+def _no_draw(t: int):
+    return None, None, None
+
+
+def _chunk_length(spec: LoopSpec, steps: int, shape: tuple[int, ...]) -> int:
+    """Steps per graph launch: all of them unless the per-step random inputs would exceed the budget."""
+    if spec.neighbours == 0:
+        return steps
+    per_step = 4 * spec.neighbours * int(np.prod(shape))
+    return int(max(1, min(steps, RANDOM_INPUT_BUDGET // per_step)))
+
+
+def _pad(a: np.ndarray, size: int) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=a.dtype if a.dtype.kind == "i" else np.float32)
+    if a.shape[0] == size:
+        return a
+    fill = np.repeat(a[:1], size - a.shape[0], axis=0)
+    return np.concatenate([a, fill], axis=0)
+
+
+def _stack(parts: list[np.ndarray | None], size: int, batch: int, *, pad_batch: bool):
+    """Stack per-step arrays to ``size`` leading entries as a Tensor (a (size, 1) dummy when unused)."""
+    import mindspore as ms
+
+    if parts[0] is None:
+        return ms.Tensor(np.zeros((size, 1), np.float32))
+    arrs = [np.asarray(p, dtype=np.float32) for p in parts]
+    if pad_batch and arrs[0].shape[1] != batch:  # neighbour noise: (N, B, ...) padded along B with zeros
+        extra = batch - arrs[0].shape[1]
+        arrs = [np.concatenate([a, np.zeros((a.shape[0], extra, *a.shape[2:]), np.float32)], axis=1) for a in arrs]
+    out = np.stack(arrs)
+    if out.shape[0] < size:
+        out = np.concatenate([out, np.zeros((size - out.shape[0], *out.shape[1:]), np.float32)])
+    return ms.Tensor(out)

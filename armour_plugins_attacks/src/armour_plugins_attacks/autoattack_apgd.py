@@ -1,0 +1,255 @@
+"""Auto-PGD (Croce & Hein, ICML 2020: "Reliable evaluation of adversarial robustness with an ensemble of
+diverse parameter-free attacks").
+
+PGD without a step-size to tune: the step starts at ``2ε`` and is halved at checkpoints
+``w_j = ⌈p_j N⌉`` (``p_0 = 0``, ``p_1 = 0.22``, ``p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)``) when
+
+1. fewer than ``ρ·(w_j - w_{j-1})`` of the steps since the last checkpoint increased the loss, or
+2. neither the step size nor the best loss changed since the last checkpoint;
+
+after a halving the iterate restarts from the best point found. Steps use momentum
+``x_{k+1} = P(x_k + α(z_{k+1} - x_k) + (1 - α)(x_k - x_{k-1}))`` with ``z_{k+1} = P(x_k + η·s(∇f))``,
+``s`` = sign (L∞) or L2-normalisation, ``α = momentum = 0.75``.
+
+Losses: cross-entropy and the difference of logits ratio ``DLR = -(z_y - max_{j≠y} z_j) / (z_π1 - z_π3)``;
+targeted: ``-CE(z, t)`` and ``-(z_y - z_t) / (z_π1 - (z_π3 + z_π4)/2)``. With ``target_classes = k``
+(APGD-T) the targeted loss is run against each of the ``k`` most likely other classes in turn on the
+samples not yet misclassified.
+
+Each iteration is one compiled graph call (one forward + backward pass, or ``eot_samples`` of them for
+randomised models: Expectation over Transformation) that also keeps the per-sample best loss, best point
+and first adversarial point, so nothing returns to the host between checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from armour_core.api.attack import Attack
+from armour_core.errors import CapabilityError, InvalidInputError
+
+from .autoattack_rows import padded
+from .configs_minnorm import APGDConfig, APGDTConfig
+from .minimum_norm import top_other_classes
+
+
+def checkpoints(steps: int) -> list[int]:
+    """The iterations ``w_j`` at which APGD may halve its step (paper, section 3.2)."""
+    p = [0.0, 0.22]
+    while p[-1] < 1.0:
+        p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
+    return sorted({int(math.ceil(v * steps)) for v in p if math.ceil(v * steps) <= steps})
+
+
+class _APGDGraph:
+    """The compiled APGD iteration for one model, loss, targeting mode and norm."""
+
+    def __init__(self, model, *, loss: str, targeted: bool, norm: str, eot: int, lo: float, hi: float):
+        import mindspore as ms
+        from mindspore import ops
+
+        logits_fn = model.logits_fn
+
+        def objective(x, y, t):
+            z = logits_fn(x)
+            n_cls = z.shape[1]
+            oh_y = ops.one_hot(y, n_cls, 1.0, 0.0).astype(z.dtype)
+            z_y = (z * oh_y).sum(1)
+            if loss == "ce":
+                logp = ops.log_softmax(z, 1)
+                if targeted:
+                    oh_t = ops.one_hot(t, n_cls, 1.0, 0.0).astype(z.dtype)
+                    values = (logp * oh_t).sum(1)
+                else:
+                    values = -(logp * oh_y).sum(1)
+            else:
+                top, _ = ops.topk(z, 4 if targeted else 3)
+                if targeted:
+                    oh_t = ops.one_hot(t, n_cls, 1.0, 0.0).astype(z.dtype)
+                    z_t = (z * oh_t).sum(1)
+                    values = -(z_y - z_t) / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + 1e-12)
+                else:
+                    other = (z - 1e9 * oh_y).max(1)
+                    values = -(z_y - other) / (top[:, 0] - top[:, 2] + 1e-12)
+            return values.sum(), values, z
+
+        vg = ms.value_and_grad(objective, grad_position=0, has_aux=True)
+
+        def evaluate(x, y, t):
+            total_v, total_g, z = None, None, None
+            for _ in range(eot):
+                (_, v, z), g = vg(x, y, t)
+                total_v = v if total_v is None else total_v + v
+                total_g = g if total_g is None else total_g + g
+            return total_v / eot, total_g / eot, z
+
+        def expand(a, ref):
+            return a.reshape((-1,) + (1,) * (ref.ndim - 1))
+
+        def project(x, x0, eps):
+            d = x - x0
+            if norm == "linf":
+                d = ops.clamp(d, -eps, eps)
+            else:
+                flat = d.reshape(d.shape[0], -1)
+                nrm = ops.sqrt((flat * flat).sum(1) + 1e-24)
+                d = d * expand(ops.minimum(eps / nrm, ops.ones_like(nrm)), d)
+            return ops.clamp(x0 + d, lo, hi)
+
+        def succeeded(z, y, t, explicit):
+            pred = z.argmax(1)
+            hit = (pred == t).astype(z.dtype)
+            miss = (pred != y).astype(z.dtype)
+            return explicit * hit + (1.0 - explicit) * miss
+
+        def start(x, y, t, explicit):
+            v, g, z = evaluate(x, y, t)
+            return v, g, succeeded(z, y, t, explicit)
+
+        def step(x_k, x_prev, g_k, loss_k, eta, alpha, x0, y, t, eps, explicit,
+                 f_max, x_max, g_max, count, adv, found):
+            if norm == "linf":
+                direction = ops.sign(g_k)
+            else:
+                flat = g_k.reshape(g_k.shape[0], -1)
+                direction = g_k / expand(ops.sqrt((flat * flat).sum(1)) + 1e-12, g_k)
+            z_next = project(x_k + expand(eta, x_k) * direction, x0, eps)
+            x_next = project(x_k + alpha * (z_next - x_k) + (1.0 - alpha) * (x_k - x_prev), x0, eps)
+            v, g, z = evaluate(x_next, y, t)
+            ok = succeeded(z, y, t, explicit)
+            count = count + (v > loss_k).astype(count.dtype)
+            better = v > f_max
+            f_max = ops.where(better, v, f_max)
+            x_max = ops.where(expand(better, x_max), x_next, x_max)
+            g_max = ops.where(expand(better, g_max), g, g_max)
+            fresh = ops.logical_and(ok > 0, found <= 0)
+            adv = ops.where(expand(fresh, adv), x_next, adv)
+            found = ops.maximum(found, ok)
+            return x_next, x_k, g, v, f_max, x_max, g_max, count, adv, found
+
+        self.start = ms.jit(start)
+        self.step = ms.jit(step)
+
+
+class APGD(Attack):
+    """Auto-PGD, L∞ and L2, CE or DLR, untargeted / targeted (``target=``) / APGD-T (``target_classes``)."""
+
+    Config = APGDConfig
+    norms = ("linf", "l2")
+    targeted = True
+
+    def _graph(self, loss: str, targeted: bool) -> _APGDGraph:
+        cache = self.__dict__.setdefault("_graphs", {})
+        key = (loss, targeted)
+        if key not in cache:
+            lo, hi = self.model.bounds
+            cache[key] = _APGDGraph(self.model, loss=loss, targeted=targeted, norm=self.config.norm,
+                                    eot=self.config.eot_samples, lo=lo, hi=hi)
+        return cache[key]
+
+    def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
+        adv, _ = self.attack_rows(x, y, target, np.ones(len(x), dtype=bool))
+        return adv
+
+    def attack_rows(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None, active: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Attack the rows where ``active`` holds; returns the batch (other rows unchanged) and success."""
+        if not hasattr(self.model, "logits_fn"):
+            raise CapabilityError("APGD compiles its iteration on model.logits_fn: wrap the network in "
+                                  "armour_core.ms.MSModel")
+        cfg = self.config
+        if cfg.loss == "dlr" and self.model.num_classes < (4 if (target is not None or cfg.target_classes) else 3):
+            raise InvalidInputError(f"loss='dlr' needs at least {4 if target is not None else 3} classes, "
+                                    f"the model has {self.model.num_classes}")
+        rng = self.attack_rng()
+        adv = x.copy()
+        found = np.zeros(len(x), dtype=bool)
+        if target is not None:
+            plans = [(target, True, True)]
+        elif cfg.target_classes:
+            others = top_other_classes(np.asarray(self.model.logits(x)), y, cfg.target_classes)
+            plans = [(others[:, j], True, False) for j in range(others.shape[1])]
+        else:
+            plans = [(y, False, False)]
+        for tgt, targeted_loss, explicit in plans:
+            for _ in range(cfg.restarts):
+                noise = self._noise(rng, x.shape)  # drawn for every row: see autoattack_rows
+                rows = np.flatnonzero(active & ~found)
+                if rows.size == 0:
+                    return adv, found
+                idx = padded(rows)
+                out, ok = self._restart(x[idx], y[idx], tgt[idx], noise[idx], targeted_loss, explicit)
+                adv[rows] = out[: rows.size]
+                found[rows] = ok[: rows.size]
+        return adv, found
+
+    def _noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        eps = self.config.eps
+        if not self.config.random_start:
+            return np.zeros(shape, np.float32)
+        if self.config.norm == "linf":
+            t = rng.uniform(-1.0, 1.0, size=shape)
+            scale = np.abs(t.reshape(shape[0], -1)).max(axis=1)
+        else:
+            t = rng.standard_normal(size=shape)
+            scale = np.sqrt((t.reshape(shape[0], -1) ** 2).sum(axis=1))
+        return (eps * t / np.maximum(scale, 1e-12).reshape((-1,) + (1,) * (len(shape) - 1))).astype(np.float32)
+
+    def _restart(self, x, y, t, noise, targeted_loss: bool, explicit: bool):
+        import mindspore as ms
+
+        cfg, model = self.config, self.model
+        lo, hi = model.bounds
+        n = x.shape[0]
+        g = self._graph(cfg.loss, targeted_loss)
+        x0 = ms.Tensor(x.astype(np.float32))
+        ty, tt = ms.Tensor(y.astype(np.int32)), ms.Tensor(t.astype(np.int32))
+        eps = ms.Tensor(np.float32(cfg.eps))
+        flag = ms.Tensor(np.float32(1.0 if explicit else 0.0))
+        x_k = ms.Tensor(np.clip(x + noise, lo, hi).astype(np.float32))
+        loss_k, g_k, ok = g.start(x_k, ty, tt, flag)
+        passes = cfg.eot_samples
+        f_max, x_max, g_max = loss_k, x_k, g_k
+        adv, found = x_k, ok
+        count = ms.Tensor(np.zeros(n, np.float32))
+        eta_np = np.full(n, 2.0 * cfg.eps, np.float32)
+        eta = ms.Tensor(eta_np)
+        x_prev = x_k
+        marks = checkpoints(cfg.steps)
+        last_mark, last_eta, last_fmax = 0, eta_np.copy(), loss_k.asnumpy().copy()
+        one, alpha = ms.Tensor(np.float32(1.0)), ms.Tensor(np.float32(cfg.momentum))
+        for k in range(1, cfg.steps + 1):
+            x_k, x_prev, g_k, loss_k, f_max, x_max, g_max, count, adv, found = g.step(
+                x_k, x_prev, g_k, loss_k, eta, one if k == 1 else alpha, x0, ty, tt, eps, flag,
+                f_max, x_max, g_max, count, adv, found)
+            passes += cfg.eot_samples
+            if k in marks and k < cfg.steps:
+                if found.asnumpy().min() > 0:
+                    break
+                fmax_np = f_max.asnumpy()
+                few = count.asnumpy() < cfg.rho * (k - last_mark)
+                stalled = (last_eta == eta_np) & (last_fmax == fmax_np)
+                reduce = few | stalled
+                if reduce.any():
+                    eta_np = np.where(reduce, eta_np / 2.0, eta_np).astype(np.float32)
+                    eta = ms.Tensor(eta_np)
+                    r = reduce.reshape((-1,) + (1,) * (x.ndim - 1))
+                    xm, gm = x_max.asnumpy(), g_max.asnumpy()
+                    x_k = ms.Tensor(np.where(r, xm, x_k.asnumpy()))
+                    g_k = ms.Tensor(np.where(r, gm, g_k.asnumpy()))
+                    loss_k = ms.Tensor(np.where(reduce, fmax_np, loss_k.asnumpy()))
+                    x_prev = x_k
+                count = ms.Tensor(np.zeros(n, np.float32))
+                last_mark, last_eta, last_fmax = k, eta_np.copy(), fmax_np.copy()
+        model.count(forward=passes, backward=passes, queries=passes * n)
+        ok = found.asnumpy() > 0
+        out = np.where(ok.reshape((-1,) + (1,) * (x.ndim - 1)), adv.asnumpy(), x_max.asnumpy())
+        return out.astype(x.dtype), ok
+
+
+class APGDT(APGD):
+    """APGD-T: APGD with the targeted DLR loss against the 9 most likely other classes (AutoAttack's member)."""
+
+    Config = APGDTConfig

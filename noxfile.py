@@ -1,0 +1,89 @@
+"""Test and benchmark sessions. ``nox`` runs every session except ``bench``.
+
+Each plugin distribution is tested installed alone with armour-core (proving it needs nothing else), the
+core is tested without MindSpore, and ``tests`` runs the core and cross-distribution tests with everything
+installed. Sessions use uv when it is available (MindSpore is an 800 MB wheel; uv links it from its cache).
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "core", "tests", "attacks", "privacy", "fuzz"]
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+DISTS = {"attacks": "./armour_plugins_attacks", "privacy": "./armour_plugins_privacy", "fuzz": "./armour_plugins_fuzz"}
+
+
+def _env(session: nox.Session) -> dict[str, str]:
+    """Strict plugin loading, a cache shared by all sessions (default models train once), quiet progress."""
+    cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".nox", "_armour_cache")
+    return {"ARMOUR_PLUGINS_STRICT": "1", "ARMOUR_CACHE_DIR": os.environ.get("ARMOUR_CACHE_DIR", cache),
+            "ARMOUR_PROGRESS": "0", "HYPOTHESIS_PROFILE": "ci", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "-q", "--durations=10", *paths,
+                *session.posargs, env=_env(session))
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Static checks (ruff) over every distribution."""
+    session.install("ruff>=0.4")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON)
+def core(session: nox.Session) -> None:
+    """armour-core alone, without MindSpore: registry, failure policy, CLI listing, bases, kit."""
+    session.install(".[testing]")
+    session.run("python", "-c", "import importlib.util as u, sys; "
+                "sys.exit('mindspore must not be installed here' if u.find_spec('mindspore') else 0)")
+    _pytest(session, "tests")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Everything installed (strict): core tests and cross-distribution integration."""
+    session.install(".[testing,mindspore]", *DISTS.values(), "mlxtend>=0.23", "matplotlib>=3.7")
+    _pytest(session, "tests")
+
+
+def _alone(session: nox.Session, name: str) -> None:
+    session.install(".[testing,mindspore]", DISTS[name], "mlxtend>=0.23", "matplotlib>=3.7")
+    others = [d for d in DISTS if d != name]
+    session.run("python", "-c", "import importlib.util as u, sys; "
+                f"bad=[m for m in {['armour_plugins_' + o for o in others]!r} if u.find_spec(m)]; "
+                "sys.exit(f'not alone: {bad}' if bad else 0)")
+    _pytest(session, f"{DISTS[name]}/tests")
+
+
+@nox.session(python=PYTHON)
+def attacks(session: nox.Session) -> None:
+    """armour-plugins-attacks installed alone with armour-core."""
+    _alone(session, "attacks")
+
+
+@nox.session(python=PYTHON)
+def privacy(session: nox.Session) -> None:
+    """armour-plugins-privacy installed alone with armour-core."""
+    _alone(session, "privacy")
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """armour-plugins-fuzz installed alone with armour-core."""
+    _alone(session, "fuzz")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Side-by-side benchmarks against MindArmour 2.0.0 (installed here only); writes benchmarks/RESULTS.md."""
+    session.install(".[mindspore]", *DISTS.values(), "mlxtend>=0.23", "matplotlib>=3.7")
+    session.install("mindarmour==2.0.0", "numpy>=1.25,<2")
+    session.run("python", "benchmarks/run.py", *session.posargs, env={"ARMOUR_PROGRESS": "0"})

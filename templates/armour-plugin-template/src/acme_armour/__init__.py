@@ -1,0 +1,1 @@
+"""acme-armour: an example third-party armour plugin."""
