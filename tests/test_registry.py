@@ -31,7 +31,9 @@ def test_kinds_cover_every_hook():
 def test_builtin_records_listed_and_resolved_lazily():
     spec = registry.spec("dataset", "digits")
     assert spec.dist == "armour-core" and spec.version
-    assert "digits" in registry.names("dataset")
+    assert "digits" in registry.names("dataset", include_unavailable=True)
+    if registry.availability("dataset", "digits"):  # core session: scikit-learn absent
+        assert "scikit-learn" in registry.availability("dataset", "digits")
     assert registry.spec("model", "cnn").name == "lenet5"  # alias
 
 
@@ -146,8 +148,8 @@ def test_in_process_registration_and_create_validates():
     from armour_core.api.noise import NoiseMechanism
 
     class Half(NoiseMechanism):
-        def _sample(self, shape, step):
-            return self.generator().normal(0.0, self.stddev(step), size=shape)
+        def _sample(self, shape, step, std, dtype):
+            return self.generator().normal(0.0, std, size=shape).astype(dtype)
 
     class Plugin:
         @staticmethod

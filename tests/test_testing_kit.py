@@ -41,8 +41,8 @@ def test_contracts_pass_for_a_numpy_plugin(tmp_path):
 
         class Laplaceish(NoiseMechanism):
             \"\"\"Gaussian noise from a third-party package.\"\"\"
-            def _sample(self, shape, step):
-                return self.generator().normal(0.0, self.stddev(step), size=shape)
+            def _sample(self, shape, step, std, dtype):
+                return self.generator().normal(0.0, std, size=shape).astype(dtype)
 
         class Plugin:
             @hookimpl

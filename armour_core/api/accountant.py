@@ -19,6 +19,14 @@ def check_delta(delta: float) -> float:
 
 @attrs.frozen(kw_only=True)
 class AccountantEvent:
+    """``steps`` DP-SGD steps with one noise multiplier and sampling rate.
+
+    ``sampling="poisson"``: each example joins each batch independently with probability ``sampling_rate``
+    (amplification by subsampling applies). ``sampling="shuffle"``: fixed-size batches from a shuffled
+    pass; the event covers ``steps`` consecutive steps of one pass, in which every example is used at most
+    once, and is charged without amplification (one Gaussian mechanism per pass touched).
+    """
+
     noise_multiplier: float
     sampling_rate: float
     steps: int
@@ -56,9 +64,20 @@ class Accountant(Algorithm, abc.ABC):
         return self
 
     def epsilon(self, delta: float) -> float:
+        """ε spent so far at ``delta`` (0 before any step)."""
+        delta = check_delta(delta)
         if not self.events:
             return 0.0
-        return float(self._epsilon(check_delta(delta)))
+        return float(self._epsilon(delta))
+
+    def fresh(self) -> "Accountant":
+        """A new, empty accountant of the same kind and configuration."""
+        return type(self)(**attrs.asdict(self.config, recurse=False))
+
+    @property
+    def steps(self) -> int:
+        """Number of DP-SGD steps composed so far."""
+        return sum(e.steps for e in self.events)
 
     @abc.abstractmethod
     def _compose(self, event: AccountantEvent) -> None:

@@ -85,7 +85,7 @@ class Detector(Algorithm, abc.ABC):
         return check_inputs(x, name=name, bounds=self.bounds, input_shape=shape)
 
     # ------------------------------------------------------------------ public API
-    def fit(self, x: Any, y: Any = None, *, x_calibration: Any = None) -> "Detector":
+    def fit(self, x: Any, y: Any = None, *, x_calibration: Any = None) -> Detector:
         """Train on clean ``x`` (labels when the method uses them) and set the threshold for ``fpr``.
 
         ``x_calibration``: held-out clean inputs to set the threshold on (recommended when the detector
@@ -101,7 +101,7 @@ class Detector(Algorithm, abc.ABC):
         self.threshold = self._threshold(np.asarray(self._calibration_scores(xc), dtype=np.float64))
         return self
 
-    def calibrate(self, x_clean: Any, fpr: float | None = None) -> "Detector":
+    def calibrate(self, x_clean: Any, fpr: float | None = None) -> Detector:
         """Re-set the threshold on clean inputs (optionally for a new ``fpr``) without retraining."""
         if fpr is not None:
             self.config = make_config(self.Config, {**attrs.asdict(self.config, recurse=False), "fpr": fpr},
@@ -146,7 +146,7 @@ class Detector(Algorithm, abc.ABC):
         if self.needs_training and not self._fitted:
             raise InvalidInputError(f"{type(self).__name__}: call fit(x_clean) before calibrate")
 
-    def _fit(self, x: np.ndarray, y: np.ndarray | None) -> None:  # noqa: B027 - optional
+    def _fit(self, x: np.ndarray, y: np.ndarray | None) -> None:
         """Train the detector's own model, if it has one."""
 
     def _calibration_scores(self, x: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
+from ..errors import InvalidInputError
 from .base import Algorithm, make_config, seed_field
 
 
@@ -35,28 +36,46 @@ class NoiseMechanism(Algorithm, abc.ABC):
         """σ at ``step`` (constant unless the mechanism is adaptive)."""
         return self._noise_multiplier_at(int(step))
 
-    def stddev(self, step: int = 0) -> float:
-        return self.noise_multiplier_at(step) * self.config.clip_norm
+    def stddev(self, step: int = 0, *, clip_norm: float | None = None) -> float:
+        """Noise standard deviation at ``step``: σ(step) times the clip norm (the configured one unless
+        ``clip_norm`` gives the current one, e.g. under adaptive clipping)."""
+        c = self.config.clip_norm if clip_norm is None else float(clip_norm)
+        return self.noise_multiplier_at(step) * c
 
     def generator(self) -> np.random.Generator:
         if self._gen is None:
             self._gen = self._make_generator()
         return self._gen
 
-    def _make_generator(self) -> np.random.Generator:
+    def _make_generator(self, *stream: int) -> np.random.Generator:
         if self.config.secure:
             from ..secure_random import secure_generator
 
             return secure_generator()
-        return self.rng()
+        return self.rng(*stream)
 
-    def sample(self, shape: tuple[int, ...] | int, step: int = 0) -> np.ndarray:
-        """Noise of ``shape`` for ``step``."""
-        return self._sample(tuple(np.atleast_1d(shape).tolist()), int(step))
+    def reseed(self, *stream: int) -> None:
+        """Restart the generator on a stream derived from ``seed`` and ``stream``.
+
+        DP training calls this once per session (``stream=(session,)``) so a resumed run never replays the
+        noise of an earlier session — reused noise would void the privacy guarantee.
+        """
+        self._gen = self._make_generator(*stream)
+
+    def sample(self, shape: tuple[int, ...] | int, step: int = 0, *, clip_norm: float | None = None,
+               dtype: Any = np.float64) -> np.ndarray:
+        """Noise of ``shape`` for ``step`` (std :meth:`stddev`; ``dtype`` float64 or float32)."""
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float64, np.float32):
+            raise InvalidInputError(f"dtype: expected float32 or float64, got {dtype}")
+        std = self.stddev(int(step), clip_norm=clip_norm)
+        if not np.isfinite(std) or std <= 0:
+            raise InvalidInputError(f"clip_norm: the noise std must be > 0, got {std!r}")
+        return self._sample(tuple(np.atleast_1d(shape).tolist()), int(step), std, dtype)
 
     def _noise_multiplier_at(self, step: int) -> float:
         return float(self.config.noise_multiplier)
 
     @abc.abstractmethod
-    def _sample(self, shape: tuple[int, ...], step: int) -> np.ndarray:
-        """Draw the noise."""
+    def _sample(self, shape: tuple[int, ...], step: int, std: float, dtype: np.dtype) -> np.ndarray:
+        """Draw noise of standard deviation ``std``."""

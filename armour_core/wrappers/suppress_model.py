@@ -194,7 +194,7 @@ class SuppressMasker(Callback):
         self._model = model
         self._ctrl = suppress_ctrl
 
-    def step_end(self, run_context):
+    def on_train_step_end(self, run_context):
         cb = run_context.original_args()
         self._ctrl.on_step(int(cb.cur_step_num), int(cb.batch_num))
 

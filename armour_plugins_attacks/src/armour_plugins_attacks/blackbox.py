@@ -152,7 +152,14 @@ class BlackBoxAttack(Attack):
     needs_gradients = False
 
     def _oracle(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> QueryOracle:
-        return QueryOracle(self.model, x.shape[1:], y, target, self.config.max_queries)
+        self._last_oracle = QueryOracle(self.model, x.shape[1:], y, target, self.config.max_queries)
+        return self._last_oracle
+
+    @property
+    def queries_per_sample(self) -> np.ndarray:
+        """Queries each sample of the last :meth:`generate` batch used (sums to ``result.queries``)."""
+        orc = getattr(self, "_last_oracle", None)
+        return np.zeros(0, dtype=np.int64) if orc is None else orc.used.copy()
 
     @staticmethod
     def _flat(x: np.ndarray) -> np.ndarray:

@@ -108,7 +108,7 @@ class HopSkipJump(StartingPointAttack):
                   rng: np.random.Generator):
         """Adversarial starting points: given ones, then (targeted) batch members already labelled as the
         target, then uniform noise."""
-        n, d = x.shape
+        d = x.shape[1]
         start, found = self._given_starts(orc, self._x_batch, x, labels, todo)
         lo, hi = self.bounds
         for _ in range(self.config.init_tries):

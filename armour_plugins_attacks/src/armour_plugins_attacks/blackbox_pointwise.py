@@ -34,7 +34,7 @@ class Pointwise(StartingPointAttack):
         cfg = self.config
         rng = self.attack_rng()
         xf = self._flat(x)
-        n, d = xf.shape
+        n = xf.shape[0]
         orc = self._oracle(x, y, target)
         labels = orc.labels_of(xf, np.arange(n))
         already = orc.is_adversarial_label(labels, np.arange(n))

@@ -61,12 +61,11 @@ class FGSMConfig(AttackConfig):
 
 @attrs.frozen(kw_only=True)
 class FGMConfig(AttackConfig):
-    """``eps``: length of the one gradient step in ``norm`` (L2: along the normalised gradient; L1: spread
-    over the largest ``sparsity``-percentile gradient coordinates, the sparse steepest-ascent step)."""
+    """``eps``: length of the one gradient step in ``norm`` (L2: along the normalised gradient; L1: the budget
+    goes to the largest gradient coordinates, each up to its bound)."""
 
     eps: float = _eps_field(1.0)
     norm: str = _norm_field("l2")
-    sparsity: float = attrs.field(default=99.0, validator=[attrs.validators.ge(0.0), attrs.validators.lt(100.0)])
 
 
 def _alpha_within_eps(self) -> None:

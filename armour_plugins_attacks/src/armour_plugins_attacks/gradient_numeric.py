@@ -84,3 +84,23 @@ def steepest_step(g: np.ndarray, norm: str, *, x: np.ndarray | None = None,
     thr = -np.sort(-m, axis=1)[:, k - 1:k]
     e = np.sign(f) * ((m >= thr) & (m > 0))
     return (e / (np.abs(e).sum(axis=1, keepdims=True) + _TINY)).reshape(g.shape)
+
+
+def l1_box_step(g: np.ndarray, x: np.ndarray, bounds: tuple[float, float], budget: float) -> np.ndarray:
+    """The perturbation ``d`` maximising ``<g, d>`` subject to ``||d||_1 <= budget`` and ``x + d`` inside
+    ``bounds``, per row: the exact steepest-ascent step of a linearised loss under L1 and box constraints.
+
+    A fractional knapsack: every unit of L1 budget earns |g_i| on coordinate i, up to its distance to the
+    bound in the direction of ``sign(g_i)``; so coordinates are filled greedily in order of |g|.
+    """
+    f = _rows(np.asarray(g, dtype=np.float64))
+    a = _rows(np.asarray(x, dtype=np.float64))
+    lo, hi = bounds
+    cap = np.where(f > 0, hi - a, np.where(f < 0, a - lo, 0.0))
+    cap = np.maximum(cap, 0.0)
+    order = np.argsort(-np.abs(f), axis=1, kind="stable")
+    caps = np.take_along_axis(cap, order, axis=1)
+    before = np.cumsum(caps, axis=1) - caps
+    amount = np.empty_like(caps)
+    np.put_along_axis(amount, order, np.clip(budget - before, 0.0, caps), axis=1)
+    return (np.sign(f) * amount).reshape(np.shape(g))

@@ -224,21 +224,32 @@ class BoundaryConfig(CoverageConfig):
 
 @attrs.frozen(kw_only=True)
 class SurpriseConfig(CoverageConfig):
-    """Surprise coverage (Kim et al. 2019): the fraction of ``buckets`` equal parts of [0, ``upper``] hit
-    by the inputs' surprise adequacy (``lower`` is 0 in the paper). ``upper``: None sets it to the largest
-    surprise of the training inputs themselves (leave-one-out for DSA). ``max_train``: at most this many
-    training traces are kept (a seeded uniform subsample, ``seed``) to bound the cost."""
+    """Surprise coverage (Kim et al. 2019): the fraction of ``buckets`` equal parts of [``lower``, ``upper``]
+    hit by the inputs' surprise adequacy (the paper uses [0, U]). ``lower``: None means 0, or the smallest
+    training surprise when that is negative (LSA is a negative log-density and can be below 0). ``upper``:
+    None sets U to the largest leave-one-out surprise of the training inputs; set it higher to reward inputs
+    more surprising than any training input. ``max_train``: at most this many training traces are kept (a
+    seeded uniform subsample, ``seed``) to bound the cost."""
 
     buckets: int = attrs.field(default=1000, validator=_pos_int)
-    lower: float = attrs.field(default=0.0, converter=float)
-    upper: float | None = attrs.field(default=None)
+    lower: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
+    upper: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
     max_train: int | None = attrs.field(default=5000, validator=attrs.validators.optional(_pos_int))
     seed: int = attrs.field(default=0, validator=[attrs.validators.instance_of(int), attrs.validators.ge(0)])
 
+    @lower.validator
+    def _check_lower(self, attribute, value):
+        if value is not None and not abs(value) < float("inf"):
+            raise ValueError(f"lower must be finite, got {value}")
+
     @upper.validator
     def _check_upper(self, attribute, value):
-        if value is not None and not (float(value) > self.lower and float(value) < float("inf")):
-            raise ValueError(f"upper must be finite and greater than lower={self.lower}, got {value}")
+        if value is None:
+            return
+        if not abs(value) < float("inf"):
+            raise ValueError(f"upper must be finite, got {value}")
+        if self.lower is not None and not value > self.lower:
+            raise ValueError(f"upper={value} must exceed lower={self.lower}")
 
 
 @attrs.frozen(kw_only=True)

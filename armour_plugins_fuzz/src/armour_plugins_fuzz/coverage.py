@@ -197,11 +197,12 @@ class TopKPatternCoverage(Coverage):
     is :attr:`patterns`."""
 
     Config = TopKPatternConfig
-    state_attrs = ("seen",)
+    state_attrs = ("seen", "_capacity")
 
     def _reset(self) -> None:
-        self.seen = np.zeros(0, dtype=np.void(1))
-        self._capacity: float | None = None
+        self.seen = np.zeros(0, dtype="V1")
+        if not hasattr(self, "_capacity"):
+            self._capacity: float | None = None  # fixed by the layer widths on the first batch
 
     @property
     def patterns(self) -> int:

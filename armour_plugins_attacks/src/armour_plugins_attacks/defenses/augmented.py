@@ -111,7 +111,7 @@ class EnsembleAdversarialTraining(MSDefense):
         super().__init__(network=network, bounds=bounds, **config)
         if static_models is None or isinstance(static_models, (str, bytes)) or not hasattr(static_models, "__len__"):
             raise InvalidInputError("static_models: expected a non-empty list of pre-trained networks")
-        statics = [as_classifier(m, bounds=self.model.bounds) for m in static_models]
+        statics = [self._wrap_static(m) for m in static_models]
         if not statics:
             raise InvalidInputError("static_models: expected at least one pre-trained network (with none, use "
                                     "adversarial_training_with_attacks)")
@@ -125,6 +125,16 @@ class EnsembleAdversarialTraining(MSDefense):
         options.setdefault("eps", self.config.eps)
         options.setdefault("seed", self.config.seed)
         self.attacks = [registry.create("attack", self.config.attack, model=m, **options) for m in self.sources]
+
+    def _wrap_static(self, m: Any) -> Any:
+        if hasattr(m, "predict"):
+            return as_classifier(m)
+        options = {"bounds": self.model.bounds, "input_shape": self.model.input_shape}
+        try:
+            options["num_classes"] = self.model.num_classes
+        except InvalidInputError:
+            pass
+        return as_classifier(m, **options)
 
     def default_eval_attack(self) -> Any:
         return self.attacks[0]

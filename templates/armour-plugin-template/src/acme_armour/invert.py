@@ -1,7 +1,5 @@
 """The implementation: subclass the kind's base and fill in the protected hook."""
 
-import numpy as np
-
 from armour_core.api.mutator import Mutator
 
 from .configs import InvertConfig
