@@ -86,6 +86,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Evaluate one model with every installed plugin distribution; write report.html and report.json."""
+    from pathlib import Path
+
+    from .audit.context import AuditContext
+    from .audit.runner import run_audit
+    from .ms import pretrained as pt
+    from .ms.model import MSModel
+
+    if args.network:
+        from .loading import load_data, load_network
+
+        net = load_network(args.network, args.checkpoint)
+        data = load_data(args.data)
+        model = MSModel(net, bounds=data.bounds, num_classes=data.num_classes, input_shape=data.input_shape)
+        model_name, train_fn = args.network, None
+    else:
+        pre = pt.pretrained(args.model, args.data, seed=args.seed)
+        model, data, model_name = pre.model, pre.dataset, pre.model.network.__class__.__name__.lower()
+        train_fn = pt.trainer(args.model, data)
+    ctx = AuditContext(model=model, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
+                       y_test=data.y_test, num_classes=data.num_classes, bounds=data.bounds, profile=args.profile,
+                       seed=args.seed, out_dir=Path(args.out), model_name=model_name, dataset_name=data.name,
+                       ledger=args.ledger, train_fn=train_fn)
+    html, js, report = run_audit(ctx, command=" ".join(["armour", *sys.argv[1:]]) if args.command_line is None
+                                 else args.command_line)
+    width = max(len(s["title"]) for s in report["summary"])
+    for s in report["summary"]:
+        print(f"{s['title']:<{width}}  {s['verdict'].replace('_', ' ').upper():<13}  {s['headline']}")
+    print(f"report: {html}\njson:   {js}")
+    return 0
+
+
 def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     """The parser; of the plugin subcommands only ``wanted`` is imported and fully defined."""
     parser = argparse.ArgumentParser(prog="armour", description=__doc__.split("\n")[0].strip("`. "))
@@ -108,9 +141,27 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("audit", help="robustness, testing and privacy risk of a model in one report")
+    p.add_argument("--model", default="lenet5", help="embedded model architecture (default: lenet5)")
+    p.add_argument("--data", default="digits",
+                   help="embedded dataset name, or an .npz with x and y (with --network)")
+    p.add_argument("--network", help="your model as 'package.module:factory' (called with no arguments)")
+    p.add_argument("--checkpoint", help="MindSpore checkpoint to load into --network")
+    p.add_argument("--profile", choices=("quick", "standard", "thorough"), default="quick")
+    p.add_argument("--out", default="armour-report", help="output directory (default: armour-report)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ledger", help="privacy ledger of a DPModel-trained model, reported next to the audit")
+    p.add_argument("--command-line", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_audit)
+
+    core = set(sub.choices)
     for cmd in registry.commands():
+        if cmd.name.replace("_", "-") in core:
+            print(f"armour: ignoring subcommand {cmd.name!r} from {cmd.dist}: it shadows a core command",
+                  file=sys.stderr)
+            continue
         # Only the subcommand being run is imported; the others are listed from their records.
-        if cmd.name != wanted:
+        if cmd.name.replace("_", "-") != (wanted or "").replace("_", "-"):
             sub.add_parser(cmd.name, help=f"{cmd.summary} [{cmd.dist}]", add_help=False)
             continue
         try:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import pluggy
 
-from .specs import CommandSpec, PluginSpec
+from .specs import AuditSectionSpec, CommandSpec, PluginSpec
 
 PROJECT = "armour"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -158,4 +158,15 @@ class ArmourSpecs:
         Called when the CLI builds its parser (not when plugins are listed). Example::
 
             yield CommandSpec(name="fuzz", target="my_pkg.cli:register", summary="Coverage-guided fuzzing")
+        """
+
+    @hookspec
+    def armour_audit_sections(self) -> Iterable[AuditSectionSpec]:
+        """Yield :class:`~armour_core.specs.AuditSectionSpec` records: sections of ``armour audit``.
+
+        Called when the registry is built; the section function is imported only when an audit runs.
+        Example::
+
+            yield AuditSectionSpec(name="robustness", title="Robustness",
+                                   target="my_pkg.audit:robustness_section", order=10)
         """

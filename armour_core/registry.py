@@ -31,7 +31,7 @@ import attrs
 
 from .errors import (PluginConflictError, PluginLoadError, PluginUnavailableError, UnknownPluginError)
 from .plugins import ENTRY_POINT_GROUP, make_plugin_manager
-from .specs import KIND_HOOKS, KINDS, CommandSpec, PluginSpec, PluginStatus
+from .specs import KIND_HOOKS, KINDS, AuditSectionSpec, CommandSpec, PluginSpec, PluginStatus
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class Registry:
         self._conflicts: dict[tuple[str, str], tuple[_Entry, _Entry]] = {}
         self._status: list[PluginStatus] = []
         self._commands: list[CommandSpec] = []
+        self._sections: list[AuditSectionSpec] = []
         self._classes: dict[tuple[str, str], Any] = {}
         self._pm = None
 
@@ -205,12 +206,15 @@ class Registry:
                 for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
                     if impl.plugin_name == name:
                         records.extend(self._collect(impl.function, kind, hook_name))
-            for impl in self._pm.hook.armour_cli_commands.get_hookimpls():
-                if impl.plugin_name == name:
-                    for cmd in impl.function() or ():
-                        if not isinstance(cmd, CommandSpec):
-                            raise TypeError(f"armour_cli_commands yielded {type(cmd).__name__}, not CommandSpec")
-                        commands.append(attrs.evolve(cmd, dist=dist))
+            sections: list[AuditSectionSpec] = []
+            for hook_name, cls, out in (("armour_cli_commands", CommandSpec, commands),
+                                        ("armour_audit_sections", AuditSectionSpec, sections)):
+                for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
+                    if impl.plugin_name == name:
+                        for rec in impl.function() or ():
+                            if not isinstance(rec, cls):
+                                raise TypeError(f"{hook_name} yielded {type(rec).__name__}, not {cls.__name__}")
+                            out.append(attrs.evolve(rec, dist=dist))
         except Exception as exc:  # noqa: BLE001
             if self._pm.is_registered(obj):
                 self._pm.unregister(obj)
@@ -224,6 +228,8 @@ class Registry:
                 reason = ("missing " + ", ".join(missing)) if missing else ""
             self._index(_Entry(spec=rec, plugin=name, unavailable=reason))
         self._commands.extend(commands)
+        if not unavailable:
+            self._sections.extend(sections)
         state = "unavailable" if unavailable else "ok"
         if unavailable:
             log.debug("armour plugin %s (%s %s): %s", name, dist, version, unavailable)
@@ -376,6 +382,11 @@ class Registry:
         self._ensure()
         return list(self._commands)
 
+    def audit_sections(self) -> list[AuditSectionSpec]:
+        """``armour audit`` sections contributed by usable plugins, in report order."""
+        self._ensure()
+        return sorted(self._sections, key=lambda s: (s.order, s.name))
+
 
 def _pip_hint(reason: str) -> str:
     from packaging.requirements import Requirement
@@ -403,6 +414,7 @@ reset = _default.reset
 register = _default.register
 availability = _default.availability
 commands = _default.commands
+audit_sections = _default.audit_sections
 
 
 def default_registry() -> Registry:

@@ -86,8 +86,14 @@ def image_grid(rows: Sequence[np.ndarray], row_titles: Sequence[str], col_titles
     return img(figure_uri(fig), title or "examples")
 
 
+class Raw(str):
+    """Table cell content that is already HTML (not escaped)."""
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(v: Any) -> str:
+        if isinstance(v, Raw):
+            return str(v)
         if isinstance(v, float):
             return f"{v:.4g}"
         return esc(v)

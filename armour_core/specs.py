@@ -165,9 +165,24 @@ class CommandSpec:
     only when the CLI builds its parser, so listing plugins never imports it.
     """
 
-    name: str = attrs.field(validator=_check_name)
+    name: str = attrs.field(validator=attrs.validators.matches_re(r"^[a-z][a-z0-9_-]*$"))
     target: str = attrs.field(validator=_check_target)
     summary: str = ""
+    dist: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class AuditSectionSpec:
+    """A section of ``armour audit`` contributed by a distribution.
+
+    ``target`` names a function ``section(ctx: armour_core.audit.AuditContext) -> SectionResult``; it is
+    imported only when an audit runs. ``order`` places the section in the report.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    title: str
+    target: str = attrs.field(validator=_check_target)
+    order: int = 50
     dist: str = ""
 
 

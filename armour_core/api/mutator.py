@@ -1,4 +1,13 @@
-"""Input mutators for fuzzing: vectorised, seeded, shape-, dtype- and bounds-preserving."""
+"""Input mutators for fuzzing: vectorised, seeded, shape-, dtype- and bounds-preserving.
+
+A mutator's config holds its parameter space: ``(min, max)`` ranges from which :meth:`Mutator.sample_params`
+draws one value per input. :meth:`Mutator.mutate` applies per-input parameters to a whole batch at once.
+Intensities are fractions of the data range, so one config serves data in [0, 1] and in [0, 255].
+
+Module helpers resolve mutators through the registry, including adversarial mutators made from every attack
+whose record says ``AttackSpec(fuzzing=True)`` — no name lists: :func:`mutator_names`,
+:func:`mutator_category`, :func:`create_mutator`. :func:`is_valid` is DeepHunter's validity check.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +17,8 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from ..errors import InvalidInputError
-from .arrays import check_inputs, like
+from ..errors import ConfigError, InvalidInputError, UnknownPluginError
+from .arrays import check_inputs, like, to_numpy
 from .base import Algorithm, make_config, seed_field
 
 
@@ -25,7 +34,16 @@ def range_field(default: tuple[float, float], *, low: float = -np.inf, high: flo
         if lo < low or hi > high:
             raise ValueError(f"{attribute.name}: range {value} must lie within [{low}, {high}]")
 
-    return attrs.field(default=default, converter=lambda v: tuple(float(t) for t in v), validator=check)
+    def convert(value):
+        if np.isscalar(value):
+            value = (value, value)
+        try:
+            return tuple(float(t) for t in value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a (min, max) pair of numbers, got {value!r}") from None
+
+    return attrs.field(default=default, converter=convert, validator=check,
+                       metadata={"armour_range": (float(low), float(high))})
 
 
 @attrs.frozen(kw_only=True)
@@ -37,43 +55,71 @@ class Mutator(Algorithm, abc.ABC):
     """Base of every mutator.
 
     The config holds the parameter space (ranges); :meth:`sample_params` draws one parameter set per
-    sample, and :meth:`_mutate` applies them to the whole batch at once.
+    sample, and :meth:`_mutate` applies them to the whole batch at once. ``category`` must match the
+    record's ``MutatorSpec``; ``image_only`` mutators need (N, C, H, W) or (N, H, W) batches.
     """
 
     Config: ClassVar[type] = MutatorConfig
     category: ClassVar[str] = "pixel"
+    image_only: ClassVar[bool] = True
     #: names of the config fields that are (min, max) ranges sampled per sample
     ranges: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, bounds: tuple[float, float] = (0.0, 1.0), **config: Any):
         self.config = make_config(self.Config, config, owner=type(self).__name__)
-        lo, hi = (float(b) for b in bounds)
-        if not lo < hi:
-            raise InvalidInputError(f"bounds: expected (low, high) with low < high, got {bounds!r}")
-        self.bounds = (lo, hi)
+        self.bounds = _check_bounds(bounds)
         self._calls = 0
+
+    @property
+    def span(self) -> float:
+        """Width of the data range (intensities in configs are fractions of it)."""
+        return self.bounds[1] - self.bounds[0]
+
+    def param_limits(self, name: str) -> tuple[float, float]:
+        """The hard limits a value of parameter ``name`` must respect (wider than its configured range)."""
+        field = attrs.fields_dict(self.Config).get(name)
+        return field.metadata.get("armour_range", (-np.inf, np.inf)) if field is not None else (-np.inf, np.inf)
 
     def sample_params(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """One value per sample for each ranged parameter, uniform over its range."""
-        return {name: rng.uniform(*getattr(self.config, name), size=n) for name in self.ranges}
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise InvalidInputError(f"n: expected a non-negative int, got {n!r}")
+        return {name: rng.uniform(*getattr(self.config, name), size=int(n)) for name in self.ranges}
 
     def mutate(self, x: Any, params: dict[str, Any] | None = None, *,
                rng: np.random.Generator | None = None) -> Any:
-        """Mutated copy of the batch ``x`` (same shape, dtype, array type; values within ``bounds``)."""
+        """Mutated copy of the batch ``x`` (same shape, dtype, array type; values within ``bounds``).
+
+        ``params``: per-sample values (scalars broadcast) for some or all ranged parameters; the rest are
+        sampled. ``rng``: the generator for sampling and any inner randomness (default: derived from
+        ``seed`` and a call counter, so a seeded mutator gives the same sequence of mutants every run).
+        """
         xa = check_inputs(x, name="x", bounds=self.bounds)
+        if self.image_only:
+            image_shape(xa)
         if rng is None:
             rng = self.rng(self._calls)
             self._calls += 1
         n = xa.shape[0]
-        if params is None:
-            params = self.sample_params(n, rng)
-        else:
-            params = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in params.items()}
-            unknown = set(params) - set(self.ranges)
-            if unknown:
-                raise InvalidInputError(f"params: unknown parameter(s) {sorted(unknown)} for "
-                                        f"{type(self).__name__}; expected {list(self.ranges)}")
-        out = np.asarray(self._mutate(xa, params, rng), dtype=np.float64)
+        given = {} if params is None else dict(params)
+        unknown = set(given) - set(self.ranges)
+        if unknown:
+            raise InvalidInputError(f"params: unknown parameter(s) {sorted(unknown)} for "
+                                    f"{type(self).__name__}; expected {list(self.ranges)}")
+        sampled = self.sample_params(n, rng)
+        for k, v in given.items():
+            arr = np.asarray(to_numpy(v, f"params[{k!r}]"), dtype=np.float64)
+            try:
+                arr = np.broadcast_to(arr, (n,))
+            except ValueError:
+                raise InvalidInputError(f"params[{k!r}]: expected a scalar or {n} values, got shape "
+                                        f"{arr.shape}") from None
+            lo, hi = self.param_limits(k)
+            if not np.all(np.isfinite(arr)) or arr.min() < lo or arr.max() > hi:
+                raise InvalidInputError(f"params[{k!r}]: values must be finite and within [{lo}, {hi}], "
+                                        f"got range [{arr.min()}, {arr.max()}]")
+            sampled[k] = arr
+        out = np.asarray(self._mutate(xa, sampled, rng), dtype=np.float64)
         if out.shape != xa.shape:
             raise RuntimeError(f"{type(self).__name__}._mutate changed the shape {xa.shape} -> {out.shape}")
         out = np.clip(np.nan_to_num(out, nan=self.bounds[0]), *self.bounds).astype(xa.dtype)
@@ -82,3 +128,132 @@ class Mutator(Algorithm, abc.ABC):
     @abc.abstractmethod
     def _mutate(self, x: np.ndarray, params: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
         """Apply per-sample ``params`` to the batch."""
+
+
+def _check_bounds(bounds: Any) -> tuple[float, float]:
+    try:
+        lo, hi = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"bounds: expected (low, high), got {bounds!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise InvalidInputError(f"bounds: expected finite (low, high) with low < high, got {bounds!r}")
+    return lo, hi
+
+
+def image_shape(x: np.ndarray) -> tuple[int, int, int]:
+    """(C, H, W) of an image batch (N, C, H, W) or (N, H, W); a clear error for flat feature vectors."""
+    if x.ndim == 4:
+        return x.shape[1], x.shape[2], x.shape[3]
+    if x.ndim == 3:
+        return 1, x.shape[1], x.shape[2]
+    raise InvalidInputError(f"x: image mutators need a batch of images (N, C, H, W) or (N, H, W), got shape "
+                            f"{x.shape}; reshape flat feature vectors to images, or use a mutator that works "
+                            "on any shape (noise mutators, adversarial mutators)")
+
+
+def is_valid(reference: Any, mutant: Any, *, bounds: tuple[float, float], alpha: float = 0.02,
+             beta: float = 0.2) -> np.ndarray:
+    """DeepHunter's validity check per sample: a mutant is valid when it changes fewer than ``alpha`` of
+    the elements (L0) or changes none by more than ``beta`` of the data range (L∞).
+
+    Measured against the data range given by ``bounds``, so [0, 1] and [0, 255] data behave alike.
+    """
+    lo, hi = _check_bounds(bounds)
+    if not (0.0 <= alpha <= 1.0 and 0.0 <= beta <= 1.0):
+        raise InvalidInputError(f"alpha and beta must lie in [0, 1], got alpha={alpha}, beta={beta}")
+    ref = np.asarray(to_numpy(reference, "reference"), dtype=np.float64)
+    mut = np.asarray(to_numpy(mutant, "mutant"), dtype=np.float64)
+    if ref.shape != mut.shape or ref.ndim < 1:
+        raise InvalidInputError(f"mutant: shape {mut.shape} differs from reference {ref.shape}")
+    diff = np.abs(mut - ref).reshape(ref.shape[0], -1)
+    tol = 1e-6 * (hi - lo)  # float32 round-off is not a change
+    l0 = (diff > tol).sum(axis=1)
+    linf = diff.max(axis=1) if diff.shape[1] else np.zeros(ref.shape[0])
+    return (l0 < alpha * diff.shape[1]) | (linf <= beta * (hi - lo))
+
+
+# ---------------------------------------------------------------------------------------- registry helpers
+def adversarial_attack_names(registry: Any = None) -> list[str]:
+    """Attacks whose record says they fit as adversarial mutators (``AttackSpec(fuzzing=True)``)."""
+    reg = _registry(registry)
+    out = []
+    for spec in reg.specs("attack"):
+        if getattr(spec.facet, "fuzzing", False) and not reg.availability("attack", spec.name):
+            out.append(spec.name)
+    return sorted(out)
+
+
+def mutator_names(category: str | None = None, registry: Any = None) -> list[str]:
+    """Every usable mutator name: registered mutators plus fuzzing-capable attacks (category
+    ``adversarial``), optionally of one category."""
+    reg = _registry(registry)
+    names = {n: reg.spec("mutator", n).facet.category for n in reg.names("mutator")}
+    names.pop("adversarial", None)  # the generic adapter: reached through the attacks' names
+    for n in adversarial_attack_names(reg):
+        names.setdefault(n, "adversarial")
+    return sorted(n for n, c in names.items() if category is None or c == category)
+
+
+def mutator_category(name: str, registry: Any = None) -> str:
+    """A mutator's category, from its record (``MutatorSpec``), or ``adversarial`` for a fuzzing attack."""
+    reg = _registry(registry)
+    try:
+        return reg.spec("mutator", name).facet.category
+    except UnknownPluginError as mutator_error:
+        try:
+            spec = reg.spec("attack", name)
+        except UnknownPluginError:
+            raise mutator_error from None
+        if not getattr(spec.facet, "fuzzing", False):
+            raise UnknownPluginError(f"attack {spec.name!r} is not marked as usable for fuzzing "
+                                     "(its AttackSpec has fuzzing=False); fuzzing attacks: "
+                                     f"{', '.join(adversarial_attack_names(reg)) or 'none'}",
+                                     kind="mutator", name=name) from None
+        return "adversarial"
+
+
+def create_mutator(name: str, *, model: Any = None, bounds: tuple[float, float] | None = None,
+                   registry: Any = None, **config: Any) -> Mutator:
+    """Instantiate mutator ``name``: a registered mutator, or a fuzzing attack wrapped as an adversarial
+    mutator (``config`` then holds the adversarial mutator's settings, e.g. ``eps=(0.02, 0.1)``).
+
+    ``model`` is passed to mutators whose record declares capabilities (they need the model); ``bounds``
+    defaults to the model's.
+    """
+    reg = _registry(registry)
+    if bounds is None and model is not None and hasattr(model, "bounds"):
+        bounds = tuple(model.bounds)
+    category = mutator_category(name, reg)
+    if category == "adversarial" and name not in _mutator_keys(reg):
+        if model is None:
+            raise ConfigError(f"mutator {name!r} is an adversarial mutator: pass model=")
+        if "attack" in config:
+            raise ConfigError(f"mutator {name!r}: the attack is the mutator's name; do not pass attack=")
+        kwargs = dict(config, attack=name, model=model)
+        if bounds is not None:
+            kwargs["bounds"] = bounds
+        return reg.create("mutator", "adversarial", **kwargs)
+    spec = reg.spec("mutator", name)
+    kwargs = dict(config)
+    if bounds is not None:
+        kwargs["bounds"] = bounds
+    if spec.capabilities:
+        if model is None:
+            raise ConfigError(f"mutator {name!r} needs a model ({', '.join(sorted(spec.capabilities))}): pass model=")
+        kwargs["model"] = model
+    return reg.create("mutator", name, **kwargs)
+
+
+def _mutator_keys(reg: Any) -> set[str]:
+    keys = set()
+    for n in reg.names("mutator"):
+        keys.update(reg.spec("mutator", n).names)
+    return keys
+
+
+def _registry(registry: Any):
+    if registry is not None:
+        return registry
+    from .. import registry as default
+
+    return default

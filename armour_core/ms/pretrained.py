@@ -71,3 +71,15 @@ def pretrained(model: str = "lenet5", dataset: str = "digits", *, seed: int = 0,
     wrapped = MSModel(net, bounds=data.bounds, num_classes=data.num_classes, input_shape=data.input_shape)
     return Pretrained(model=wrapped, dataset=data, test_accuracy=float(acc), checkpoint=str(ckpt),
                       trained_now=trained_now)
+
+
+def trainer(model: str, dataset: Dataset, *, epochs: int | None = None):
+    """``train_fn(x, y, seed) -> MSModel``: the default recipe on other data (shadow models, audits)."""
+    epochs = epochs if epochs is not None else DEFAULT_EPOCHS.get(dataset.name, 10)
+
+    def train_fn(x, y, seed: int = 0) -> MSModel:
+        net = build(model, dataset, seed=seed)
+        train_classifier(net, x, y, epochs=epochs, seed=seed, progress=False)
+        return MSModel(net, bounds=dataset.bounds, num_classes=dataset.num_classes, input_shape=dataset.input_shape)
+
+    return train_fn

@@ -1,5 +1,28 @@
-"""MindSpore training and testing wrappers (DPModel, SuppressModel, Fuzzer).
+"""Training and testing wrappers built from registry plugins: ``DPModel``, ``SuppressModel``, ``Fuzzer``.
 
-Import-light: each wrapper lives in its own module and is imported on first use
-(``from armour_core import DPModel`` resolves lazily).
+Import-light: nothing here imports MindSpore until an attribute is first used.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "DPModel": "armour_core.wrappers.dp_model:DPModel",
+    "DPOptimizerClassFactory": "armour_core.wrappers.dp_model:DPOptimizerClassFactory",
+    "PrivacyLedger": "armour_core.wrappers.ledger:PrivacyLedger",
+    "calibrate_noise": "armour_core.wrappers.calibration:calibrate_noise",
+    "PrivacyMonitor": "armour_core.wrappers.dp_callbacks:PrivacyMonitor",
+    "SuppressModel": "armour_core.wrappers.suppress_model:SuppressModel",
+    "Fuzzer": "armour_core.wrappers.fuzzer:Fuzzer",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, _, attr = _LAZY[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'armour_core.wrappers' has no attribute {name!r}")

@@ -71,11 +71,12 @@ class Fuzzer:
         alpha, beta: DeepHunter's validity constraints (changed-element fraction; L_inf as a fraction of the
             input range). ``change_tol``: smallest change counted in L0 (default: range / 510).
         gain_threshold: a mutant joins the corpus when some criterion's coverage rises by more than its
-            threshold (one float for all, or ``{criterion: float}``).
+            threshold: one float for all, ``{criterion: float}``, or None for each criterion's own ``min_gain``.
         oracles: any of ``misclassification``, ``nan_inf``, ``differential``.
         differential: ``"graph"`` (PyNative vs compiled) or ``"float16"`` (float32 vs float16); setting it
             enables the differential oracle. ``differential_tol``: also flag logit differences above it.
-        x_train: training inputs for criteria that need a profile (KMNC, NBC, SNAC, LSA, DSA...).
+        x_train, y_train: training inputs (and labels, optional) for criteria that need a profile (KMNC,
+            NBC, SNAC, LSA, DSA...); criteria already fitted are used as they are.
         checkpoint_every: iterations between checkpoints to ``corpus_dir``.
         batch_size: forward-pass batch size for the initial seeds.
         seed: the run's randomness (iteration ``i`` uses a generator seeded by ``(seed, i)``, so a resumed
@@ -84,22 +85,28 @@ class Fuzzer:
 
     def __init__(self, model: Any, mutators: Any, coverage: Any = "neuron", scheduler: Any = "deephunter", *,
                  corpus_dir: Any = None, mutants_per_seed: int = 20, alpha: float = 0.02, beta: float = 0.2,
-                 change_tol: float | None = None, gain_threshold: float | dict[str, float] = 0.0,
+                 change_tol: float | None = None, gain_threshold: float | dict[str, float] | None = None,
                  oracles: Any = ("misclassification", "nan_inf"), differential: str | None = None,
-                 differential_tol: float | None = None, x_train: Any = None, checkpoint_every: int = 10,
+                 differential_tol: float | None = None, x_train: Any = None, y_train: Any = None,
+                 checkpoint_every: int = 10,
                  batch_size: int = 256, seed: int = 0):
         self.model = as_classifier(model)
         if not hasattr(self.model, "activations"):
             raise InvalidInputError(f"model: {type(self.model).__name__} cannot expose layer activations, "
                                     "which coverage-guided fuzzing needs")
         self.bounds = tuple(float(b) for b in self.model.bounds)
-        for name, value, ok in (("mutants_per_seed", mutants_per_seed, isinstance(mutants_per_seed, int) and mutants_per_seed >= 1),
-                                ("checkpoint_every", checkpoint_every, isinstance(checkpoint_every, int) and checkpoint_every >= 1),
-                                ("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1),
-                                ("seed", seed, isinstance(seed, int) and seed >= 0),
-                                ("alpha", alpha, isinstance(alpha, (int, float)) and 0 <= alpha <= 1),
-                                ("beta", beta, isinstance(beta, (int, float)) and 0 <= beta <= 1),
-                                ("change_tol", change_tol, change_tol is None or (isinstance(change_tol, (int, float)) and change_tol >= 0))):
+
+        def number(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        checks = (("mutants_per_seed", mutants_per_seed, isinstance(mutants_per_seed, int) and mutants_per_seed >= 1),
+                  ("checkpoint_every", checkpoint_every, isinstance(checkpoint_every, int) and checkpoint_every >= 1),
+                  ("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1),
+                  ("seed", seed, isinstance(seed, int) and seed >= 0),
+                  ("alpha", alpha, number(alpha) and 0 <= alpha <= 1),
+                  ("beta", beta, number(beta) and 0 <= beta <= 1),
+                  ("change_tol", change_tol, change_tol is None or (number(change_tol) and change_tol >= 0)))
+        for name, value, ok in checks:
             if not ok:
                 raise InvalidInputError(f"{name}: invalid value {value!r}")
         self.mutants_per_seed, self.checkpoint_every, self.batch_size = mutants_per_seed, checkpoint_every, batch_size
@@ -114,7 +121,7 @@ class Fuzzer:
         self.differential = None
         if "differential" in self.oracles:
             self.differential = oracles_mod.Differential(self.model, differential or "graph", differential_tol)
-        self.x_train = x_train
+        self.x_train, self.y_train = x_train, y_train
         self.corpus_dir = corpus_dir
         self._layers = self._capture_layers()
 
@@ -189,12 +196,15 @@ class Fuzzer:
         return out
 
     def _build_thresholds(self, gain_threshold: Any) -> dict[str, float]:
+        own = {k: float(getattr(getattr(c, "config", None), "min_gain", 0.0)) for k, c in self.criteria.items()}
+        if gain_threshold is None:
+            return own
         if isinstance(gain_threshold, dict):
             unknown = set(gain_threshold) - set(self.criteria)
             if unknown:
                 raise InvalidInputError(f"gain_threshold: unknown criteria {sorted(unknown)}; "
                                         f"criteria in use: {sorted(self.criteria)}")
-            th = {k: float(gain_threshold.get(k, 0.0)) for k in self.criteria}
+            th = {k: float(gain_threshold.get(k, own[k])) for k in self.criteria}
         else:
             try:
                 th = {k: float(gain_threshold) for k in self.criteria}
@@ -220,13 +230,16 @@ class Fuzzer:
             raise ConfigError(f"scheduler {name!r}: {exc}") from None
 
     def _capture_layers(self) -> tuple[str, ...] | None:
-        layers: set[str] = set()
+        """The union of the layers the criteria count (captured once per batch for all of them)."""
+        layers: list[str] = []
         for cov in self.criteria.values():
-            chosen = getattr(getattr(cov, "config", None), "layers", None)
+            chosen = getattr(cov, "layers", None)
+            if chosen is None:
+                chosen = getattr(getattr(cov, "config", None), "layers", None)
             if chosen is None:
                 return None
-            layers.update(chosen)
-        return tuple(sorted(layers))
+            layers.extend(n for n in chosen if n not in layers)
+        return tuple(layers)
 
     # ------------------------------------------------------------------ one forward pass for everything
     def _forward(self, x: np.ndarray, pad_to: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -249,48 +262,37 @@ class Fuzzer:
 
     # ------------------------------------------------------------------ coverage bookkeeping
     @staticmethod
-    def _select_acts(cov: Any, acts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        layers = getattr(getattr(cov, "config", None), "layers", None)
-        if layers is None:
-            return acts
-        wanted = set(layers)
-        return {k: v for k, v in acts.items() if k.split("#")[0] in wanted}
-
-    @staticmethod
     def _snapshot(cov: Any) -> dict[str, Any]:
+        if hasattr(cov, "get_state"):
+            return cov.get_state()
         snap = {k: copy.deepcopy(getattr(cov, k)) for k in getattr(cov, "state_attrs", ())}
         snap["count"] = cov.count
         return snap
 
     @staticmethod
     def _restore(cov: Any, snap: dict[str, Any]) -> None:
+        if hasattr(cov, "set_state"):
+            cov.set_state(snap)
+            return
         for k, v in snap.items():
             setattr(cov, k, v)
 
-    def _sequential_gains(self, key: str, acts: dict[str, np.ndarray], n: int) -> np.ndarray:
-        """Per-sample coverage gains of ``key``'s criterion when the batch is added one sample at a time
-        (all of it ends up folded in). Monotone criteria: if the whole batch gains no more than the threshold,
-        no sample can, and the sample-by-sample pass is skipped."""
+    def _fold(self, key: str, acts: dict[str, np.ndarray], logits: np.ndarray, n: int) -> np.ndarray:
+        """Fold the batch into ``key``'s criterion and return each input's gain in order (input i's rise in
+        coverage once inputs 0..i-1 are in). A criterion is monotone, so when the whole batch gains no more
+        than the threshold no input can, and the per-input pass is skipped (most iterations)."""
         cov = self.criteria[key]
-        mine = self._select_acts(cov, acts)
-        if hasattr(cov, "sequential_gains"):
-            return np.asarray(cov.sequential_gains(mine), dtype=np.float64)
-        before = cov.value
         snap = self._snapshot(cov)
-        cov.update_activations(mine)
-        if cov.value - before <= self.thresholds[key] or n == 1:
+        before = cov.value
+        cov.update_activations(acts, logits=logits)
+        total = cov.value - before
+        if total <= self.thresholds[key] or n == 1:
             g = np.zeros(n)
-            if n == 1:
-                g[0] = cov.value - before
+            g[0] = total if n == 1 else 0.0
             return g
         self._restore(cov, snap)
-        gains = np.empty(n)
-        prev = before
-        for i in range(n):  # only batches that gained coverage get here
-            cov.update_activations({k: v[i:i + 1] for k, v in mine.items()})
-            now = cov.value
-            gains[i] = now - prev
-            prev = now
+        gains = np.asarray(cov.sample_gains(acts, logits=logits), dtype=np.float64)
+        cov.update_activations(acts, logits=logits)
         return gains
 
     # ------------------------------------------------------------------ the run
@@ -312,7 +314,7 @@ class Fuzzer:
                 if self.x_train is None:
                     raise InvalidInputError(f"x_train: coverage {key!r} needs a training-set profile; pass "
                                             "x_train= (training inputs) to the Fuzzer or fit the criterion first")
-                cov.fit(self.x_train)
+                cov.fit(self.x_train, self.y_train)
             cov.reset()
 
     def run(self, seeds_x: Any, seeds_y: Any, *, max_iters: int = 1000, resume: bool = True,
@@ -397,7 +399,7 @@ class Fuzzer:
             fail, kinds, detail = self._oracles(xb, yb, logits)
             gains = np.zeros(n)
             for key in self.criteria:
-                gains = np.maximum(gains, self._sequential_gains(key, acts, n))
+                gains = np.maximum(gains, self._fold(key, acts, logits, n))
             idx = np.arange(start, start + n)
             if fail.any():
                 misclassified += int(fail.sum())
@@ -496,7 +498,7 @@ class Fuzzer:
             gains = np.zeros((len(self.criteria), len(vi)))
             keep = np.zeros(len(vi), bool)
             for c, key in enumerate(self.criteria):
-                gains[c] = self._sequential_gains(key, acts, len(vi))
+                gains[c] = self._fold(key, acts, logits, len(vi))
                 keep |= gains[c] > self.thresholds[key]
             keep &= ~fail
             base_chain = corpus.chains[e]

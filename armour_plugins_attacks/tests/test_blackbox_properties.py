@@ -170,13 +170,10 @@ def test_already_adversarial_inputs_are_returned_unchanged(armour_mlp, armour_di
 def test_population_of_the_whole_batch_in_one_call(armour_mlp, data):
     """Vectorised over the batch: the number of forward calls does not grow with the batch size."""
     x, y = data
-    calls = []
-    for n in (1, 12):
-        res = registry.create("attack", "nes", model=armour_mlp, eps=0.05, max_queries=210, samples=10,
-                              seed=0).generate(x[:n], y[:n])
-        calls.append(res.forward_calls)
-    check(calls[1] <= 210 // 21, f"NES made {calls[1]} calls for 10 iterations")
-    check(calls[1] <= calls[0] + 1)
+    res = registry.create("attack", "nes", model=armour_mlp, eps=0.05, max_queries=210, samples=10,
+                          seed=0).generate(x, y)
+    check(res.forward_calls <= 210 // 21, f"NES made {res.forward_calls} calls for at most 10 iterations")
+    check(res.queries > 10 * res.forward_calls, "each call should carry the populations of many samples")
 
 
 def test_pointwise_result_is_locally_l0_minimal(armour_mlp, data):

@@ -108,7 +108,8 @@ def test_validity_knows_the_data_range():
     one[:, 0, 0, 0] += 0.6  # one element of 64 moved a lot: valid by L0 for alpha = 0.02
     for scale in (1.0, 255.0):  # the same images on a 0-255 scale give the same verdicts
         b = (0.0, scale)
-        v = [fuzz_oracles.validity(m * scale, x01 * scale, bounds=b, alpha=0.02, beta=0.2)[0] for m in (big, small, one)]
+        v = [fuzz_oracles.validity(m * scale, x01 * scale, bounds=b, alpha=0.02, beta=0.2)[0]
+             for m in (big, small, one)]
         assert not v[0].any() and v[1].all() and v[2].all()
 
 
@@ -136,6 +137,25 @@ def test_gain_threshold_honoured(armour_lenet, seeds):
     kept = np.array([len(c) > 0 for c in rep.corpus_chains])
     assert kept.any()
     assert np.all(rep.corpus_gains[kept] > 0.002)
+
+
+def test_criterion_min_gain_honoured(armour_lenet, armour_digits, seeds):
+    """MindArmour meant KMNC's threshold to be 0.1 / k but its check never fires (the threshold is 0 for
+    every criterion); here each criterion's own ``min_gain`` is the default threshold."""
+    if "k_multisection" not in registry.names("coverage"):
+        pytest.skip("no 'k_multisection' criterion registered")
+    x, y = seeds
+    k = 10
+    fz = Fuzzer(armour_lenet, ["gaussian_blur"], coverage=[("k_multisection", {"k": k, "min_gain": 0.1 / k})],
+                scheduler="uniform", mutants_per_seed=8, alpha=0.5, beta=0.5, x_train=armour_digits.x_train[:300])
+    assert fz.thresholds == {"k_multisection": 0.01}
+    rep = fz.run(x[:6], y[:6], max_iters=15)
+    kept = np.array([len(c) > 0 for c in rep.corpus_chains])
+    assert np.all(rep.corpus_gains[kept] > 0.01)
+    fz0 = Fuzzer(armour_lenet, ["gaussian_blur"], coverage=[("k_multisection", {"k": k})], scheduler="uniform",
+                 mutants_per_seed=8, alpha=0.5, beta=0.5, x_train=armour_digits.x_train[:300])
+    rep0 = fz0.run(x[:6], y[:6], max_iters=15)
+    assert (np.array([len(c) > 0 for c in rep0.corpus_chains]).sum() > kept.sum())  # the threshold mattered
 
 
 def test_more_criteria_share_one_capture(armour_lenet, armour_digits, seeds):
@@ -184,7 +204,7 @@ def test_differential_oracle(armour_lenet, seeds):
     rep = fz.run(x[:6], y[:6], max_iters=3)
     assert "differential" in rep.config["oracles"]
     other = fz.differential._other
-    for j, f in enumerate(rep.findings):  # any disagreement found is real
+    for j in range(len(rep.findings)):  # any disagreement found is real
         xi = rep.findings_x[j:j + 1]
         assert np.asarray(other.predict(xi))[0] != np.asarray(armour_lenet.predict(xi))[0]
     # with a logit tolerance below float16 round-off every input disagrees, by a float16-sized amount

@@ -35,7 +35,7 @@ import numpy as np
 #: per-chunk budget for step-wise random inputs fed to the graph (bytes); larger draws are chunked
 RANDOM_INPUT_BUDGET = 32 * 2**20
 _TINY = 1e-12
-_HYPER = ("eps", "alpha", "decay", "radius", "lo", "hi")
+_HYPER = ("eps", "alpha", "decay", "radius", "lo", "hi", "spread")
 
 
 @attrs.frozen
@@ -79,23 +79,29 @@ def _build_body(spec: LoopSpec, grad: Callable, grad_div: Callable | None) -> Ca
     def rows(t):
         return t.reshape(t.shape[0], -1)
 
-    def direction(d, adv, lo, hi, kk):
-        """Unit steepest-ascent direction of ``d`` for the norm (L1: sparse, off saturated coordinates)."""
+    def ascent_step(d, adv, alpha, lo, hi, spread):
+        """The step of length ``alpha`` that most increases the loss linearised with gradient ``d``.
+
+        L∞: ``alpha * sign(d)``. L2: ``alpha * d / ||d||``. L1: sparse L1 descent (Tramèr & Boneh 2019):
+        ``alpha / spread`` on each of the ``spread`` largest-|d| coordinates; a coordinate closer to its
+        bound takes only what fits and the rest of the budget flows to the next largest (water-filling), so
+        no step is lost to clipping.
+        """
         if norm == "linf":
-            return ops.sign(d)
+            return alpha * ops.sign(d)
         f = rows(d)
         if norm == "l2":
             n = ops.sqrt((f * f).sum(1, keepdims=True))
-            return (f / (n + _TINY)).reshape(d.shape)
+            return (alpha * f / (n + _TINY)).reshape(d.shape)
         a = rows(adv)
-        movable = ops.logical_or(ops.logical_and(f > 0, a < hi), ops.logical_and(f < 0, a > lo))
-        f = f * movable.astype(f.dtype)
-        m = ops.abs(f)
-        top = ops.sort(m, axis=1, descending=True)[0]
-        thr = ops.gather(top, kk, 1)
-        keep = ops.logical_and(m >= thr, m > 0).astype(f.dtype)
-        e = ops.sign(f) * keep
-        return (e / (e.sum(1, keepdims=True) + _TINY)).reshape(d.shape)
+        room = ops.select(f > 0, hi - a, ops.select(f < 0, a - lo, a * 0.0))
+        room = ops.minimum(ops.maximum(room, room * 0.0), alpha / spread)
+        _, order = ops.sort(ops.abs(f), axis=1, descending=True)
+        room_sorted = ops.gather_elements(room, 1, order)
+        before = ops.cumsum(room_sorted, 1) - room_sorted
+        take = ops.minimum(ops.maximum(alpha - before, before * 0.0), room_sorted)
+        _, inverse = ops.sort(order.astype(ms.float32), axis=1)
+        return (ops.sign(f) * ops.gather_elements(take, 1, inverse)).reshape(d.shape)
 
     def project(adv, x0, eps, lo, hi):
         delta = adv - x0
@@ -123,8 +129,9 @@ def _build_body(spec: LoopSpec, grad: Callable, grad_div: Callable | None) -> Ca
         inside = a.sum(1, keepdims=True) <= eps
         return ops.select(ops.broadcast_to(inside, f.shape), f, shrunk)
 
-    def body(adv, mom, var, x0, y, hyper, kk, ah, aw, noise):
-        eps, alpha, decay, radius, lo, hi = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5]
+    def body(adv, mom, var, x0, y, hyper, ah, aw, noise):
+        eps, alpha, decay, radius, lo, hi, spread = (hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5],
+                                                     hyper[6])
         if diversity:
             g = grad_div(adv, y, ah, aw) * sgn
         else:
@@ -144,7 +151,7 @@ def _build_body(spec: LoopSpec, grad: Callable, grad_div: Callable | None) -> Ca
             d = mom
         else:
             d = g
-        adv = project(adv + alpha * direction(d, adv, lo, hi, kk), x0, eps, lo, hi)
+        adv = project(adv + ascent_step(d, adv, alpha, lo, hi, spread), x0, eps, lo, hi)
         return adv, mom, var
 
     return body
@@ -207,7 +214,7 @@ def _cached(model: Any, key: tuple, build: Callable[[], Callable]) -> Callable:
 def compiled_loop(model: Any, spec: LoopSpec, mode: str, unroll: int = 0) -> Callable:
     """The (cached) compiled function for ``mode`` in ``loop``/``unroll``/``step``.
 
-    Signature: ``(adv, mom, var, x0, y, hyper, kk, ah, aw, noise[, n]) -> (adv, mom, var)``; ``ah``,
+    Signature: ``(adv, mom, var, x0, y, hyper, ah, aw, noise[, n]) -> (adv, mom, var)``; ``ah``,
     ``aw`` and ``noise`` carry one leading entry per step of the chunk (``step``: a single step's).
     """
     def build():
@@ -218,17 +225,17 @@ def compiled_loop(model: Any, spec: LoopSpec, mode: str, unroll: int = 0) -> Cal
         if mode == "step":
             return ms.jit(body)
         if mode == "unroll":
-            def unrolled(adv, mom, var, x0, y, hyper, kk, ah, aw, noise):
+            def unrolled(adv, mom, var, x0, y, hyper, ah, aw, noise):
                 for t in range(unroll):
-                    adv, mom, var = body(adv, mom, var, x0, y, hyper, kk, ah[t], aw[t], noise[t])
+                    adv, mom, var = body(adv, mom, var, x0, y, hyper, ah[t], aw[t], noise[t])
                 return adv, mom, var
 
             return ms.jit(unrolled)
 
-        def loop(adv, mom, var, x0, y, hyper, kk, ah, aw, noise, n):
+        def loop(adv, mom, var, x0, y, hyper, ah, aw, noise, n):
             i = 0
             while i < n:
-                adv, mom, var = body(adv, mom, var, x0, y, hyper, kk, ah[i], aw[i], noise[i])
+                adv, mom, var = body(adv, mom, var, x0, y, hyper, ah[i], aw[i], noise[i])
                 i = i + 1
             return adv, mom, var
 
@@ -257,7 +264,7 @@ def resolve_mode(model: Any, mode: str) -> str:
 
 
 def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, labels: np.ndarray,
-             steps: int, hyper: dict[str, float], kth: int = 0, draw: StepDraw | None = None,
+             steps: int, hyper: dict[str, float], draw: StepDraw | None = None,
              mode: str = "auto") -> np.ndarray:
     """Run ``steps`` iterations from ``start`` and return the final iterate (numpy, float32).
 
@@ -273,7 +280,6 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
     x0p, startp = _pad(x0, pad), _pad(start, pad)
     yp = _pad(labels.astype(np.int32), pad)
     hyp = ms.Tensor(np.array([hyper[k] for k in _HYPER], dtype=np.float32))
-    kk = ms.Tensor(np.array([kth], dtype=np.int32))
     adv = ms.Tensor(startp)
     mom = ms.Tensor(np.zeros_like(startp))
     var = ms.Tensor(np.zeros_like(startp))
@@ -289,7 +295,7 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
         fn = eager_body(model, spec) if mode == "eager" else compiled_loop(model, spec, "step")
         for t in range(steps):
             ah, aw, noise = inputs(t, 1, 1)
-            adv, mom, var = fn(adv, mom, var, xt, yt, hyp, kk, ah[0], aw[0], noise[0])
+            adv, mom, var = fn(adv, mom, var, xt, yt, hyp, ah[0], aw[0], noise[0])
     else:
         chunk = _chunk_length(spec, steps, startp.shape)
         t = 0
@@ -298,11 +304,11 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
             if mode == "unroll":
                 ah, aw, noise = inputs(t, count, count)
                 fn = compiled_loop(model, spec, "unroll", count)
-                adv, mom, var = fn(adv, mom, var, xt, yt, hyp, kk, ah, aw, noise)
+                adv, mom, var = fn(adv, mom, var, xt, yt, hyp, ah, aw, noise)
             else:
                 ah, aw, noise = inputs(t, count, chunk)
                 fn = compiled_loop(model, spec, "loop")
-                adv, mom, var = fn(adv, mom, var, xt, yt, hyp, kk, ah, aw, noise, ms.Tensor(count, ms.int32))
+                adv, mom, var = fn(adv, mom, var, xt, yt, hyp, ah, aw, noise, ms.Tensor(count, ms.int32))
             t += count
     out = adv.asnumpy()[:n]
     if mode != "eager" or hasattr(model, "logits_fn"):

@@ -141,8 +141,8 @@ class APGD(Attack):
     targeted = True
 
     def _graph(self, loss: str, targeted: bool) -> _APGDGraph:
-        cache = self.__dict__.setdefault("_graphs", {})
-        key = (loss, targeted)
+        cache = self.model.__dict__.setdefault("_armour_apgd_graphs", {})  # shared by every APGD instance
+        key = (loss, targeted, self.config.norm, self.config.eot_samples)
         if key not in cache:
             lo, hi = self.model.bounds
             cache[key] = _APGDGraph(self.model, loss=loss, targeted=targeted, norm=self.config.norm,

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from armour_core.api.arrays import check_inputs
+from armour_core.api.arrays import check_inputs, to_numpy
 from armour_core.api.attack import Attack
 from armour_core.api.norms import project
-from armour_core.errors import BudgetExceededError
+from armour_core.errors import BudgetExceededError, InvalidInputError
 
 #: Largest number of floats sent to the model in one call (bounds memory for big populations).
 MAX_CALL_ELEMENTS = 1 << 23
@@ -32,6 +32,28 @@ MAX_CALL_ELEMENTS = 1 << 23
 def _bucket(m: int) -> int:
     """Rows to send for ``m`` real rows: the next power of two (at least 16)."""
     return max(16, 1 << int(np.ceil(np.log2(max(m, 1)))))
+
+
+def padded_logits(model: Any, x: np.ndarray, *, chunk: int | None = None) -> np.ndarray:
+    """Logits (float64) of a batch of any size, in calls of at most ``chunk`` rows padded to power-of-two
+    shapes (a compiled forward recompiles for each new shape). Counts one forward pass per call and one
+    query per real row."""
+    x = np.asarray(x, dtype=np.float32)
+    m = x.shape[0]
+    if chunk is None:
+        d = int(np.prod(x.shape[1:])) if x.ndim > 1 else 1
+        chunk = int(max(16, min(8192, 1 << int(np.log2(max(MAX_CALL_ELEMENTS // max(d, 1), 16))))))
+    out = []
+    for start in range(0, m, chunk):
+        part = x[start:start + chunk]
+        k = part.shape[0]
+        size = _bucket(k)
+        if size > k:
+            part = np.concatenate([part, np.repeat(part[:1], size - k, axis=0)])
+        z = model._logits(part)
+        model.count(forward=1, queries=k)
+        out.append(np.asarray(z[:k], dtype=np.float64))
+    return np.concatenate(out) if out else np.zeros((0, 0))
 
 
 class QueryOracle:
@@ -50,8 +72,6 @@ class QueryOracle:
         self.target = None if target is None else np.asarray(target, dtype=np.int64)
         self.max_queries = int(max_queries)
         self.used = np.zeros(len(self.labels), dtype=np.int64)
-        d = int(np.prod(self.sample_shape)) if self.sample_shape else 1
-        self.chunk = int(max(16, min(8192, 1 << int(np.log2(max(MAX_CALL_ELEMENTS // max(d, 1), 16))))))
 
     @property
     def targeted(self) -> bool:
@@ -77,17 +97,7 @@ class QueryOracle:
             raise BudgetExceededError(f"sample {worst} would use {int(self.used[worst] + charge[worst])} "
                                       f"queries; max_queries={self.max_queries}")
         self.used += charge
-        out = []
-        for start in range(0, m, self.chunk):
-            part = rows[start:start + self.chunk]
-            k = part.shape[0]
-            size = _bucket(k)
-            if size > k:
-                part = np.concatenate([part, np.repeat(part[:1], size - k, axis=0)])
-            z = self.model._logits(part.reshape((size, *self.sample_shape)))
-            self.model.count(forward=1, queries=k)
-            out.append(np.asarray(z[:k], dtype=np.float64))
-        return np.concatenate(out)
+        return padded_logits(self.model, rows.reshape((m, *self.sample_shape)))
 
     # ------------------------------------------------------------------ decisions and objectives
     def _goal(self, owner: np.ndarray) -> np.ndarray:
@@ -181,7 +191,7 @@ class BlackBoxAttack(Attack):
         """Validate user-given points (e.g. starting points) against the batch and the bounds."""
         arr = check_inputs(points, name=name, bounds=self.bounds, input_shape=x.shape[1:])
         if arr.shape != x.shape:
-            raise ValueError(f"{name}: expected shape {x.shape} to match x, got {arr.shape}")
+            raise InvalidInputError(f"{name}: expected shape {x.shape} to match x, got {arr.shape}")
         return self._flat(arr)
 
 
@@ -193,6 +203,11 @@ class StartingPointAttack(BlackBoxAttack):
         start from (e.g. inputs of the target class). Samples whose point is not adversarial fall back to
         the attack's own search; targeted attacks also use batch members already labelled as a sample's
         target."""
+        if starting_points is not None:
+            xa = to_numpy(x, "x")
+            sp = to_numpy(starting_points, "starting_points")
+            if sp.shape != xa.shape:
+                raise InvalidInputError(f"starting_points: expected shape {xa.shape} to match x, got {sp.shape}")
         self._starting_points = starting_points
         try:
             return super().generate(x, y, target=target)

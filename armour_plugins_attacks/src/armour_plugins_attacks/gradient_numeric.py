@@ -58,46 +58,38 @@ def sparse_count(dim: int, sparsity: float) -> int:
     return max(1, min(dim, math.ceil((1.0 - sparsity / 100.0) * dim)))
 
 
-def steepest_step(g: np.ndarray, norm: str, *, x: np.ndarray | None = None,
-                  bounds: tuple[float, float] | None = None, sparsity: float = 99.0) -> np.ndarray:
-    """The unit-norm step that increases a linearised loss with gradient ``g`` the most, per row.
-
-    L∞: ``sign(g)``. L2: ``g / ||g||_2``. L1: Tramèr & Boneh's sparse step — signs of the coordinates whose
-    |g| reaches the ``sparsity`` percentile, normalised to L1 length 1; coordinates that sit at a bound and
-    would be pushed outside are skipped (given ``x`` and ``bounds``), so the budget is not wasted on them.
-    A zero gradient gives a zero step.
-    """
+def steepest_step(g: np.ndarray, norm: str) -> np.ndarray:
+    """The unit-length step that increases a loss linearised with gradient ``g`` the most, per row:
+    ``sign(g)`` for L∞, ``g / ||g||_2`` for L2 (zero for a zero gradient). L1 steps depend on the bounds:
+    see :func:`l1_box_step`."""
     g = np.asarray(g, dtype=np.float64)
     if norm == "linf":
         return np.sign(g)
-    f = _rows(g).copy()
     if norm == "l2":
+        f = _rows(g)
         return (f / (np.linalg.norm(f, axis=1, keepdims=True) + _TINY)).reshape(g.shape)
-    if norm != "l1":
-        raise ValueError(f"norm={norm!r}: steepest-ascent steps exist for linf, l2 and l1")
-    if x is not None and bounds is not None:
-        a = _rows(np.asarray(x, dtype=np.float64))
-        movable = ((f > 0) & (a < bounds[1])) | ((f < 0) & (a > bounds[0]))
-        f = f * movable
-    m = np.abs(f)
-    k = sparse_count(f.shape[1], sparsity)
-    thr = -np.sort(-m, axis=1)[:, k - 1:k]
-    e = np.sign(f) * ((m >= thr) & (m > 0))
-    return (e / (np.abs(e).sum(axis=1, keepdims=True) + _TINY)).reshape(g.shape)
+    raise ValueError(f"norm={norm!r}: unit steepest-ascent steps exist for linf and l2")
 
 
-def l1_box_step(g: np.ndarray, x: np.ndarray, bounds: tuple[float, float], budget: float) -> np.ndarray:
-    """The perturbation ``d`` maximising ``<g, d>`` subject to ``||d||_1 <= budget`` and ``x + d`` inside
-    ``bounds``, per row: the exact steepest-ascent step of a linearised loss under L1 and box constraints.
+def l1_box_step(g: np.ndarray, x: np.ndarray, bounds: tuple[float, float], budget: float,
+                spread: int | None = None) -> np.ndarray:
+    """The perturbation ``d`` maximising ``<g, d>`` subject to ``||d||_1 <= budget``, ``x + d`` inside
+    ``bounds`` and (given ``spread``) ``|d_i| <= budget / spread``, per row.
 
-    A fractional knapsack: every unit of L1 budget earns |g_i| on coordinate i, up to its distance to the
-    bound in the direction of ``sign(g_i)``; so coordinates are filled greedily in order of |g|.
+    A fractional knapsack: every unit of L1 budget earns |g_i| on coordinate i, up to its room (distance to
+    the bound in the direction of ``sign(g_i)``, capped at ``budget / spread``), so coordinates are filled
+    greedily in order of |g|. Without ``spread`` it is the exact steepest-ascent step under L1 and box
+    constraints (FGM-L1). With ``spread = k`` it is Tramèr & Boneh's sparse L1 descent (SLIDE: the budget
+    split over the top-k coordinates) with water-filling: budget that does not fit next to a bound moves
+    to the next coordinate instead of being clipped away (the compiled loop does the same).
     """
     f = _rows(np.asarray(g, dtype=np.float64))
     a = _rows(np.asarray(x, dtype=np.float64))
     lo, hi = bounds
     cap = np.where(f > 0, hi - a, np.where(f < 0, a - lo, 0.0))
     cap = np.maximum(cap, 0.0)
+    if spread is not None:
+        cap = np.minimum(cap, budget / spread)
     order = np.argsort(-np.abs(f), axis=1, kind="stable")
     caps = np.take_along_axis(cap, order, axis=1)
     before = np.cumsum(caps, axis=1) - caps

@@ -48,11 +48,12 @@ class IterativeAttack(Attack):
     def _diverse(self) -> bool:
         return False
 
-    def _hyper(self) -> dict[str, float]:
+    def _hyper(self, x: np.ndarray) -> dict[str, float]:
         c = self.config
         lo, hi = self.bounds
         return {"eps": c.eps, "alpha": self.step_size, "decay": float(getattr(c, "decay", 0.0)),
-                "radius": float(getattr(c, "beta", 0.0)) * c.eps, "lo": lo, "hi": hi}
+                "radius": float(getattr(c, "beta", 0.0)) * c.eps, "lo": lo, "hi": hi,
+                "spread": float(sparse_count(int(np.prod(x.shape[1:])), c.sparsity))}
 
     def _start(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return x
@@ -68,9 +69,8 @@ class IterativeAttack(Attack):
     def _run_once(self, x: np.ndarray, labels: np.ndarray, targeted: bool, rng: np.random.Generator) -> np.ndarray:
         c = self.config
         start = np.clip(self._start(x, rng), *self.bounds).astype(np.float32)
-        kth = sparse_count(int(np.prod(x.shape[1:])), c.sparsity) - 1
         return _graph.run_loop(self.model, self.loop_spec(targeted), x0=x.astype(np.float32), start=start,
-                               labels=labels, steps=c.steps, hyper=self._hyper(), kth=kth,
+                               labels=labels, steps=c.steps, hyper=self._hyper(x),
                                draw=self._draw(x, rng), mode=c.compile)
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 
 from armour_core.api.attack import Attack
 
+from .autoattack_rows import padded
 from .configs_minnorm import CWConfig
 
 _BIG = 1e10
@@ -80,7 +81,7 @@ class CarliniWagnerL2(Attack):
     minimum_norm = True
 
     def _graph(self, targeted: bool, length: int) -> _CWGraph:
-        cache = self.__dict__.setdefault("_graphs", {})
+        cache = self.model.__dict__.setdefault("_armour_cw_graphs", {})  # shared by every C&W instance
         key = (targeted, length)
         if key not in cache:
             lo, hi = self.model.bounds
@@ -95,6 +96,10 @@ class CarliniWagnerL2(Attack):
 
             raise CapabilityError("CarliniWagnerL2 compiles its loop on model.logits_fn: wrap the network in "
                                   "armour_core.ms.MSModel")
+        n_real = x.shape[0]
+        idx = padded(np.arange(n_real))  # few distinct shapes -> few compilations
+        x, y = x[idx], y[idx]
+        target = None if target is None else target[idx]
         cfg, model = self.config, self.model
         lo, hi = model.bounds
         n = x.shape[0]
@@ -139,5 +144,5 @@ class CarliniWagnerL2(Attack):
             upper = np.where(success, np.minimum(upper, const), upper)
             lower = np.where(success, lower, np.maximum(lower, const))
             const = np.where(upper < _BIG, (lower + upper) / 2.0, const * 10.0)
-        model.count(forward=iterations, backward=iterations, queries=iterations * n)
-        return best_adv.asnumpy().astype(x.dtype)
+        model.count(forward=iterations, backward=iterations, queries=iterations * n_real)
+        return best_adv.asnumpy()[:n_real].astype(x.dtype)

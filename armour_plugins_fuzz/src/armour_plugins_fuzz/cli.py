@@ -108,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
     if args.mutators and args.adversarial:
         from armour_core import registry
 
-        mutators += [m for m in _default_mutators(True)
-                     if getattr(registry.spec("mutator", m).facet, "category", "") == "adversarial" and m not in mutators]
+        adversarial = [m for m in _default_mutators(True)
+                       if getattr(registry.spec("mutator", m).facet, "category", "") == "adversarial"]
+        mutators += [m for m in adversarial if m not in mutators]
     coverage = _names(args.coverage)
     print(f"armour fuzz: {desc}; {len(xs)} seeds; mutators {', '.join(mutators)}; coverage {', '.join(coverage)}; "
           f"scheduler {args.scheduler}", file=sys.stderr)
@@ -121,8 +122,9 @@ def run(args: argparse.Namespace) -> int:
     if rep.resumed_from is not None:
         print(f"resumed from iteration {rep.resumed_from} in {args.corpus_dir}")
     cov = ", ".join(f"{k} {v:.4f}" for k, v in rep.coverage.items())
-    print(f"{rep.iterations} iterations ({rep.iterations_per_second:.1f}/s): coverage {cov}; corpus {len(rep.corpus_x)}; "
-          f"{rep.failures} failing mutants from {len({f['seed_index'] for f in rep.findings if f['chain']})} seeds "
+    attacked = len({f["seed_index"] for f in rep.findings if f["chain"]})
+    print(f"{rep.iterations} iterations ({rep.iterations_per_second:.1f}/s): coverage {cov}; "
+          f"corpus {len(rep.corpus_x)}; {rep.failures} failing mutants from {attacked} seeds "
           f"({rep.seeds_misclassified} seeds already misclassified)")
     for k, s in rep.mutators.items():
         print(f"  {k:<22} tried {s.tried:>6}  valid {s.valid:>6}  kept {s.kept:>5}  failures {s.failures:>5}")

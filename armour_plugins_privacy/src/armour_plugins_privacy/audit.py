@@ -75,19 +75,29 @@ def epsilon_lower_bound(fp: int, negatives: int, fn: int, positives: int, *, del
     return max(cands), fpr_hi, fnr_hi
 
 
+def _cp_upper(k: np.ndarray, n: int, alpha: float) -> np.ndarray:
+    """Vectorised upper end of the two-sided Clopper–Pearson interval."""
+    from scipy.stats import beta
+
+    k = np.asarray(k)
+    hi = np.ones(k.shape)
+    inner = k < n
+    hi[inner] = beta.ppf(1 - alpha / 2, k[inner] + 1, n - k[inner])
+    return hi
+
+
 def best_threshold(scores: np.ndarray, member: np.ndarray, *, delta: float, alpha: float) -> float:
     """The threshold (member iff score >= t) maximising the ε lower bound on these trials."""
     cand = np.unique(scores)
     pos, neg = int(member.sum()), int((~member).sum())
-    sm, sn = np.sort(scores[member]), np.sort(scores[~member])
-    best, best_t = -1.0, float(cand[-1])
-    for t in cand:  # candidate thresholds, at most one per distinct score
-        fn = int(np.searchsorted(sm, t, side="left"))
-        fp = neg - int(np.searchsorted(sn, t, side="left"))
-        eps = epsilon_lower_bound(fp, neg, fn, pos, delta=delta, alpha=alpha)[0]
-        if eps > best:
-            best, best_t = eps, float(t)
-    return best_t
+    fn = np.searchsorted(np.sort(scores[member]), cand, side="left")
+    fp = neg - np.searchsorted(np.sort(scores[~member]), cand, side="left")
+    fpr_hi, fnr_hi = _cp_upper(fp, neg, alpha), _cp_upper(fn, pos, alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.log(np.maximum(1.0 - delta - fnr_hi, 0.0) / fpr_hi)
+        b = np.log(np.maximum(1.0 - delta - fpr_hi, 0.0) / fnr_hi)
+    eps = np.nan_to_num(np.maximum(a, b), nan=-np.inf, neginf=-np.inf)
+    return float(cand[int(np.argmax(eps))])
 
 
 # ------------------------------------------------------------------------------------------ canaries
@@ -144,8 +154,7 @@ def _model_and_eps(out: Any) -> tuple[Any, float | None]:
         if len(out) != 2:
             raise InvalidInputError("train_fn: return a model or (model, accountant_epsilon)")
         return out[0], (None if out[1] is None else float(out[1]))
-    eps = getattr(out, "epsilon", None)
-    return out, None if eps is None or not callable(eps) else None
+    return out, None
 
 
 def audit(train_fn: Callable[..., Any], x: Any, y: Any, *, canary_x: Any = None, canary_y: Any = None,

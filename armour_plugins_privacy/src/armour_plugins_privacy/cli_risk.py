@@ -5,8 +5,6 @@ and data. Results go to JSON and a self-contained HTML report."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Any

@@ -142,6 +142,11 @@ class EnsembleAdversarialTraining(MSDefense):
     def _train_batch(self, x, y, x_adv, rng):
         idx = self.replace_indices(len(x), self.config.replace_ratio, rng)
         source = self._batches_seen % len(self.sources)
+        src = self.sources[source]
+        try:
+            src.num_classes
+        except InvalidInputError:  # a bare static network: one forward pass tells its number of classes
+            src.predict(x[:1])
         xb = x.copy()
         if len(idx):
             self._set_train(False)

@@ -1,0 +1,116 @@
+"""Detector hyperparameters (frozen attrs classes; light to import)."""
+
+from __future__ import annotations
+
+import attrs
+from attrs import validators as v
+
+from armour_core.api.detector import DetectorConfig
+
+
+def _pos_int(default: int | None, *, optional: bool = False, low: int = 1):
+    checks = [v.instance_of(int), v.ge(low)]
+    return attrs.field(default=default, validator=v.optional(checks) if optional else checks)
+
+
+def _pos_float(default: float):
+    return attrs.field(default=default, validator=[v.instance_of((int, float)), v.gt(0.0)])
+
+
+@attrs.frozen(kw_only=True)
+class MagNetConfig(DetectorConfig):
+    """The auto-encoder MagNet trains on clean data (Meng & Chen, 2017).
+
+    ``architecture``: ``conv`` (3x3 sigmoid convolutions, for (C, H, W) images), ``dense`` (one sigmoid
+    hidden layer, for flat vectors) or ``auto`` (conv for images, dense otherwise); ``hidden``: conv
+    channels (default 3, the paper's) or dense units (default D/2); ``noise``: std of the Gaussian noise
+    added to the training inputs (the paper's noise volume, as a fraction of the data range);
+    ``epochs``, ``batch_size``, ``learning_rate``, ``weight_decay``: Adam training of the MSE loss.
+    """
+
+    architecture: str = attrs.field(default="auto", validator=v.in_(("auto", "conv", "dense")))
+    hidden: int | None = _pos_int(None, optional=True)
+    noise: float = attrs.field(default=0.1, validator=[v.instance_of((int, float)), v.ge(0.0)])
+    epochs: int = _pos_int(100)
+    batch_size: int = _pos_int(64)
+    learning_rate: float = _pos_float(1e-3)
+    weight_decay: float = attrs.field(default=1e-9, validator=[v.instance_of((int, float)), v.ge(0.0)])
+
+
+@attrs.frozen(kw_only=True)
+class MagNetErrorConfig(MagNetConfig):
+    """Detector I: ``p``-norm reconstruction error, mean of ``|x - AE(x)|^p`` over the input (1 or 2)."""
+
+    p: int = attrs.field(default=1, validator=v.in_((1, 2)))
+
+
+@attrs.frozen(kw_only=True)
+class MagNetDivergenceConfig(MagNetConfig):
+    """Detector II: Jensen–Shannon divergence between the classifier's softmax at ``temperature`` on x
+    and on AE(x) (the paper uses T = 10 and 40)."""
+
+    temperature: float = _pos_float(10.0)
+
+
+@attrs.frozen(kw_only=True)
+class RegionBasedConfig(DetectorConfig):
+    """Region-based detection (Cao & Gong, 2017): ``samples`` points drawn uniformly from the hyper-cube of
+    half-width ``radius`` around each input (``None``: the largest radius in ``(0, max_radius]`` whose
+    region classifier is as accurate as the point classifier on the fitting data, found by
+    ``search_steps`` bisection steps; ``tolerance`` allows that much accuracy loss)."""
+
+    radius: float | None = attrs.field(default=None, validator=v.optional([v.instance_of((int, float)),
+                                                                          v.gt(0.0)]))
+    samples: int = _pos_int(100)
+    max_radius: float = _pos_float(0.5)
+    search_steps: int = _pos_int(8)
+    tolerance: float = attrs.field(default=0.0, validator=[v.instance_of((int, float)), v.ge(0.0), v.lt(1.0)])
+
+
+@attrs.frozen(kw_only=True)
+class SpatialSmoothingConfig(DetectorConfig):
+    """``window``: median-filter size over the spatial axes of each sample (each channel separately)."""
+
+    window: int = _pos_int(3, low=2)
+
+
+@attrs.frozen(kw_only=True)
+class FeatureSqueezingConfig(DetectorConfig):
+    """Squeezers of Xu, Evans & Qi (2018): ``bit_depth`` reduction (bits kept; None: off) and a median
+    filter of size ``median_size`` (None: off). The score is the largest L1 distance between the
+    prediction on x and on a squeezed x."""
+
+    bit_depth: int | None = attrs.field(default=4, validator=v.optional([v.instance_of(int), v.ge(1), v.le(16)]))
+    median_size: int | None = attrs.field(default=2, validator=v.optional([v.instance_of(int), v.ge(2)]))
+
+    @median_size.validator
+    def _one_squeezer(self, attribute, value):
+        if value is None and self.bit_depth is None:
+            raise ValueError("feature squeezing needs at least one squeezer (bit_depth or median_size)")
+
+
+@attrs.frozen(kw_only=True)
+class SimilarityConfig(DetectorConfig):
+    """Stateful query detection (Chen, Carlini & Wagner, 2019): a query is flagged when the mean distance
+    from its encoding to its ``k`` nearest neighbours among the last ``buffer_size`` queries is below the
+    threshold (set so that ``fpr`` of benign inputs would be flagged against the benign set).
+    ``clear_on_detection``: empty the history after each detection (the paper's accounting, which counts
+    how many detections an attack triggers)."""
+
+    fpr: float = attrs.field(default=0.001, validator=[v.gt(0.0), v.lt(1.0)])
+    k: int = _pos_int(50)
+    buffer_size: int = _pos_int(1000)
+    clear_on_detection: bool = True
+
+    @buffer_size.validator
+    def _room_for_k(self, attribute, value):
+        if value < self.k:
+            raise ValueError(f"buffer_size ({value}) must be at least k ({self.k})")
+
+
+@attrs.frozen(kw_only=True)
+class EnsembleConfig(DetectorConfig):
+    """``rule``: flag a sample when ``any`` member flags it, when ``all`` do, or on a strict majority
+    ``vote``. Each member keeps its own threshold (and ``fpr``)."""
+
+    rule: str = attrs.field(default="any", validator=v.in_(("any", "all", "vote")))
