@@ -23,7 +23,8 @@ def _env(session: nox.Session) -> dict[str, str]:
     """Strict plugin loading, a cache shared by all sessions (default models train once), quiet progress."""
     cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".nox", "_armour_cache")
     return {"ARMOUR_PLUGINS_STRICT": "1", "ARMOUR_CACHE_DIR": os.environ.get("ARMOUR_CACHE_DIR", cache),
-            "ARMOUR_PROGRESS": "0", "HYPOTHESIS_PROFILE": "ci", "PYTHONDONTWRITEBYTECODE": "1"}
+            "ARMOUR_PROGRESS": "0", "HYPOTHESIS_PROFILE": "ci", "PYTHONDONTWRITEBYTECODE": "1",
+            "ARMOUR_REQUIRE_BROWSER": os.environ.get("ARMOUR_REQUIRE_BROWSER", "0")}
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
@@ -50,7 +51,7 @@ def core(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Everything installed (strict): core tests and cross-distribution integration."""
-    session.install(".[testing,mindspore]", *DISTS.values(), "mlxtend>=0.23", "matplotlib>=3.7")
+    session.install(".[testing,mindspore]", *DISTS.values(), "mlxtend>=0.23", "matplotlib>=3.7", "selenium>=4.10")
     _pytest(session, "tests")
 
 

@@ -130,9 +130,11 @@ class Registry:
 
     # ------------------------------------------------------------------ building
     def reset(self) -> None:
-        """Forget everything; the next call rebuilds from the environment (for tests)."""
+        """Forget everything, in-process registrations included; the next call rebuilds from the
+        environment (for tests)."""
         with self._lock:
             self._built = False
+            self._local.clear()
             self._reset_state()
 
     def register(self, plugin: Any, *, name: str, dist: str = "<local>", version: str = "") -> None:

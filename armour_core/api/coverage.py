@@ -268,10 +268,10 @@ class Coverage(Algorithm, abc.ABC):
             acts = self._profile_capture(xa)
             classes = ya if ya is not None else np.asarray(acts.logits).argmax(axis=1).astype(np.int64)
             profile = NeuronProfile.from_traces(dict(acts), classes, key=key or "")
-            if path is not None:
-                from ..atomic import atomic_write_bytes
+        if path is not None and not path.exists():
+            from ..atomic import atomic_write_bytes
 
-                atomic_write_bytes(path, profile.to_bytes())
+            atomic_write_bytes(path, profile.to_bytes())
         if key is not None and cache:
             _PROFILES[key] = profile
             _PROFILES.move_to_end(key)

@@ -73,10 +73,11 @@ def auc(fpr: np.ndarray, tpr: np.ndarray) -> float:
 def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, alpha: float, *, interpolate: bool = True) -> float:
     """True-positive rate at false-positive rate ``alpha``.
 
-    ``interpolate=True``: linear interpolation between the two ROC points around ``alpha``. That rate is
-    achievable (randomise between the two thresholds), and it stays meaningful when the number of
-    non-members N is too small for a threshold to hit ``alpha`` exactly (N·alpha < 1). ``False``: the best
-    rate of a deterministic threshold whose FPR does not exceed ``alpha`` (Carlini et al.'s convention).
+    ``interpolate=True``: linear interpolation between the two ROC points around ``alpha``. Between
+    distinct scores the ROC is a staircase, so this differs from the deterministic value only across tied
+    scores, where it is the expected rate when ties are broken at random (the diagonal of the tie group).
+    ``False``: the best rate of a deterministic threshold whose FPR does not exceed ``alpha`` (Carlini et
+    al.'s convention). With N non-members and N·alpha < 1 both are the TPR at FPR 0 (apart from ties).
     """
     if not 0.0 <= alpha <= 1.0:
         raise InvalidInputError(f"alpha: expected a false-positive rate in [0, 1], got {alpha!r}")
@@ -183,8 +184,9 @@ def membership_metrics(scores_member: Any, scores_nonmember: Any, *, attack: str
     fpr, tpr, thr = roc_curve(sm, sn)
     bal = (tpr + 1.0 - fpr) / 2.0
     best = int(np.argmax(bal))
-    notes = [f"TPR at FPR {a:g} is interpolated: with {sn.size} non-members no threshold has that FPR "
-             f"(N*FPR = {sn.size * a:.2g} < 1)" for a in fprs if sn.size * a < 1]
+    notes = [f"TPR at FPR {a:g}: with {sn.size} non-members the smallest non-zero FPR is 1/{sn.size} > {a:g} "
+             f"(N*FPR = {sn.size * a:.2g} < 1), so this is the TPR at FPR 0; evaluate on more non-members "
+             "to resolve it" for a in fprs if sn.size * a < 1]
     precision = recall = accuracy = None
     if decision_threshold is not None:
         tp = int(np.sum(sm >= decision_threshold))

@@ -31,9 +31,11 @@ def _badge(verdict: str) -> str:
 
 
 def run_audit(ctx: AuditContext, *, command: str = "", title: str | None = None,
-              progress: bool | None = None) -> tuple[Path, Path, dict[str, Any]]:
+              progress: bool | None = None,
+              overrides: dict[str, dict[str, Any]] | None = None) -> tuple[Path, Path, dict[str, Any]]:
     """Run every installed section for ``ctx`` and write the report into ``ctx.out_dir``.
 
+    ``overrides`` replaces individual profile settings per section (e.g. a smaller sample in tests).
     Returns the HTML path, the JSON path and the report data.
     """
     if ctx.profile not in PROFILES:
@@ -58,7 +60,7 @@ def run_audit(ctx: AuditContext, *, command: str = "", title: str | None = None,
             seconds, install = 0.0, f"pip install {dist}"
         else:
             title_, dist, install = spec.title, spec.dist, ""
-            ctx.settings = dict(PROFILES[ctx.profile].get(name, {}))
+            ctx.settings = {**PROFILES[ctx.profile].get(name, {}), **(overrides or {}).get(name, {})}
             if progress is not False:
                 print(f"[audit] {title_} ...", file=sys.stderr, flush=True)
             t0 = time.perf_counter()

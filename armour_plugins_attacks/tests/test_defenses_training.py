@@ -26,6 +26,7 @@ from armour_plugins_attacks.defenses.inner import PGDProbe  # noqa: E402
 
 EPS = 0.1
 COMMON = dict(epochs=2, learning_rate=1e-3, batch_size=64, seed=0)
+N_TRAIN = 1280  # a multiple of the batch size: one compiled shape per step
 
 
 def fresh_pretrained(model: str = "lenet5"):
@@ -56,7 +57,7 @@ def sign_test_p(wins: int, losses: int) -> float:
 def control():
     net, data = fresh_pretrained()
     registry.create("defense", "pad", network=net, replace_ratio=0.0, eps=EPS, **COMMON).fit(
-        data.x_train, data.y_train)
+        data.x_train[:N_TRAIN], data.y_train[:N_TRAIN])
     return robust_mask(net, data)
 
 
@@ -64,7 +65,8 @@ def _given_examples(net, data):
     from armour_core.ms.model import MSModel
 
     model = MSModel(net, bounds=data.bounds, num_classes=10, input_shape=data.input_shape)
-    adv = PGDProbe(model=model, eps=EPS, steps=10, seed=7).generate(data.x_train, data.y_train).adversarial
+    adv = PGDProbe(model=model, eps=EPS, steps=10, seed=7).generate(data.x_train[:N_TRAIN],
+                                                                    data.y_train[:N_TRAIN]).adversarial
     return {"x_adv": adv}
 
 
@@ -94,10 +96,12 @@ def test_defense_raises_robust_accuracy(name, control):
     if name == "adversarial_training":
         fit = _given_examples(net, data)
     defense = registry.create("defense", name, network=net, **CASES[name], **COMMON, **ctor)
-    history = defense.fit(data.x_train, data.y_train, x_val=data.x_test[:100], y_val=data.y_test[:100], **fit)
+    history = defense.fit(data.x_train[:N_TRAIN], data.y_train[:N_TRAIN], **fit)
     assert [h.epoch for h in history] == [0, 1]
-    assert all(np.isfinite(h.loss) and h.clean_accuracy is not None for h in history)
+    assert all(np.isfinite(h.loss) and h.seconds > 0 for h in history)
     robust, clean = robust_mask(net, data)
+    print(f"{name}: robust {robust.mean():.3f} (control {ctrl_robust.mean():.3f}), clean {clean:.3f} "
+          f"(control {ctrl_clean:.3f})")
     wins = int(np.sum(robust & ~ctrl_robust))
     losses = int(np.sum(~robust & ctrl_robust))
     p = sign_test_p(wins, losses)

@@ -30,39 +30,52 @@ def test_auc_matches_sklearn_with_ties(seed):
 
 
 def test_tpr_at_fpr_hand_computed():
-    # non-members 0..9 (10 of them), members 5.5, 8.5, 10, 11, 12
+    # non-members 0..9, members 12, 11, 10, 8.5, 5.5 (no ties: the ROC is a staircase)
     sn = np.arange(10.0)
     sm = np.array([5.5, 8.5, 10.0, 11.0, 12.0])
     fpr, tpr, thr = roc_curve(sm, sn)
-    # threshold 10 -> 3 members, 0 non-members; threshold 9 -> 3 members, 1 non-member (fpr 0.1)
+    # threshold 10: 3/5 members, 0 non-members; 9: (0.1, 0.6); 8.5: (0.1, 0.8); 6: (0.4, 0.8); 5.5: (0.4, 1)
     assert tpr_at_fpr(fpr, tpr, 0.0) == pytest.approx(0.6)
-    assert tpr_at_fpr(fpr, tpr, 0.1) == pytest.approx(0.6)
-    assert tpr_at_fpr(fpr, tpr, 0.2) == pytest.approx(0.8)  # threshold 8 -> 8.5 counted
-    # 0.15 lies between ROC points (0.1, 0.6) and (0.2, 0.8): interpolated 0.7, deterministic floor 0.6
-    assert tpr_at_fpr(fpr, tpr, 0.15) == pytest.approx(0.7)
-    assert tpr_at_fpr(fpr, tpr, 0.15, interpolate=False) == pytest.approx(0.6)
-    r = membership_metrics(sm, sn, fprs=(0.15,), decision_threshold=10.0)
-    assert r.tpr_at_fpr[0.15] == pytest.approx(0.7) and r.tpr_at_fpr_floor[0.15] == pytest.approx(0.6)
+    assert tpr_at_fpr(fpr, tpr, 0.05) == pytest.approx(0.6)
+    assert tpr_at_fpr(fpr, tpr, 0.1) == pytest.approx(0.8)
+    assert tpr_at_fpr(fpr, tpr, 0.39) == pytest.approx(0.8)
+    assert tpr_at_fpr(fpr, tpr, 0.4) == pytest.approx(1.0)
+    r = membership_metrics(sm, sn, fprs=(0.05,), decision_threshold=10.0)
+    assert r.tpr_at_fpr[0.05] == pytest.approx(0.6) and r.tpr_at_fpr_floor[0.05] == pytest.approx(0.6)
     assert r.precision == pytest.approx(1.0) and r.recall == pytest.approx(0.6)
     assert r.accuracy == pytest.approx((3 + 10) / 15)
-    # best balanced accuracy: threshold 10 -> (0.6 + 1) / 2 = 0.8; threshold 5.5 -> (1 + 0.4)/2 = 0.7
-    assert r.balanced_accuracy == pytest.approx(0.8) and r.best_threshold == pytest.approx(10.0)
+    # best balanced accuracy: threshold 8.5 -> (0.8 + 0.9) / 2 = 0.85
+    assert r.balanced_accuracy == pytest.approx(0.85) and r.best_threshold == pytest.approx(8.5)
 
 
-def test_low_fpr_interpolation_when_n_fpr_below_one():
-    """N=100 non-members: FPR 0.1% falls between the points at FPR 0 and 1%; interpolation is linear."""
-    sn = np.arange(100.0)
-    sm = np.array([200.0, 150.0, 99.5, 98.5, 1.0])  # 2 members above every non-member, then 99.5 above 99 of them
+def test_interpolation_across_ties():
+    """A tie group of 1 non-member and 3 members is crossed diagonally: random tie-breaking."""
+    sn = np.arange(10.0)
+    sm = np.array([20.0, 5.0, 5.0, 5.0])
     fpr, tpr, _ = roc_curve(sm, sn)
-    # points: (0, 0.4), (0.01, 0.6) [threshold 99], (0.02, 0.8) [threshold 98]
-    assert tpr_at_fpr(fpr, tpr, 0.001) == pytest.approx(0.4 + 0.1 * 0.2)
-    assert tpr_at_fpr(fpr, tpr, 0.001, interpolate=False) == pytest.approx(0.4)
+    # (0.4, 0.25) at threshold 6, then the tie group at 5 jumps to (0.5, 1.0)
+    assert tpr_at_fpr(fpr, tpr, 0.45) == pytest.approx(0.25 + 0.5 * 0.75)
+    assert tpr_at_fpr(fpr, tpr, 0.45, interpolate=False) == pytest.approx(0.25)
+
+
+def test_low_fpr_when_n_fpr_below_one():
+    """N=100 non-members: TPR at FPR 0.1% never uses a threshold with FPR 1%; with a member tied with the
+    top non-member, the tie is split linearly; the report flags the resolution limit."""
+    sn = np.arange(100.0)
+    sm = np.array([150.0, 99.0, 50.0])
+    fpr, tpr, _ = roc_curve(sm, sn)
+    assert tpr_at_fpr(fpr, tpr, 0.001, interpolate=False) == pytest.approx(1 / 3)
+    assert tpr_at_fpr(fpr, tpr, 0.001) == pytest.approx(1 / 3 + 0.1 * (1 / 3))
     r = membership_metrics(sm, sn)
-    assert any("N*FPR" in n for n in r.notes)  # the report says the figure is interpolated
-    # monotone in alpha and never above the ROC's next point
+    assert r.tpr_at_fpr_floor[0.001] == pytest.approx(1 / 3)
+    assert any("N*FPR" in n for n in r.notes)
     alphas = np.linspace(0, 0.05, 51)
     vals = [tpr_at_fpr(fpr, tpr, a) for a in alphas]
     assert np.all(np.diff(vals) >= -1e-12)
+    # a threshold-based cross-check: the deterministic value is the best TPR over thresholds with FPR <= a
+    for a in (0.0, 0.005, 0.01, 0.3):
+        ok = [np.mean(sm >= t) for t in np.r_[sm, sn, np.inf] if np.mean(sn >= t) <= a]
+        assert tpr_at_fpr(fpr, tpr, a, interpolate=False) == pytest.approx(max(ok))
 
 
 def test_risk_scores_are_nonmember_quantiles():

@@ -269,12 +269,14 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
     """Run ``steps`` iterations from ``start`` and return the final iterate (numpy, float32).
 
     ``draw(t)`` returns step ``t``'s random inputs ``(ah, aw, noise)`` (None for unused parts); it is
-    called once per step, in order. Passes are counted on ``model`` (``model.count``) when the gradients
-    come from a compiled graph; the eager classifier path counts through ``loss_gradient``.
+    called once per step, in order. ``hyper`` holds the graph's scalar inputs (``_HYPER``: eps, step
+    length, momentum decay, VMI neighbourhood radius, bounds, L1 spread). Every iteration counts
+    ``1 + neighbours`` forward and backward passes on ``model``.
     """
     import mindspore as ms
 
     mode = resolve_mode(model, mode)
+    before = model.counters()
     n = x0.shape[0]
     pad = n if mode == "eager" else bucket(n)
     x0p, startp = _pad(x0, pad), _pad(start, pad)
@@ -311,9 +313,11 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
                 adv, mom, var = fn(adv, mom, var, xt, yt, hyp, ah, aw, noise, ms.Tensor(count, ms.int32))
             t += count
     out = adv.asnumpy()[:n]
-    if mode != "eager" or hasattr(model, "logits_fn"):
-        passes = steps * spec.passes_per_step
-        model.count(forward=passes, backward=passes, queries=passes * n)
+    # one count for every mode: the eager classifier path's loss_gradient calls see an N*B neighbour batch
+    # as one pass, the graphs are invisible to the counters
+    passes = steps * spec.passes_per_step
+    model.forward_calls, model.backward_calls, model.queries = before
+    model.count(forward=passes, backward=passes, queries=passes * n)
     return out
 
 

@@ -1,0 +1,484 @@
+"""``DPModel``: differentially private training (DP-SGD) as a ``mindspore.train.Model``.
+
+``model.train(epochs, dataset, callbacks=[...])`` runs DP-SGD: Poisson-sampled batches (rate = batch size /
+dataset size), true per-example clipping (ghost clipping where the network allows it, ``vmap`` otherwise;
+MindArmour's micro-batches only on request), Gaussian noise from a ``noise`` plugin scaled to the current
+clip norm from a ``clip`` plugin, and the optimizer update — per-example gradients, clipping, noise and
+update in one compiled graph. Every step is written ahead to a :class:`~armour_core.wrappers.ledger.PrivacyLedger`
+and ``model.epsilon()`` recomputes ε from it with the ``accountant`` plugin.
+
+Runs on CPU as well as accelerators.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import mindspore as ms
+import numpy as np
+from mindspore import nn, ops
+from mindspore.train import Model
+
+from .. import ms as _runtime  # noqa: F401  (CPU runtime settings)
+from .. import registry
+from ..api.accountant import Accountant, check_delta
+from ..api.clip import ClipMechanism
+from ..api.noise import NoiseMechanism
+from ..errors import ConfigError, InvalidInputError
+from ..ms.per_example import make_clipper
+from ..progress import Progress
+from .calibration import resolve_accountant
+from .ledger import PrivacyLedger
+from .sampling import PoissonSampler, ShuffleSampler, default_physical_batch, pad_chunks
+
+
+class ShuffledSamplingWarning(UserWarning):
+    """Fixed-size shuffled batches get no privacy amplification; Poisson sampling is the sound default."""
+
+
+def _resolve(kind: str, value: Any, base: type, defaults: dict[str, Any]):
+    """A plugin instance from an instance, a registry name or ``(name, config)``; ``defaults`` fill the
+    config of plugins created here."""
+    if isinstance(value, base):
+        return value
+    if isinstance(value, str):
+        name, extra = value, {}
+    elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        name, extra = value[0], dict(value[1])
+    else:
+        raise InvalidInputError(f"{kind}: expected a registry name, (name, config) or a {base.__name__}, got {value!r}")
+    cls = registry.get(kind, name)
+    import attrs
+
+    fields = {f.name for f in attrs.fields(cls.Config)}
+    config = {k: v for k, v in defaults.items() if k in fields and v is not None}
+    config.update(extra)
+    return registry.create(kind, name, **config)
+
+
+def _materialise(dataset: Any) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """``(x, y, batch_size)`` from ``(x, y)`` arrays or a ``mindspore.dataset`` (read once into memory:
+    Poisson sampling needs random access)."""
+    if isinstance(dataset, (tuple, list)) and len(dataset) == 2:
+        x, y = (np.asarray(a) for a in dataset)
+        batch = None
+    elif hasattr(dataset, "create_tuple_iterator"):
+        xs, ys = [], []
+        for item in dataset.create_tuple_iterator(output_numpy=True, num_epochs=1):
+            if len(item) < 2:
+                raise InvalidInputError("dataset: expected (data, label) columns")
+            xs.append(np.asarray(item[0]))
+            ys.append(np.asarray(item[1]))
+        batch = dataset.get_batch_size() if hasattr(dataset, "get_batch_size") else None
+        if not xs:
+            raise InvalidInputError("dataset: is empty")
+        if batch and batch > 1 or (xs and xs[0].ndim > 1 and ys[0].ndim == 1 and len(ys[0]) == len(xs[0])
+                                   and batch != 1):
+            x, y = np.concatenate(xs), np.concatenate(ys)
+        else:
+            x, y = np.stack(xs), np.stack(ys)
+        batch = batch if batch and batch > 1 else None
+    else:
+        raise InvalidInputError(f"dataset: expected (x, y) arrays or a mindspore.dataset, got {type(dataset).__name__}")
+    if len(x) == 0:
+        raise InvalidInputError("dataset: is empty")
+    if len(x) != len(y):
+        raise InvalidInputError(f"dataset: x and y lengths differ ({len(x)} vs {len(y)})")
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        raise InvalidInputError("dataset: inputs contain NaN or Inf")
+    return np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y.reshape(len(y), *y.shape[1:]).astype(np.int32)), batch
+
+
+class DPModel(Model):
+    """A ``mindspore.train.Model`` that trains with DP-SGD.
+
+    Args:
+        network, loss_fn, optimizer: as for ``Model``. ``loss_fn(logits, labels)`` may reduce (mean/sum):
+            per-example losses are recovered exactly. The optimizer (SGD, Momentum, Adam, ... or one from
+            :class:`DPOptimizerClassFactory`) applies the privatised gradient.
+        noise_multiplier: σ, noise std / clip norm. Required unless a noise instance or DP optimizer gives it.
+        clip_norm: per-example clip norm C (the initial one for adaptive clipping).
+        noise, clip, accountant: plugin instances, registry names, or ``(name, config)``.
+        delta: δ of the reported (ε, δ).
+        ledger: path of the privacy ledger (resumed if it exists) or ``None`` for an in-memory one.
+        batch_size: expected batch size; the sampling rate is ``batch_size / len(dataset)``. Defaults to
+            the batch size of a batched ``mindspore.dataset``.
+        sampling: ``"poisson"`` (default, what the accountants' amplification assumes) or ``"shuffle"``
+            (fixed-size shuffled batches, warned about and accounted without amplification).
+        per_layer: clip each parameter tensor to C/√K instead of the whole gradient to C.
+        method: ``"auto"`` (ghost clipping where possible, else vmap), ``"ghost"``, ``"vmap"``, or
+            ``"micro_batch"`` with ``micro_batches`` (MindArmour's scheme; the accountant's sensitivity
+            follows it).
+        physical_batch_size: static batch shape of the compiled step (default: expected + 2 std).
+        seed: seeds sampling (and plugins created here); ``None`` draws OS entropy. ``0`` is a seed.
+        durability: ledger ``fsync`` policy, ``"interval"`` (≤1 s, plus epoch/session ends) or ``"step"``.
+    """
+
+    def __init__(self, network: nn.Cell, loss_fn: Any, optimizer: nn.Optimizer, *,
+                 noise_multiplier: float | None = None, clip_norm: float | None = None, noise: Any = "gaussian",
+                 clip: Any = "fixed", accountant: Any = "pld", delta: float = 1e-5, ledger: Any = None,
+                 batch_size: int | None = None, sampling: str = "poisson", per_layer: bool = False,
+                 method: str = "auto", micro_batches: int | None = None, physical_batch_size: int | None = None,
+                 seed: int | None = 0, durability: str = "interval", metrics: Any = None, eval_network: Any = None,
+                 eval_indexes: Any = None):
+        if not isinstance(network, nn.Cell):
+            raise InvalidInputError(f"network: expected a mindspore.nn.Cell, got {type(network).__name__}")
+        if loss_fn is None or not callable(loss_fn):
+            raise InvalidInputError("loss_fn: DP training needs a loss function loss_fn(logits, labels)")
+        if not isinstance(optimizer, nn.Optimizer):
+            raise InvalidInputError(f"optimizer: expected a mindspore.nn.Optimizer, got {type(optimizer).__name__}")
+        dp_opt = getattr(optimizer, "dp_mechanisms", None)
+        if dp_opt:
+            noise_multiplier = _merge("noise_multiplier", noise_multiplier, dp_opt.get("noise_multiplier"))
+            clip_norm = _merge("clip_norm", clip_norm, dp_opt.get("clip_norm"))
+            noise = dp_opt.get("noise", noise)
+            clip = dp_opt.get("clip", clip)
+            if dp_opt.get("micro_batches") is not None:
+                micro_batches = _merge("micro_batches", micro_batches, dp_opt["micro_batches"])
+                method = "micro_batch"
+        if noise_multiplier is not None and (not isinstance(noise_multiplier, (int, float))
+                                             or not math.isfinite(noise_multiplier) or noise_multiplier <= 0):
+            raise InvalidInputError(f"noise_multiplier must be a finite number > 0, got {noise_multiplier!r}")
+        if clip_norm is not None and (not isinstance(clip_norm, (int, float)) or not math.isfinite(clip_norm)
+                                      or clip_norm <= 0):
+            raise InvalidInputError(f"clip_norm must be a finite number > 0, got {clip_norm!r}")
+        self.delta = check_delta(delta)
+        if sampling not in ("poisson", "shuffle"):
+            raise InvalidInputError(f"sampling: expected 'poisson' or 'shuffle', got {sampling!r}")
+        if seed is not None and (not isinstance(seed, int) or seed < 0):
+            raise InvalidInputError(f"seed: expected an int >= 0 or None, got {seed!r}")
+        if micro_batches is not None:
+            if method not in ("auto", "micro_batch"):
+                raise InvalidInputError(f"micro_batches: only with method='micro_batch', not {method!r}")
+            if not isinstance(micro_batches, int) or micro_batches < 1:
+                raise InvalidInputError(f"micro_batches: expected an int >= 1, got {micro_batches!r}")
+            method = "micro_batch"
+        elif method == "micro_batch":
+            raise InvalidInputError("method='micro_batch' needs micro_batches=")
+
+        self.clip = _resolve("clip", clip, ClipMechanism, {"clip_norm": clip_norm, "seed": seed})
+        if clip_norm is not None and not math.isclose(self.clip.clip_norm, clip_norm):
+            raise ConfigError(f"clip_norm={clip_norm} disagrees with the clip plugin's clip_norm={self.clip.clip_norm}; "
+                              "give it in one place")
+        if noise_multiplier is None and not isinstance(noise, NoiseMechanism) and not (
+                isinstance(noise, tuple) and "noise_multiplier" in dict(noise[1])):
+            raise InvalidInputError("noise_multiplier: required (or pass a noise plugin instance that has one)")
+        self.noise = _resolve("noise", noise, NoiseMechanism,
+                              {"noise_multiplier": noise_multiplier, "clip_norm": self.clip.clip_norm, "seed": seed})
+        if noise_multiplier is not None and not math.isclose(self.noise.noise_multiplier_at(0), noise_multiplier):
+            raise ConfigError(f"noise_multiplier={noise_multiplier} disagrees with the noise plugin's "
+                              f"{self.noise.noise_multiplier_at(0)}; give it in one place")
+        if not math.isclose(self.noise.config.clip_norm, self.clip.config.clip_norm):
+            raise ConfigError(f"the noise plugin's clip_norm={self.noise.config.clip_norm} disagrees with the clip "
+                              f"plugin's {self.clip.config.clip_norm}; the noise is scaled to the clip plugin's norm")
+        self.accountant: Accountant = resolve_accountant(accountant)
+        self.noise_multiplier = self.noise.noise_multiplier_at(0)
+        self.batch_size = batch_size
+        self.sampling = sampling
+        self.per_layer = bool(per_layer)
+        self.method = method
+        self.micro_batches = micro_batches
+        self.physical_batch_size = physical_batch_size
+        self.seed = seed
+        if isinstance(ledger, PrivacyLedger):
+            self.ledger = ledger
+        else:
+            self.ledger = PrivacyLedger(ledger, durability=durability,
+                                        header={"delta": self.delta, "sampling": sampling})
+        self.ledger.check_compatible(delta=self.delta, sampling=sampling)
+        super().__init__(network, loss_fn=loss_fn, optimizer=optimizer, metrics=metrics, eval_network=eval_network,
+                         eval_indexes=eval_indexes)
+        self._dp_network = network
+        self._dp_loss = loss_fn
+        self._dp_opt = optimizer
+        self._compiled: dict[str, Any] = {}
+        self.clipper = None
+        self.history: list[dict[str, float]] = []
+        self._eps_cache: dict[tuple, float] = {}
+
+    # ------------------------------------------------------------------ privacy
+    @property
+    def steps_taken(self) -> int:
+        """DP-SGD steps recorded in the ledger (all sessions)."""
+        return self.ledger.num_steps
+
+    def epsilon(self, delta: float | None = None, *, accountant: Any = None) -> float:
+        """ε spent by every step in the ledger, at ``delta`` (default: the model's δ)."""
+        delta = self.delta if delta is None else check_delta(delta)
+        acc = self.accountant if accountant is None else resolve_accountant(accountant)
+        key = (self.ledger.num_steps, delta, id(acc))
+        if key not in self._eps_cache:
+            self._eps_cache[key] = self.ledger.epsilon(delta, acc)
+        return self._eps_cache[key]
+
+    def epsilon_after(self, extra_steps: int, *, sampling_rate: float, delta: float | None = None) -> float:
+        """ε if ``extra_steps`` more steps ran with the noise schedule's multipliers (for budget checks)."""
+        from .ledger import events_from_steps
+
+        delta = self.delta if delta is None else check_delta(delta)
+        start = self.ledger.num_steps
+        sens = self.clipper.sensitivity if self.clipper is not None else 1.0
+        future = [{"sigma": self.noise.noise_multiplier_at(start + k) / sens, "q": sampling_rate,
+                   "sampling": "poisson", "epoch": 0} for k in range(extra_steps)] if self.noise.adaptive else []
+        acc = self.accountant.fresh()
+        for e in self.ledger.events():
+            acc.step(noise_multiplier=e.noise_multiplier, sampling_rate=e.sampling_rate, steps=e.steps,
+                     sampling=e.sampling)
+        if self.noise.adaptive:
+            for e in events_from_steps(future):
+                acc.step(noise_multiplier=e.noise_multiplier, sampling_rate=e.sampling_rate, steps=e.steps)
+        elif extra_steps > 0:
+            acc.step(noise_multiplier=self.noise_multiplier / sens, sampling_rate=sampling_rate, steps=extra_steps,
+                     sampling=self.sampling)
+        return acc.epsilon(delta)
+
+    # ------------------------------------------------------------------ compiled step
+    def _build(self, x: np.ndarray, y: np.ndarray, physical: int) -> None:
+        params = list(self._dp_opt.parameters)
+        self.clipper = make_clipper(self._dp_network, self._dp_loss, params, sample_x=x[:4], sample_y=y[:4],
+                                    batch_size=physical, per_layer=self.per_layer, method=self.method,
+                                    micro_batches=self.micro_batches)
+        clip_fn = self.clipper.fn
+        opt = self._dp_opt
+        shapes = tuple(tuple(p.shape) for p in params)
+        sizes = [int(np.prod(s)) if s else 1 for s in shapes]
+        offsets = tuple(int(o) for o in np.concatenate([[0], np.cumsum(sizes)]))
+        n_params = len(shapes)
+        self._n_noise = offsets[-1]
+
+        def privatise(sums, noise, denom):
+            grads = ()
+            for j in range(n_params):
+                grads = grads + ((sums[j] + noise[offsets[j]:offsets[j + 1]].reshape(shapes[j])) / denom,)
+            return grads
+
+        def step(x, y, mask, clip_norm, noise, denom):
+            sums, ratio, losses = clip_fn(x, y, mask, clip_norm)
+            grads = privatise(sums, noise, denom)
+            done = opt(grads)
+            lead = grads[0].reshape(-1)[0]  # the last computed gradient: keeps the next launch from starving
+            return ops.depend(ratio + 0.0 * lead, done), ops.depend(losses, done)
+
+        def step_carry(x, y, mask, clip_norm, noise, denom, carry):
+            sums, ratio, losses = clip_fn(x, y, mask, clip_norm)
+            total = ()
+            for j in range(n_params):
+                total = total + (sums[j] + carry[j],)
+            grads = privatise(total, noise, denom)
+            done = opt(grads)
+            lead = grads[0].reshape(-1)[0]
+            return ops.depend(ratio + 0.0 * lead, done), ops.depend(losses, done)
+
+        def accumulate(x, y, mask, clip_norm):
+            return clip_fn(x, y, mask, clip_norm)
+
+        self._compiled = {"step": ms.jit(step), "step_carry": ms.jit(step_carry), "accumulate": ms.jit(accumulate)}
+
+    def _run_step(self, x, y, chunks, clip_norm: float, noise: np.ndarray, denom: float):
+        c = ms.Tensor(clip_norm, ms.float32)
+        d = ms.Tensor(denom, ms.float32)
+        z = ms.Tensor(noise)
+        ratios, losses = [], []
+        carry = None
+        for idx, mask in chunks[:-1]:
+            sums, ratio, loss = self._compiled["accumulate"](ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(mask), c)
+            carry = sums if carry is None else tuple(a + b for a, b in zip(carry, sums))
+            ratios.append(ratio.asnumpy()[mask > 0])
+            losses.append(loss.asnumpy()[mask > 0])
+        idx, mask = chunks[-1]
+        args = (ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(mask), c, z, d)
+        if carry is None:
+            ratio, loss = self._compiled["step"](*args)
+        else:
+            ratio, loss = self._compiled["step_carry"](*args, carry)
+        ratios.append(ratio.asnumpy()[mask > 0])
+        losses.append(loss.asnumpy()[mask > 0])
+        return np.concatenate(ratios), np.concatenate(losses)
+
+    # ------------------------------------------------------------------ training
+    def train(self, epoch: int, train_dataset: Any, callbacks: Any = None, dataset_sink_mode: bool = False,
+              sink_size: int = -1, initial_epoch: int = 0, progress: bool | None = None) -> None:
+        """Train for ``epoch`` epochs with DP-SGD (``Model.train``'s signature; sink mode is not used).
+
+        An epoch is ``round(1/q)`` Poisson steps (``N // batch_size`` shuffled steps). Callbacks receive
+        the usual ``cb_params`` plus ``dp_model`` (this model) and ``epsilon`` at epoch ends.
+        """
+        from mindspore.train.callback import RunContext, _CallbackManager, _InternalCallbackParam
+
+        if not isinstance(epoch, int) or epoch < 1:
+            raise InvalidInputError(f"epoch: expected an int >= 1, got {epoch!r}")
+        if dataset_sink_mode:
+            warnings.warn("DPModel: dataset_sink_mode is ignored (steps are driven from the host)", stacklevel=2)
+        x, y, ds_batch = _materialise(train_dataset)
+        n = len(x)
+        batch = self.batch_size or ds_batch
+        if batch is None:
+            raise InvalidInputError("batch_size: give DPModel(batch_size=...) or a batched mindspore.dataset")
+        if not 1 <= batch <= n:
+            raise InvalidInputError(f"batch_size must lie in [1, {n}] (dataset size), got {batch}")
+        session = self.ledger.begin_session(dataset_size=n, batch_size=batch, sampling=self.sampling,
+                                            noise=type(self.noise).__name__, clip=type(self.clip).__name__,
+                                            seed=self.seed)
+        stream = (session,)
+        rng = np.random.default_rng(None if self.seed is None else np.random.SeedSequence([self.seed, 7, session]))
+        self.noise.reseed(*stream)
+        self.clip.reseed(*stream)
+        if self.sampling == "poisson":
+            sampler = PoissonSampler(n, batch / n, rng)
+        else:
+            warnings.warn("DPModel(sampling='shuffle'): fixed-size shuffled batches get no amplification by "
+                          "subsampling; each pass is accounted as one Gaussian mechanism (much larger ε than "
+                          "Poisson sampling at the same noise)", ShuffledSamplingWarning, stacklevel=2)
+            sampler = ShuffleSampler(n, batch, rng)
+        physical = self.physical_batch_size or (batch if self.sampling == "shuffle"
+                                                else default_physical_batch(sampler.expected_batch_size, n))
+        if self.micro_batches:
+            physical = math.ceil(physical / self.micro_batches) * self.micro_batches
+        if not self._compiled:
+            self._build(x, y, physical)
+        denom = float(self.micro_batches) if self.micro_batches else sampler.expected_batch_size
+        q = sampler.q
+        sens = self.clipper.sensitivity
+
+        cb_params = _InternalCallbackParam()
+        cb_params.train_network = self._dp_network
+        cb_params.network = self._dp_network
+        cb_params.optimizer = self._dp_opt
+        cb_params.loss_fn = self._dp_loss
+        cb_params.epoch_num = epoch
+        cb_params.batch_num = sampler.steps_per_epoch
+        cb_params.cur_epoch_num = initial_epoch
+        cb_params.cur_step_num = initial_epoch * sampler.steps_per_epoch
+        cb_params.mode = "train"
+        cb_params.train_dataset = train_dataset
+        cb_params.dataset_sink_mode = False
+        cb_params.parallel_mode = "stand_alone"
+        cb_params.device_number = 1
+        cb_params.dp_model = self
+        cb_params.sampling_rate = q
+        self._dp_network.set_train(True)
+        name_noise = _plugin_name("noise", self.noise)
+        name_clip = _plugin_name("clip", self.clip)
+        total = (epoch - initial_epoch) * sampler.steps_per_epoch
+        try:
+            with _CallbackManager(callbacks) as cbs, Progress(total, "DP-SGD", enabled=progress, unit="steps") as bar:
+                run_context = RunContext(cb_params)
+                cbs.on_train_begin(run_context)
+                for e in range(initial_epoch, epoch):
+                    cb_params.cur_epoch_num = e + 1
+                    cbs.on_train_epoch_begin(run_context)
+                    epoch_losses = []
+                    for idx in sampler.epoch():
+                        cbs.on_train_step_begin(run_context)
+                        if run_context.get_stop_requested():
+                            break
+                        step_no = self.ledger.num_steps
+                        sigma = self.noise.noise_multiplier_at(step_no)
+                        clip_now = self.clip.clip_norm
+                        sigma_grad = self.clip.gradient_noise_multiplier(sigma, sampler.expected_batch_size)
+                        noise = self.noise.sample(self._n_noise, step_no, clip_norm=clip_now, dtype=np.float32)
+                        if sigma_grad != sigma:
+                            noise *= np.float32(sigma_grad / sigma)
+                        self.ledger.record_step(sigma=sigma / sens, q=q, sampling=self.sampling, epoch=e,
+                                                noise_multiplier=sigma, gradient_noise_multiplier=sigma_grad,
+                                                clip_norm=clip_now, noise=name_noise, clip=name_clip,
+                                                method=self.clipper.method, micro_batches=self.micro_batches,
+                                                per_layer=self.per_layer)
+                        ratios, losses = self._run_step(x, y, pad_chunks(idx, physical), clip_now, noise, denom)
+                        if self.clip.adaptive:
+                            self.clip.update(ratios * clip_now, expected_batch_size=sampler.expected_batch_size)
+                        loss = float(losses.mean()) if losses.size else float("nan")
+                        epoch_losses.append(loss)
+                        self.history.append({"step": step_no + 1, "loss": loss, "batch": int(len(idx)),
+                                             "clip_norm": clip_now, "noise_multiplier": sigma,
+                                             "clipped_fraction": float(np.mean(ratios > 1.0)) if ratios.size else 0.0})
+                        cb_params.cur_step_num += 1
+                        cb_params.net_outputs = ms.Tensor(loss, ms.float32)
+                        bar.update(1, loss=f"{loss:.3f}")
+                        cbs.on_train_step_end(run_context)
+                        if run_context.get_stop_requested():
+                            break
+                    self.ledger.sync()
+                    cb_params.epsilon = self.epsilon()
+                    cb_params.epoch_loss = float(np.mean(epoch_losses)) if epoch_losses else float("nan")
+                    cbs.on_train_epoch_end(run_context)
+                    if run_context.get_stop_requested():
+                        break
+                cbs.on_train_end(run_context)
+        finally:
+            self.ledger.sync()
+            self._dp_network.set_train(False)
+
+
+def _plugin_name(kind: str, obj: Any) -> str:
+    for spec in registry.specs(kind):
+        if isinstance(spec.target, str) and spec.target.endswith(":" + type(obj).__qualname__):
+            return spec.name
+    return type(obj).__qualname__
+
+
+def _merge(name: str, given: Any, from_optimizer: Any) -> Any:
+    if given is not None and from_optimizer is not None and given != from_optimizer:
+        raise ConfigError(f"{name}={given} disagrees with the DP optimizer's {name}={from_optimizer}; "
+                          "give it in one place")
+    return from_optimizer if from_optimizer is not None else given
+
+
+# ---------------------------------------------------------------------- DP optimizers
+_BASES = {"sgd": nn.SGD, "momentum": nn.Momentum, "adam": nn.Adam}
+
+
+class DPOptimizerClassFactory:
+    """Optimizer classes that carry DP mechanisms, for MindArmour users.
+
+    ::
+
+        factory = DPOptimizerClassFactory(micro_batches=None)          # None: true per-example clipping
+        factory.set_mechanisms("gaussian", noise_multiplier=1.1, clip_norm=1.0)
+        Momentum = factory.create("Momentum")
+        opt = Momentum(params=net.trainable_params(), learning_rate=0.1, momentum=0.9)
+        model = DPModel(network=net, loss_fn=loss, optimizer=opt, batch_size=256)
+
+    The optimizer applies the privatised gradient; ``DPModel`` reads the mechanisms from it (clipping and
+    noise need per-example gradients, which only the model's step has), so there is one place for σ and C.
+    """
+
+    def __init__(self, micro_batches: int | None = None):
+        if micro_batches is not None and (not isinstance(micro_batches, int) or micro_batches < 1):
+            raise InvalidInputError(f"micro_batches: expected an int >= 1 or None, got {micro_batches!r}")
+        self.micro_batches = micro_batches
+        self.mechanisms: dict[str, Any] | None = None
+
+    def set_mechanisms(self, noise: Any = "gaussian", *, noise_multiplier: float, clip_norm: float,
+                       clip: Any = "fixed", **noise_config: Any) -> None:
+        if not isinstance(noise_multiplier, (int, float)) or noise_multiplier <= 0:
+            raise InvalidInputError(f"noise_multiplier must be > 0, got {noise_multiplier!r}")
+        if not isinstance(clip_norm, (int, float)) or clip_norm <= 0:
+            raise InvalidInputError(f"clip_norm must be > 0, got {clip_norm!r}")
+        if isinstance(noise, str):
+            noise = noise.lower()
+            registry.spec("noise", noise)  # unknown mechanism: clear error now
+            if noise_config:
+                noise = (noise, noise_config)
+        self.mechanisms = {"noise": noise, "clip": clip, "noise_multiplier": float(noise_multiplier),
+                           "clip_norm": float(clip_norm), "micro_batches": self.micro_batches}
+
+    def create(self, policy: str) -> type:
+        """The optimizer class for ``policy`` ("SGD", "Momentum" or "Adam")."""
+        if self.mechanisms is None:
+            raise InvalidInputError("DPOptimizerClassFactory: call set_mechanisms(...) before create(...)")
+        base = _BASES.get(str(policy).lower())
+        if base is None:
+            raise InvalidInputError(f"policy: expected one of SGD, Momentum, Adam, got {policy!r}")
+        mechanisms = dict(self.mechanisms)
+
+        def __init__(self, *args, **kwargs):
+            base.__init__(self, *args, **kwargs)
+            self.dp_mechanisms = mechanisms
+
+        return type(f"DP{base.__name__}", (base,), {"__init__": __init__, "__doc__": f"{base.__name__} carrying "
+                                                   "DP mechanisms for DPModel."})
