@@ -128,3 +128,31 @@ def write(out_dir: str | Path, name: str, html_text: str, data: dict[str, Any]) 
     atomic_write_text(j, json.dumps(data, indent=2, default=_jsonable, allow_nan=False))
     atomic_write_text(h, html_text)
     return h, j
+
+
+def line_chart(x: Sequence[float], series: dict[str, Sequence[float]], *, xlabel: str = "", ylabel: str = "",
+               title: str = "", ylim: tuple[float, float] | None = None, highlight: str | None = None) -> str:
+    """Lines of ``series`` (name -> y values over ``x``) as an inline figure; ``highlight`` draws one series
+    thicker (e.g. the worst case over an ensemble)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for name, ys in series.items():
+        bold = name == highlight
+        ax.plot(list(x), list(ys), marker="o", lw=2.8 if bold else 1.4, color="black" if bold else None,
+                label=name, zorder=3 if bold else 2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return img(figure_uri(fig), title or ylabel)
+
+
+def warnings_html(messages: Sequence[str]) -> str:
+    """Warning boxes (nothing when there are none)."""
+    return "".join(f'<div class="warning">{esc(m)}</div>' for m in messages)

@@ -200,27 +200,38 @@ class Coverage(Algorithm, abc.ABC):
             self._layers = chosen
         return self._layers
 
-    def capture(self, x: Any) -> Activations:
-        """Neuron values (``(N, units)`` per layer of :attr:`layers`) and logits of ``x``, in batches."""
+    def capture(self, x: Any, *, progress: bool | None = None) -> Activations:
+        """Neuron values (``(N, units)`` per layer of :attr:`layers`) and logits of ``x``, in batches.
+
+        ``progress``: show a progress bar (None: only on a terminal, for inputs spanning several batches).
+        """
         xa = check_inputs(x, name="x", bounds=self.model.bounds, input_shape=self.model.input_shape)
         names = tuple(self.layers)
         parts: list[Activations] = []
         bs = self.config.batch_size
-        for start in range(0, xa.shape[0], bs):
-            chunk = xa[start:start + bs]
-            if hasattr(self.model, "capture"):
-                raw = self.model.capture(chunk, names)
-                logits = raw.logits
-            else:
-                raw = self.model.activations(chunk, layers=names)
-                logits = getattr(raw, "logits", None)
-                if logits is None and self.needs_logits:
-                    logits = to_numpy(self.model.logits(chunk))
-            parts.append(self._neurons(raw, logits))
+        if progress is None and xa.shape[0] <= 4 * bs:
+            progress = False
+        from ..progress import Progress
+
+        with Progress(xa.shape[0], f"{type(self).__name__} activations", enabled=progress, unit="inputs") as bar:
+            for start in range(0, xa.shape[0], bs):
+                parts.append(self._capture_chunk(xa[start:start + bs], names))
+                bar.update(parts[-1].size)
         if len(parts) == 1:
             return parts[0]
         logits = None if parts[0].logits is None else np.concatenate([p.logits for p in parts])
         return Activations({k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, logits=logits)
+
+    def _capture_chunk(self, chunk: np.ndarray, names: tuple[str, ...]) -> Activations:
+        if hasattr(self.model, "capture"):
+            raw = self.model.capture(chunk, names)
+            logits = raw.logits
+        else:
+            raw = self.model.activations(chunk, layers=names)
+            logits = getattr(raw, "logits", None)
+            if logits is None and self.needs_logits:
+                logits = to_numpy(self.model.logits(chunk))
+        return self._neurons(raw, logits)
 
     def _neurons(self, acts: dict[str, Any], logits: Any = None) -> Activations:
         """Keep this criterion's layers as ``(N, units)`` neuron values; check they are all there."""
@@ -242,13 +253,14 @@ class Coverage(Algorithm, abc.ABC):
         return out
 
     # ------------------------------------------------------------------ profile
-    def fit(self, x_train: Any, y_train: Any = None, *, cache: bool = True, disk: Any = False) -> Coverage:
+    def fit(self, x_train: Any, y_train: Any = None, *, cache: bool = True, disk: Any = False,
+            progress: bool | None = None) -> Coverage:
         """Compute (or load) the training-set profile the criterion needs; returns ``self``.
 
         ``y_train``: class labels of the training inputs (surprise adequacy groups traces by class); the
         model's predictions are used when omitted. ``cache``: reuse/keep the profile in memory, keyed by the
         model's parameters, the data and the layers. ``disk``: True (armour's cache directory) or a directory
-        to also keep it on disk (written atomically).
+        to also keep it on disk (written atomically). ``progress``: show a progress bar (None: on a terminal).
         """
         xa = check_inputs(x_train, name="x_train", bounds=self.model.bounds, input_shape=self.model.input_shape)
         ya = None if y_train is None else check_labels(y_train, n=xa.shape[0], num_classes=None, name="y_train")
@@ -265,7 +277,7 @@ class Coverage(Algorithm, abc.ABC):
             except Exception:  # noqa: BLE001 - a corrupt cache entry is recomputed, not fatal
                 profile = None
         if profile is None:
-            acts = self._profile_capture(xa)
+            acts = self._profile_capture(xa, progress)
             classes = ya if ya is not None else np.asarray(acts.logits).argmax(axis=1).astype(np.int64)
             profile = NeuronProfile.from_traces(dict(acts), classes, key=key or "")
         if path is not None and not path.exists():
@@ -283,8 +295,8 @@ class Coverage(Algorithm, abc.ABC):
         self.reset()
         return self
 
-    def _profile_capture(self, x: np.ndarray) -> Activations:
-        acts = self.capture(x)
+    def _profile_capture(self, x: np.ndarray, progress: bool | None = None) -> Activations:
+        acts = self.capture(x, progress=progress)
         if acts.logits is None:
             acts.logits = to_numpy(self.model.logits(x))
         return acts

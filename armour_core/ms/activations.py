@@ -183,8 +183,11 @@ class ActivationCapture:
                 h.remove()
         logits = self.model.postprocess(out).asnumpy()
         names = call_names([(c[0], None) for c in calls])
-        acts = {nm: c[3].asnumpy() for nm, c in zip(names, calls)
-                if c[0] in self._selected and type(c[1]).__name__ not in NOT_NEURONS}
+        acts = {}
+        for nm, c in zip(names, calls):
+            out_t = _first_tensor(c[3])
+            if c[0] in self._selected and type(c[1]).__name__ not in NOT_NEURONS and out_t is not None:
+                acts[nm] = out_t.asnumpy()
         captured = Captured(acts, logits=logits)
         if not probe:
             return captured, calls, False, ""
@@ -208,15 +211,25 @@ class ActivationCapture:
     def _compiled(self, x: np.ndarray) -> Captured:
         n = x.shape[0]
         padded = x
-        # Each new batch size compiles a new graph (~0.5 s); after a few sizes, pad to a power of two instead.
-        if n not in self._sizes and len(self._sizes) >= 6:
-            size = min(self.max_batch, 1 << (n - 1).bit_length())
+        # Each new batch size compiles a new graph (~0.5 s): the first few sizes seen (a run's fixed batch and
+        # its last partial batch) compile exactly; later ones are padded up to a power of two.
+        if n not in self._sizes and len(self._sizes) >= 3:
+            near = [s for s in self._sizes if n < s <= 2 * n]  # reuse a graph when padding at most doubles
+            size = min(near) if near else min(self.max_batch, 1 << (n - 1).bit_length())
             if size > n:
                 padded = np.concatenate([x, np.repeat(x[:1], size - n, axis=0)])
         self._sizes.add(padded.shape[0])
+        self.compiled_sizes = sorted(self._sizes)
         outs = self._fn(ms.Tensor(padded))
         arrays = [o.asnumpy()[:n] for o in outs]
         return Captured(dict(zip(self._names, arrays[1:])), logits=arrays[0])
+
+
+def _first_tensor(value: Any):
+    """A leaf's output tensor; for a leaf returning several (an LSTM's output and state), the first."""
+    while isinstance(value, (tuple, list)) and value:
+        value = value[0]
+    return value if isinstance(value, ms.Tensor) else None
 
 
 def _is_chain(calls, x_in, out) -> tuple[bool, str]:

@@ -172,7 +172,15 @@ class MSModel(Classifier):
         if xa.ndim < 1 or xa.shape[0] == 0:
             raise InvalidInputError(f"x: expected a non-empty batch, got shape {xa.shape}")
         self._check(xa[:1])
-        out = self.activation_capture(layers, method=method)(xa)
+        # one capture of every layer serves any subset: a single set of compiled graphs per model
+        out = self.activation_capture(None, method=method)(xa)
+        if layers is not None:
+            known = self.layer_names()
+            unknown = [n for n in layers if n not in known]
+            if unknown:
+                raise InvalidInputError(f"layers: unknown layer(s) {unknown}; available: {known}")
+            wanted = set(layers)
+            out = type(out)({k: v for k, v in out.items() if k.split("#")[0] in wanted}, logits=out.logits)
         self.forward_calls += 1
         self.queries += int(xa.shape[0])
         if self._num_classes is None:

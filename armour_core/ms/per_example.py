@@ -97,16 +97,32 @@ def clip_factors(sq: tuple, clip_norm, mask, per_layer: bool):
 def per_example_loss(loss_fn: Callable, sample_logits: np.ndarray, sample_y: np.ndarray) -> Callable:
     """``loss_fn`` as a function returning one loss per example.
 
-    MindSpore losses usually reduce (``reduction='mean'``); a reducing loss is mapped over the batch with
-    ``vmap`` so every example's loss (and gradient) is exact whatever the reduction.
+    MindSpore losses usually reduce (``reduction='mean'``). A ``nn.LossBase`` is cloned with
+    ``reduction='none'`` (checked against the original on a sample); any other reducing callable is mapped
+    over the batch with ``vmap`` (exact, but slower to compile and run).
     """
+    import copy
+    import warnings
+
     z = ms.Tensor(np.ascontiguousarray(sample_logits, dtype=np.float32))
     y = ms.Tensor(sample_y)
     out = loss_fn(z, y)
-    if out.ndim == 1 and out.shape[0] == z.shape[0]:
-        def batched(logits, labels):
-            return loss_fn(logits, labels)
-        return batched
+    n = z.shape[0]
+    if out.ndim == 1 and out.shape[0] == n:
+        return loss_fn
+    if isinstance(loss_fn, nn.LossBase) and getattr(loss_fn, "reduction", None) in ("mean", "sum"):
+        clone = copy.deepcopy(loss_fn)  # never touch the user's loss object
+        clone.reduction, clone.average, clone.reduce = "none", False, False
+        values = clone(z, y)
+        if values.ndim == 1 and values.shape[0] == n:
+            v = values.asnumpy().astype(np.float64)
+            ref = float(out.asnumpy())
+            agg = v.mean() if loss_fn.reduction == "mean" else v.sum()
+            if abs(agg - ref) <= 1e-4 * max(1.0, abs(ref)):
+                return clone
+    warnings.warn(f"loss_fn {type(loss_fn).__name__} reduces over the batch; mapping it over examples with vmap "
+                  "(give a loss that returns per-example values, e.g. reduction='none', for faster steps)",
+                  stacklevel=3)
 
     def single(zi, yi):
         return loss_fn(zi.expand_dims(0), yi.expand_dims(0)).sum()

@@ -39,13 +39,14 @@ class FuzzReport:
     seconds: float
     resumed_from: int | None
     seeds: int
-    seeds_misclassified: int
+    seeds_misclassified: int  #: initial seeds that already fail an oracle (reported, not fuzzed)
     coverage: dict[str, float]
     coverage_history: dict[str, np.ndarray]
     mutators: dict[str, MutatorStats]
     findings: list[dict[str, Any]]
     findings_x: np.ndarray
     corpus_x: np.ndarray
+    corpus_refs: np.ndarray  #: each entry's lineage reference (its seed, moved by the lineage's affine step)
     corpus_labels: np.ndarray
     corpus_roots: np.ndarray
     corpus_gains: np.ndarray  #: largest per-criterion coverage gain each entry brought when it joined
@@ -72,6 +73,7 @@ class FuzzReport:
                    coverage_history={k: np.asarray(v, dtype=np.float64) for k, v in history.items()},
                    mutators={k: MutatorStats(**s.asdict()) for k, s in stats.items()},
                    findings=list(findings.meta), findings_x=findings.x.copy(), corpus_x=corpus.x.copy(),
+                   corpus_refs=corpus.ref.copy(),
                    corpus_labels=corpus.col("label").copy(), corpus_roots=corpus.col("root").copy(),
                    corpus_gains=corpus.col("gain").copy(),
                    corpus_chains=[chain_to_json(c) for c in corpus.chains],

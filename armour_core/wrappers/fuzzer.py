@@ -31,6 +31,7 @@ import numpy as np
 from .. import registry
 from ..api.arrays import check_inputs, check_labels, to_numpy
 from ..api.model import as_classifier
+from ..api.mutator import create_mutator, mutator_category, mutator_names
 from ..errors import ArmourError, ConfigError, InvalidInputError, UnknownPluginError
 from ..progress import Progress
 from . import fuzz_oracles as oracles_mod
@@ -134,7 +135,7 @@ class Fuzzer:
             mutators = [mutators]
         if not isinstance(mutators, list) or not mutators:
             raise InvalidInputError("mutators: expected a non-empty list of mutator names, (name, {config}) pairs "
-                                    f"or instances; available: {', '.join(registry.names('mutator'))}")
+                                    f"or instances; available: {', '.join(mutator_names())}")
         out: list[_Mutator] = []
         used: dict[str, int] = {}
         for i, item in enumerate(mutators):
@@ -144,18 +145,17 @@ class Fuzzer:
             else:
                 name, config = _split_named(item, f"mutators[{i}]")
                 try:
-                    spec = registry.spec("mutator", name)
+                    category = mutator_category(name)  # from the record; fuzzing attacks are "adversarial"
+                    kind = "mutator" if name in registry.names("mutator") or category != "adversarial" else "attack"
+                    try:
+                        name = registry.spec(kind, name).name
+                    except UnknownPluginError:
+                        pass
                 except UnknownPluginError as exc:
                     raise UnknownPluginError(f"mutators[{i}]: {exc}", kind="mutator", name=name,
                                              suggestions=exc.suggestions) from None
-                name = spec.name
-                category = getattr(spec.facet, "category", None) or "pixel"
-                kwargs = dict(config)
-                kwargs.setdefault("bounds", self.bounds)
-                if category == "adversarial":
-                    kwargs.setdefault("model", self.model)
                 try:
-                    impl = registry.create("mutator", name, **kwargs)
+                    impl = create_mutator(name, model=self.model, bounds=self.bounds, **config)
                 except ArmourError as exc:
                     raise ConfigError(f"mutators[{i}] ({name!r}): {exc}") from None
                 except (TypeError, ValueError) as exc:
@@ -328,7 +328,12 @@ class Fuzzer:
             raise InvalidInputError(f"max_iters: expected a non-negative int, got {max_iters!r}")
         xs = check_inputs(seeds_x, name="seeds_x", bounds=self.bounds,
                           input_shape=getattr(self.model, "input_shape", None))
-        ys = check_labels(seeds_y, n=xs.shape[0], num_classes=self.model.num_classes, name="seeds_y")
+        try:
+            num_classes = self.model.num_classes
+        except InvalidInputError:  # a bare network wrapped without input_shape: learn it from one seed
+            self.model.logits(xs[:1])
+            num_classes = self.model.num_classes
+        ys = check_labels(seeds_y, n=xs.shape[0], num_classes=num_classes, name="seeds_y")
         xs = np.ascontiguousarray(xs, dtype=np.float32)
         self._prepare_criteria()
         t0 = time.perf_counter()
@@ -359,6 +364,7 @@ class Fuzzer:
             else:
                 store.clear()
         if not resumed:
+            self.scheduler.load_state({})  # a fresh run starts the scheduler afresh too
             seeds_misclassified = self._dry_run(xs, ys, corpus, findings, history)
             if store is not None:
                 self._checkpoint(store, 0, corpus, findings, history, stats, fingerprint, seeds_misclassified)
@@ -472,11 +478,12 @@ class Fuzzer:
             n = len(idx)
             params = m.impl.sample_params(n, rng)
             xin = np.broadcast_to(x0, (n, *x0.shape))
-            if m.category == "affine":
-                both = np.concatenate([xin, np.broadcast_to(r0, (n, *r0.shape))])
-                tiled = {p: np.concatenate([v, v]) for p, v in params.items()}
-                out = np.asarray(to_numpy(m.impl.mutate(both, tiled, rng=rng)))
-                cand[idx], refs[idx] = out[:n], out[n:]
+            if m.category == "affine":  # the same transform (params and inner randomness) moves the reference
+                stream = int(rng.integers(2**63))
+                cand[idx] = np.asarray(to_numpy(m.impl.mutate(np.ascontiguousarray(xin), params,
+                                                              rng=np.random.default_rng(stream))))
+                rin = np.ascontiguousarray(np.broadcast_to(r0, (n, *r0.shape)))
+                refs[idx] = np.asarray(to_numpy(m.impl.mutate(rin, params, rng=np.random.default_rng(stream))))
                 affine_now[idx] = True
             elif m.category == "adversarial":
                 cand[idx] = np.asarray(to_numpy(self._adversarial(m, np.ascontiguousarray(xin), label, params, rng)))

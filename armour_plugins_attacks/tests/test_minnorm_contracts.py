@@ -12,12 +12,6 @@ class TestDeepFool(AttackContract):
     min_success = 0.9
 
 
-class TestDeepFoolLinf(AttackContract):
-    name = "deepfool"
-    config = {"steps": 10, "norm": "linf"}
-    generous = {"steps": 20, "norm": "linf"}
-    min_success = 0.9
-
 
 class TestCW(AttackContract):
     name = "cw"
@@ -30,11 +24,6 @@ class TestFAB(AttackContract):
     config = {"steps": 5}
     generous = {"steps": 10}
 
-
-class TestFABT(AttackContract):
-    name = "fab_t"
-    config = {"steps": 3, "target_classes": 2, "norm": "l2"}
-    generous = None
 
 
 class TestJSMA(AttackContract):
@@ -55,16 +44,6 @@ class TestAPGD(AttackContract):
     generous = {"steps": 10, "eps": 0.3}
 
 
-class TestAPGDL2(AttackContract):
-    name = "apgd"
-    config = {"steps": 10, "eps": 1.0, "norm": "l2", "loss": "dlr"}
-    generous = {"steps": 10, "eps": 3.0, "norm": "l2", "loss": "dlr"}
-
-
-class TestAPGDT(AttackContract):
-    name = "apgd_t"
-    config = {"steps": 5, "eps": 0.1, "target_classes": 2}
-    generous = None
 
 
 class TestSquare(AttackContract):
@@ -72,11 +51,6 @@ class TestSquare(AttackContract):
     config = {"queries": 60, "eps": 0.1}
     generous = {"queries": 300, "eps": 0.3}
 
-
-class TestSquareL2(AttackContract):
-    name = "square"
-    config = {"queries": 60, "eps": 1.0, "norm": "l2"}
-    generous = {"queries": 300, "eps": 3.0, "norm": "l2"}
 
 
 class TestAutoAttack(AttackContract):

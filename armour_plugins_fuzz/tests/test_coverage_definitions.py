@@ -155,7 +155,7 @@ ALL = ["neuron", "top_k", "top_k_pattern", "k_multisection", "neuron_boundary", 
 
 
 @pytest.mark.parametrize("name", ALL)
-@settings(max_examples=8, deadline=None, derandomize=True)
+@settings(max_examples=8, deadline=None, derandomize=True, database=None)
 @given(data=st.data())
 def test_monotone_unit_interval_and_gain_agrees(name, data):
     rng = np.random.default_rng(data.draw(st.integers(0, 1000)))
@@ -252,3 +252,40 @@ def test_bad_configs_and_layers():
         cov.update(TRAIN)
     with pytest.raises(InvalidInputError, match="bounds"):
         make("neuron").update(TRAIN * 100)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_gain_threshold_honoured_by_every_criterion(name):
+    rng = np.random.default_rng(3)
+    train = rng.normal(0, 1, (40, 2, 4)).astype(np.float32)
+    x = rng.normal(0, 2, (10, 2, 4)).astype(np.float32)
+    free = make(name)
+    if free.needs_profile:
+        free.fit(train)
+    gains = free.sample_gains(free.capture(x))
+    kept = free.accept(x)
+    np.testing.assert_array_equal(kept, gains > 0)  # threshold 0: exactly the inputs that add coverage
+    strict = make(name, min_gain=0.99)
+    if strict.needs_profile:
+        strict.fit(train)
+    assert not strict.accept(x).any() and strict.value == 0.0 and strict.count == 0
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_updates_are_incremental(name, monkeypatch):
+    """Adding a batch touches only that batch (MindArmour recomputes coverage over every prefix)."""
+    rng = np.random.default_rng(4)
+    cov = make(name)
+    if cov.needs_profile:
+        cov.fit(rng.normal(0, 1, (40, 2, 4)).astype(np.float32))
+    seen = []
+    original = type(cov)._update
+
+    def counting(self, acts):
+        seen.append(acts.size)
+        return original(self, acts)
+
+    monkeypatch.setattr(type(cov), "_update", counting)
+    for n in (3, 4, 5):
+        cov.update(rng.normal(0, 1, (n, 2, 4)).astype(np.float32))
+    assert seen == [3, 4, 5] and cov.count == 12

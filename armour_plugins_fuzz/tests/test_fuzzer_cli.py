@@ -14,7 +14,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 def test_fuzz_command_runs_and_resumes(tmp_path, capsys, armour_lenet):
     corpus, out = tmp_path / "corpus", tmp_path / "report"
-    args = ["fuzz", "--seeds", "12", "--max-iters", "6", "--mutants-per-seed", "6", "--beta", "0.5",
+    args = ["fuzz", "--n", "12", "--max-iters", "6", "--mutants-per-seed", "6", "--beta", "0.5",
             "--corpus-dir", str(corpus), "--out", str(out), "--progress"]
     assert main(args) == 0
     captured = capsys.readouterr()
@@ -36,9 +36,12 @@ def test_fuzz_command_user_model_and_data(tmp_path, capsys, armour_digits, armou
     ckpt = tmp_path / "net.ckpt"
     ms.save_checkpoint(armour_lenet.network, str(ckpt))
     data = tmp_path / "data.npz"
-    np.savez(data, x_seeds=armour_digits.x_test[:8], y_seeds=armour_digits.y_test[:8])
+    np.savez(data, x=armour_digits.x_test[:8], y=armour_digits.y_test[:8])
+    train = tmp_path / "train.npz"
+    np.savez(train, x=armour_digits.x_train[:200])
     code = main(["fuzz", "--network", "armour_core.builtin.models:LeNet5", "--checkpoint", str(ckpt),
-                 "--data", str(data), "--max-iters", "3", "--mutants-per-seed", "4", "--corpus-dir",
+                 "--data", str(data), "--train-data", str(train), "--coverage", "neuron,k_multisection",
+                 "--max-iters", "3", "--mutants-per-seed", "4", "--corpus-dir",
                  str(tmp_path / "c"), "--out", str(tmp_path / "r"), "--no-progress"])
     assert code == 0, capsys.readouterr().err
     assert json.loads((tmp_path / "r" / "fuzz.json").read_text())["seeds"] == 8
@@ -50,4 +53,5 @@ def test_fuzz_command_errors(tmp_path, capsys):
     assert "no_such_mutator" in capsys.readouterr().err
     assert main(["fuzz", "--network", "armour_core.builtin.models:LeNet5", *base]) == 2
     assert "--network and --data" in capsys.readouterr().err
-    assert main(["fuzz", "--seeds", "0", *base]) == 2
+    assert main(["fuzz", "--n", "0", *base]) == 2
+    assert "--n" in capsys.readouterr().err

@@ -234,3 +234,42 @@ def test_registry_mutators_by_category(armour_lenet, seeds):
     assert {m.name: m.category for m in fz.mutators} == {n: registry.spec("mutator", n).facet.category for n in names}
     rep = fz.run(*seeds, max_iters=4)
     assert sum(s.tried for s in rep.mutators.values()) == 4 * len(names) * 2
+
+
+def test_design_example_with_affine_and_adversarial(armour_lenet, seeds, tmp_path):
+    """DESIGN.md §9: names from the registry; the attack name becomes an adversarial mutator via its record."""
+    from armour_core.api.mutator import adversarial_attack_names
+
+    if "fgsm" not in adversarial_attack_names() or "rotate" not in registry.names("mutator"):
+        pytest.skip("needs the 'fgsm' attack (fuzzing=True) and the 'rotate' mutator in the registry")
+    from armour_core import Fuzzer as LazyFuzzer
+
+    fz = LazyFuzzer(model=armour_lenet, mutators=["gaussian_blur", ("rotate", {"degrees": (-15, 15)}), "fgsm"],
+                    coverage="neuron", scheduler="deephunter", corpus_dir=tmp_path / "corpus", mutants_per_seed=9)
+    assert [m.category for m in fz.mutators] == ["pixel", "affine", "adversarial"]
+    rep = fz.run(*seeds, max_iters=6)
+    assert all(s.tried > 0 for s in rep.mutators.values())
+    adv = [j for j, f in enumerate(rep.findings) if f["chain"] and f["chain"][-1]["mutator"] == "fgsm"]
+    if adv:
+        pred = np.asarray(armour_lenet.predict(rep.findings_x[adv]))
+        assert np.all(pred != [rep.findings[j]["label"] for j in adv])
+    assert (tmp_path / "corpus" / "state.json").exists()
+
+
+def test_registry_affine_moves_reference_identically(armour_lenet, seeds):
+    """For every registered affine mutator (perspective draws inner randomness too): an entry one affine step
+    from its seed has exactly its reference as input, and affine happens at most once per lineage."""
+    affine = [s.name for s in registry.specs("mutator") if s.facet.category == "affine"
+              and registry.availability("mutator", s.name) == ""]
+    if not affine:
+        pytest.skip("no affine mutator registered")
+    fz = Fuzzer(armour_lenet, ["contrast" if "contrast" in registry.names("mutator") else "gaussian_blur", *affine],
+                coverage=[("neuron", {"threshold": 0.0}), "top_k"], scheduler="uniform",
+                mutants_per_seed=3 * len(affine), alpha=1.0, beta=1.0, seed=2)
+    rep = fz.run(*seeds, max_iters=12)
+    single = [i for i, c in enumerate(rep.corpus_chains) if len(c) == 1 and c[0]["mutator"] in affine]
+    assert single, "some affine mutant should join the corpus"
+    for i in single:
+        np.testing.assert_allclose(rep.corpus_x[i], rep.corpus_refs[i], atol=1e-6)
+    chains = rep.corpus_chains + [f["chain"] for f in rep.findings]
+    assert max(affine_steps(rep, c) for c in chains) <= 1

@@ -35,7 +35,7 @@ import numpy as np
 #: per-chunk budget for step-wise random inputs fed to the graph (bytes); larger draws are chunked
 RANDOM_INPUT_BUDGET = 32 * 2**20
 _TINY = 1e-12
-_HYPER = ("eps", "alpha", "decay", "radius", "lo", "hi", "spread")
+_HYPER = ("eps", "alpha", "decay", "radius", "lo", "hi", "spread", "sign")
 
 
 @attrs.frozen
@@ -44,7 +44,6 @@ class LoopSpec:
 
     norm: str  #: linf, l2 or l1
     loss: str = "ce"
-    targeted: bool = False
     momentum: bool = False
     diversity: bool = False
     neighbours: int = 0  #: VMI neighbour samples per step (0: no variance tuning)
@@ -56,8 +55,8 @@ class LoopSpec:
 
 def bucket(n: int) -> int:
     """Padded batch size: few distinct graph shapes for arbitrary batch sizes."""
-    if n <= 8:
-        return 8
+    if n <= 16:
+        return 16
     if n <= 64:
         return 1 << (n - 1).bit_length()
     return -(-n // 64) * 64
@@ -73,7 +72,6 @@ def _build_body(spec: LoopSpec, grad: Callable, grad_div: Callable | None) -> Ca
     import mindspore as ms
     from mindspore import ops
 
-    sgn = -1.0 if spec.targeted else 1.0
     norm, momentum, diversity, nbh = spec.norm, spec.momentum, spec.diversity, spec.neighbours
 
     def rows(t):
@@ -130,8 +128,8 @@ def _build_body(spec: LoopSpec, grad: Callable, grad_div: Callable | None) -> Ca
         return ops.select(ops.broadcast_to(inside, f.shape), f, shrunk)
 
     def body(adv, mom, var, x0, y, hyper, ah, aw, noise):
-        eps, alpha, decay, radius, lo, hi, spread = (hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5],
-                                                     hyper[6])
+        eps, alpha, decay, radius, lo, hi, spread, sgn = (hyper[0], hyper[1], hyper[2], hyper[3], hyper[4],
+                                                          hyper[5], hyper[6], hyper[7])
         if diversity:
             g = grad_div(adv, y, ah, aw) * sgn
         else:
@@ -270,7 +268,8 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
 
     ``draw(t)`` returns step ``t``'s random inputs ``(ah, aw, noise)`` (None for unused parts); it is
     called once per step, in order. ``hyper`` holds the graph's scalar inputs (``_HYPER``: eps, step
-    length, momentum decay, VMI neighbourhood radius, bounds, L1 spread). Every iteration counts
+    length, momentum decay, VMI neighbourhood radius, bounds, L1 spread, +1 to ascend the loss or -1 to
+    descend it for a target). Every iteration counts
     ``1 + neighbours`` forward and backward passes on ``model``.
     """
     import mindspore as ms

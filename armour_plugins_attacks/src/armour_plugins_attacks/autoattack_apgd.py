@@ -40,7 +40,8 @@ def checkpoints(steps: int) -> list[int]:
     p = [0.0, 0.22]
     while p[-1] < 1.0:
         p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
-    return sorted({int(math.ceil(v * steps)) for v in p if math.ceil(v * steps) <= steps})
+    marks = {int(math.ceil(round(v * steps, 9))) for v in p}  # round: 0.41 + 0.16 must not ceil to 58
+    return sorted(m for m in marks if m <= steps)
 
 
 class _APGDGraph:

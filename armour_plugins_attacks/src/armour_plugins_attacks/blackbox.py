@@ -24,6 +24,7 @@ from armour_core.api.arrays import check_inputs, to_numpy
 from armour_core.api.attack import Attack
 from armour_core.api.norms import project
 from armour_core.errors import BudgetExceededError, InvalidInputError
+from armour_core.progress import Progress
 
 #: Largest number of floats sent to the model in one call (bounds memory for big populations).
 MAX_CALL_ELEMENTS = 1 << 23
@@ -65,8 +66,9 @@ class QueryOracle:
     """
 
     def __init__(self, model: Any, sample_shape: tuple[int, ...], labels: np.ndarray,
-                 target: np.ndarray | None, max_queries: int):
+                 target: np.ndarray | None, max_queries: int, progress: Any = None):
         self.model = model
+        self.progress = progress
         self.sample_shape = tuple(sample_shape)
         self.labels = np.asarray(labels, dtype=np.int64)
         self.target = None if target is None else np.asarray(target, dtype=np.int64)
@@ -97,6 +99,8 @@ class QueryOracle:
             raise BudgetExceededError(f"sample {worst} would use {int(self.used[worst] + charge[worst])} "
                                       f"queries; max_queries={self.max_queries}")
         self.used += charge
+        if self.progress is not None:
+            self.progress.update(m, exhausted=f"{np.mean(self.used >= self.max_queries):.2f}")
         return padded_logits(self.model, rows.reshape((m, *self.sample_shape)))
 
     # ------------------------------------------------------------------ decisions and objectives
@@ -162,8 +166,27 @@ class BlackBoxAttack(Attack):
     needs_gradients = False
 
     def _oracle(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> QueryOracle:
-        self._last_oracle = QueryOracle(self.model, x.shape[1:], y, target, self.config.max_queries)
+        self._last_oracle = QueryOracle(self.model, x.shape[1:], y, target, self.config.max_queries,
+                                        progress=getattr(self, "_progress", None))
         return self._last_oracle
+
+    def batch_generate(self, *args: Any, **kwargs: Any):
+        self._batched = True
+        try:
+            return super().batch_generate(*args, **kwargs)
+        finally:
+            self._batched = False
+
+    def _run(self, x: Any, y: Any, target: Any, stream: int):
+        """:meth:`Attack._run` with a query-budget progress bar (shown on a terminal only)."""
+        n = int(np.shape(to_numpy(x, "x"))[0]) if np.ndim(to_numpy(x, "x")) else 0
+        quiet = False if getattr(self, "_batched", False) else None  # batch_generate shows its own bar
+        with Progress(n * self.config.max_queries, type(self).__name__, unit="queries", enabled=quiet) as bar:
+            self._progress = bar
+            try:
+                return super()._run(x, y, target, stream)
+            finally:
+                self._progress = None
 
     @property
     def queries_per_sample(self) -> np.ndarray:

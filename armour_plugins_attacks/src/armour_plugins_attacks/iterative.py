@@ -36,9 +36,9 @@ class IterativeAttack(Attack):
         c = self.config
         return c.step_size if c.step_size is not None else self.step_ratio * c.eps / c.steps
 
-    def loop_spec(self, targeted: bool) -> _graph.LoopSpec:
+    def loop_spec(self) -> _graph.LoopSpec:
         c = self.config
-        return _graph.LoopSpec(norm=c.norm, loss=c.loss, targeted=targeted,
+        return _graph.LoopSpec(norm=c.norm, loss=c.loss,
                                momentum=self._momentum(),
                                diversity=self._diverse(), neighbours=getattr(c, "neighbours", 0))
 
@@ -48,12 +48,13 @@ class IterativeAttack(Attack):
     def _diverse(self) -> bool:
         return False
 
-    def _hyper(self, x: np.ndarray) -> dict[str, float]:
+    def _hyper(self, x: np.ndarray, targeted: bool) -> dict[str, float]:
         c = self.config
         lo, hi = self.bounds
         return {"eps": c.eps, "alpha": self.step_size, "decay": float(getattr(c, "decay", 0.0)),
                 "radius": float(getattr(c, "beta", 0.0)) * c.eps, "lo": lo, "hi": hi,
-                "spread": float(sparse_count(int(np.prod(x.shape[1:])), c.sparsity))}
+                "spread": float(sparse_count(int(np.prod(x.shape[1:])), c.sparsity)),
+                "sign": -1.0 if targeted else 1.0}
 
     def _start(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return x
@@ -69,8 +70,8 @@ class IterativeAttack(Attack):
     def _run_once(self, x: np.ndarray, labels: np.ndarray, targeted: bool, rng: np.random.Generator) -> np.ndarray:
         c = self.config
         start = np.clip(self._start(x, rng), *self.bounds).astype(np.float32)
-        return _graph.run_loop(self.model, self.loop_spec(targeted), x0=x.astype(np.float32), start=start,
-                               labels=labels, steps=c.steps, hyper=self._hyper(x),
+        return _graph.run_loop(self.model, self.loop_spec(), x0=x.astype(np.float32), start=start,
+                               labels=labels, steps=c.steps, hyper=self._hyper(x, targeted),
                                draw=self._draw(x, rng), mode=c.compile)
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:

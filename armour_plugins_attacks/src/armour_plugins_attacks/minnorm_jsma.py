@@ -57,22 +57,11 @@ class JSMA(Attack):
             g = g.reshape(n, c, d)
             alpha = g[rows, target]
             beta = g.sum(axis=1) - alpha
-            a2 = alpha[:, :, None] + alpha[:, None, :]
-            b2 = beta[:, :, None] + beta[:, None, :]
-            ok = domain[:, :, None] & domain[:, None, :] & offdiag
-            if increase:
-                ok &= (a2 > 0) & (b2 < 0)
-                sal = a2 * -b2
-            else:
-                ok &= (a2 < 0) & (b2 > 0)
-                sal = -a2 * b2
-            sal = np.where(ok, sal, -np.inf).reshape(n, d * d)
-            best = sal.argmax(axis=1)
-            has_pair = np.isfinite(sal[rows, best])
-            # no pair with the right signs: fall back to the best pair by the target gradient alone
-            fallback = np.where(domain[:, :, None] & domain[:, None, :] & offdiag,
-                                a2 if increase else -a2, -np.inf).reshape(n, d * d).argmax(axis=1)
-            pick = np.where(has_pair, best, fallback)
+            pick = np.empty(n, dtype=np.int64)
+            per = max(1, int(4e6 // (d * d)))  # bound the (rows, d, d) pair tables to ~4e6 entries
+            for s0 in range(0, n, per):
+                sl = slice(s0, s0 + per)
+                pick[sl] = self._best_pairs(alpha[sl], beta[sl], domain[sl], offdiag, increase)
             p, q = pick // d, pick % d
             step = cfg.theta * (hi - lo)
             upd = np.flatnonzero(live)
@@ -80,3 +69,23 @@ class JSMA(Attack):
                 flat[upd, idx[upd]] = np.clip(flat[upd, idx[upd]] + step, lo, hi)
                 domain[upd, idx[upd]] = False
         return flat.reshape(x.shape).astype(x.dtype)
+
+    @staticmethod
+    def _best_pairs(alpha, beta, domain, offdiag, increase):
+        """Index ``p·d + q`` of the most salient admissible pair per row (falls back to the target term)."""
+        n, d = alpha.shape
+        a2 = alpha[:, :, None] + alpha[:, None, :]
+        b2 = beta[:, :, None] + beta[:, None, :]
+        allowed = domain[:, :, None] & domain[:, None, :] & offdiag
+        if increase:
+            ok = allowed & (a2 > 0) & (b2 < 0)
+            sal = a2 * -b2
+        else:
+            ok = allowed & (a2 < 0) & (b2 > 0)
+            sal = -a2 * b2
+        sal = np.where(ok, sal, -np.inf).reshape(n, d * d)
+        best = sal.argmax(axis=1)
+        has_pair = np.isfinite(sal[np.arange(n), best])
+        # no pair with the right signs: the pair that moves the target logit most
+        fallback = np.where(allowed, a2 if increase else -a2, -np.inf).reshape(n, d * d).argmax(axis=1)
+        return np.where(has_pair, best, fallback)

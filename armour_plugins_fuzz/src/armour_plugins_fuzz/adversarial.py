@@ -4,7 +4,9 @@ There is no list of attack names here: the attack is resolved through the regist
 setting, and :func:`armour_core.api.mutator.create_mutator` makes ``"fgsm"``, ``"pgd"``... usable as mutator
 names for every attack so marked. The perturbation budget ``eps`` is a per-element size as a fraction of the
 data range: the attack gets ``eps·span`` for L∞, ``eps·span·√D`` for L2 and ``eps·span·D`` for L1 attacks
-(D = elements per input), so one config fits [0, 1] and [0, 255] data and any norm.
+and ``eps·D`` changed elements for L0 attacks (D = elements per input), so one config fits [0, 1] and
+[0, 255] data and any norm. A registered mutator wins a name it shares with an attack (``salt_and_pepper``
+is both); such an attack stays reachable as ``("adversarial", {"attack": name})``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class AdversarialMutator(Mutator):
         return {"eps": rng.choice(grid, size=int(n))}
 
     def _budget(self, eps: float, dim: int) -> float:
+        if self.norm == "l0":  # a number of elements: eps is the fraction of them that may change
+            return float(eps) * dim
         scale = {"linf": 1.0, "l2": float(np.sqrt(dim)), "l1": float(dim)}.get(self.norm, 1.0)
         return float(eps) * self.span * scale
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import math
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,9 @@ from .configs import BoundaryConfig, MultisectionConfig, NeuronCoverageConfig, T
 class SetCoverage(Coverage, abc.ABC):
     """A criterion whose items (neurons, sections, corners, buckets) form a fixed universe per layer.
 
-    Subclasses say which items each input hits (:meth:`_hits`); the covered set is their union.
+    Subclasses say which items each input hits (:meth:`_hits`), as a dense (N, items) boolean array or,
+    when the universe is large (KMNC with k = 1000, surprise buckets), as sparse ``(rows, items, width)``
+    index arrays. The covered set is the union of the hits.
     """
 
     state_attrs = ("covered",)
@@ -38,14 +41,26 @@ class SetCoverage(Coverage, abc.ABC):
         self.covered: dict[str, np.ndarray] = {}
 
     @abc.abstractmethod
-    def _hits(self, acts: Activations) -> dict[str, np.ndarray]:
-        """Per layer, an (N, items) boolean array: which items each input covers."""
+    def _hits(self, acts: Activations) -> dict[str, Any]:
+        """Per layer: an (N, items) boolean array, or ``(rows, items, width)`` index arrays."""
+
+    def _sparse(self, acts: Activations):
+        for name, hit in self._hits(acts).items():
+            if isinstance(hit, tuple):
+                rows, cols, width = hit
+            else:
+                rows, cols = np.nonzero(hit)
+                width = hit.shape[1]
+            prev = self.covered.get(name)
+            if prev is None:
+                prev = np.zeros(int(width), dtype=bool)
+            yield name, np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), prev
 
     def _update(self, acts: Activations) -> None:
-        for name, hit in self._hits(acts).items():
-            seen = hit.any(axis=0)
-            prev = self.covered.get(name)
-            self.covered[name] = seen if prev is None else prev | seen
+        for name, _, cols, prev in self._sparse(acts):
+            now = prev.copy()
+            now[cols] = True
+            self.covered[name] = now
 
     def _value(self) -> float:
         total = sum(c.size for c in self.covered.values())
@@ -62,11 +77,9 @@ class SetCoverage(Coverage, abc.ABC):
     def _gain(self, acts: Activations) -> float:
         before = self.value
         covered, total = 0, 0
-        for name, hit in self._hits(acts).items():
-            prev = self.covered.get(name)
-            now = hit.any(axis=0) if prev is None else prev | hit.any(axis=0)
-            covered += int(now.sum())
-            total += now.size
+        for _, _, cols, prev in self._sparse(acts):
+            covered += int(prev.sum()) + int(np.unique(cols[~prev[cols]]).size)
+            total += prev.size
         after = min(1.0, max(0.0, covered / total)) if total else 0.0
         return after - before
 
@@ -74,12 +87,13 @@ class SetCoverage(Coverage, abc.ABC):
         n = acts.size
         new = np.zeros(n, dtype=np.int64)
         total = 0
-        for name, hit in self._hits(acts).items():
-            prev = self.covered.get(name)
-            fresh = hit.any(axis=0) if prev is None else hit.any(axis=0) & ~prev
-            first = hit.argmax(axis=0)  # the first input that hits each item
-            new += np.bincount(first[fresh], minlength=n)
-            total += hit.shape[1]
+        for _, rows, cols, prev in self._sparse(acts):
+            total += prev.size
+            fresh = ~prev[cols]
+            r, c = rows[fresh], cols[fresh]
+            order = np.lexsort((r, c))  # by item, then by input: the first input to hit each new item
+            _, first = np.unique(c[order], return_index=True)
+            new += np.bincount(r[order][first], minlength=n)
         return new / total if total else np.zeros(n)
 
 
@@ -153,13 +167,16 @@ class MultisectionCoverage(_ProfiledCoverage):
             low, high = self._range(name)
             a = a.astype(np.float64)
             span = high - low
-            inside = (a >= low) & (a <= high)
             flat = span <= 0
-            pos = (a - low) / np.where(flat, 1.0, span) * k
-            idx = np.clip(np.floor(pos), 0, k - 1).astype(np.int64)
-            hit = (idx[..., None] == np.arange(k)) | flat[None, :, None]
-            hit &= inside[..., None]
-            out[name] = hit.reshape(a.shape[0], -1)
+            inside = (a >= low) & (a <= high)
+            idx = np.clip(np.floor((a - low) / np.where(flat, 1.0, span) * k), 0, k - 1).astype(np.int64)
+            rows, units = np.nonzero(inside & ~flat)
+            cols = units * k + idx[rows, units]
+            frows, funits = np.nonzero(inside & flat)  # one-point range: all k sections at once
+            funits, first = np.unique(funits, return_index=True)  # only a unit's first input can add them
+            frows = np.repeat(frows[first], k)
+            fcols = (np.repeat(funits, k) * k + np.tile(np.arange(k), funits.size))
+            out[name] = (np.concatenate([rows, frows]), np.concatenate([cols, fcols]), a.shape[1] * k)
         return out
 
 

@@ -129,9 +129,8 @@ class _SurpriseCoverage(SetCoverage):
         span = self.upper - self.lower
         inside = np.isfinite(sa) & (sa >= self.lower) & (sa <= self.upper)
         idx = np.clip(np.floor((np.where(inside, sa, self.lower) - self.lower) / span * k), 0, k - 1).astype(int)
-        hit = np.zeros((sa.shape[0], k), dtype=bool)
-        hit[np.flatnonzero(inside), idx[inside]] = True
-        return {"buckets": hit}
+        rows = np.flatnonzero(inside)
+        return {"buckets": (rows, idx[rows], k)}
 
 
 class LikelihoodSurprise(_SurpriseCoverage):

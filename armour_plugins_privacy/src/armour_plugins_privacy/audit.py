@@ -260,10 +260,11 @@ def classifier_train_fn(model: str = "mlp", *, input_shape: tuple[int, ...], num
 
 
 def dp_train_fn(model: str = "mlp", *, input_shape: tuple[int, ...], num_classes: int, epochs: int = 10,
-                batch_size: int = 64, learning_rate: float = 0.1, noise_multiplier: float = 1.0,
+                batch_size: int = 64, learning_rate: float = 0.5, noise_multiplier: float = 1.0,
                 clip_norm: float = 1.0, delta: float = 1e-5, **dp_kwargs: Any) -> Callable[..., Any]:
-    """DP-SGD training through armour's ``DPModel`` (``armour_core.wrappers.dp_model``); returns the
-    accountant's ε next to the model. Raises when ``DPModel`` is not available in this installation."""
+    """DP-SGD training through armour's ``DPModel`` (Poisson sampling, per-example clipping, PLD accountant
+    by default); each run returns the model and the accountant's ε at ``delta``. ``dp_kwargs`` go to
+    ``DPModel`` (``accountant``, ``method``, ``per_layer``...)."""
     try:
         from armour_core.wrappers.dp_model import DPModel
     except ImportError as exc:
@@ -272,7 +273,6 @@ def dp_train_fn(model: str = "mlp", *, input_shape: tuple[int, ...], num_classes
 
     def train(x, y, seed):
         import mindspore as ms
-        import mindspore.dataset as mds
         from mindspore import nn
 
         import armour_core.ms  # noqa: F401
@@ -280,12 +280,12 @@ def dp_train_fn(model: str = "mlp", *, input_shape: tuple[int, ...], num_classes
 
         ms.set_seed(seed)
         net = registry.create("model", model, input_shape=tuple(input_shape), num_classes=num_classes)
-        data = mds.NumpySlicesDataset({"x": x.astype(np.float32), "y": y.astype(np.int32)}, shuffle=True,
-                                      num_parallel_workers=1).batch(batch_size, drop_remainder=True)
-        dp = DPModel(network=net, loss_fn=nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
-                     optimizer=nn.SGD(net.trainable_params(), learning_rate=learning_rate),
-                     noise_multiplier=noise_multiplier, clip_norm=clip_norm, delta=delta, **dp_kwargs)
-        dp.train(epochs, data, dataset_sink_mode=False)
+        loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+        dp = DPModel(net, loss_fn, nn.SGD(net.trainable_params(), learning_rate=learning_rate),
+                     noise_multiplier=noise_multiplier, clip_norm=clip_norm, delta=delta, batch_size=batch_size,
+                     seed=seed, **dp_kwargs)
+        dp.train(epochs, (x, y), progress=False)
+        net.set_train(False)
         return net, float(dp.epsilon())
 
     return train

@@ -144,7 +144,7 @@ class EnsembleAdversarialTraining(MSDefense):
         source = self._batches_seen % len(self.sources)
         src = self.sources[source]
         try:
-            src.num_classes
+            _ = src.num_classes
         except InvalidInputError:  # a bare static network: one forward pass tells its number of classes
             src.predict(x[:1])
         xb = x.copy()

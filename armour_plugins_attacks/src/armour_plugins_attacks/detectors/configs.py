@@ -31,9 +31,9 @@ class MagNetConfig(DetectorConfig):
     architecture: str = attrs.field(default="auto", validator=v.in_(("auto", "conv", "dense")))
     hidden: int | None = _pos_int(None, optional=True)
     noise: float = attrs.field(default=0.1, validator=[v.instance_of((int, float)), v.ge(0.0)])
-    epochs: int = _pos_int(100)
+    epochs: int = _pos_int(50)
     batch_size: int = _pos_int(64)
-    learning_rate: float = _pos_float(1e-3)
+    learning_rate: float = _pos_float(1e-2)
     weight_decay: float = attrs.field(default=1e-9, validator=[v.instance_of((int, float)), v.ge(0.0)])
 
 
@@ -57,13 +57,15 @@ class RegionBasedConfig(DetectorConfig):
     """Region-based detection (Cao & Gong, 2017): ``samples`` points drawn uniformly from the hyper-cube of
     half-width ``radius`` around each input (``None``: the largest radius in ``(0, max_radius]`` whose
     region classifier is as accurate as the point classifier on the fitting data, found by
-    ``search_steps`` bisection steps; ``tolerance`` allows that much accuracy loss)."""
+    ``search_steps`` bisection steps on at most ``search_inputs`` of the fitting inputs; ``tolerance``
+    allows that much accuracy loss)."""
 
     radius: float | None = attrs.field(default=None, validator=v.optional([v.instance_of((int, float)),
                                                                           v.gt(0.0)]))
     samples: int = _pos_int(100)
     max_radius: float = _pos_float(0.5)
     search_steps: int = _pos_int(8)
+    search_inputs: int = _pos_int(256)
     tolerance: float = attrs.field(default=0.0, validator=[v.instance_of((int, float)), v.ge(0.0), v.lt(1.0)])
 
 
@@ -111,6 +113,9 @@ class SimilarityConfig(DetectorConfig):
 @attrs.frozen(kw_only=True)
 class EnsembleConfig(DetectorConfig):
     """``rule``: flag a sample when ``any`` member flags it, when ``all`` do, or on a strict majority
-    ``vote``. Each member keeps its own threshold (and ``fpr``)."""
+    ``vote``. ``calibrate_members``: re-set every member's threshold so that the ensemble's clean
+    false-positive rate on the calibration data is at most ``fpr`` (any: ``fpr / M`` per member, a union
+    bound; vote: ``fpr * (M // 2 + 1) / M``; all: ``fpr``); when False, members keep their own thresholds."""
 
     rule: str = attrs.field(default="any", validator=v.in_(("any", "all", "vote")))
+    calibrate_members: bool = True

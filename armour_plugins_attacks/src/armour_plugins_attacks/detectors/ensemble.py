@@ -1,10 +1,13 @@
 """An ensemble of detectors that combines its members' decisions per sample.
 
-Each member keeps its own threshold (set by its own ``fpr`` when the ensemble is fitted). The ensemble
-flags a sample when ``any`` member flags it, when ``all`` do, or when a strict majority ``vote``s for
-it. Its score is the number of members that flag the sample, and the threshold follows from the rule
-(0.5 for any, M - 0.5 for all, M / 2 for vote with M members), so ``detect`` is ``score > threshold``
-like every detector. MindArmour used the members' 0/1 outputs as indices instead of combining them.
+The ensemble flags a sample when ``any`` member flags it, when ``all`` do, or when a strict majority
+``vote``s for it. By default ``fit`` re-calibrates every member's threshold so that the ensemble as a
+whole flags at most a fraction ``fpr`` of the clean calibration data (a union bound for ``any``, a
+counting bound for ``vote``); with ``calibrate_members=False`` members keep their own thresholds.
+
+Its score is the number of members that flag the sample, and the threshold follows from the rule (0.5
+for any, M - 0.5 for all, M / 2 for vote with M members), so ``detect`` is ``score > threshold`` like
+every detector. MindArmour used the members' 0/1 outputs as indices instead of combining them.
 """
 
 from __future__ import annotations
@@ -45,11 +48,19 @@ class Ensemble(Detector):
         if model is None and bounds is None:
             self.bounds = built[0].bounds
 
+    def member_fpr(self) -> float:
+        """The per-member false-positive rate that keeps the ensemble's at most ``fpr``."""
+        m, fpr = len(self.members), self.config.fpr
+        return {"any": fpr / m, "all": fpr, "vote": fpr * (m // 2 + 1) / m}[self.config.rule]
+
     def fit(self, x: Any, y: Any = None, *, x_calibration: Any = None) -> Ensemble:
-        """Fit every member that has no threshold yet (already fitted members are kept as they are)."""
+        """Fit every member that has no threshold yet (fitted members keep their own models), then, with
+        ``calibrate_members``, set their thresholds for :meth:`member_fpr` on the calibration data."""
         for m in self.members:
             if m.threshold is None:
                 m.fit(x, y, x_calibration=x_calibration)
+            if self.config.calibrate_members:
+                m.calibrate(x if x_calibration is None else x_calibration, fpr=self.member_fpr())
         return super().fit(x, y, x_calibration=x_calibration)
 
     def member_decisions(self, x: Any) -> np.ndarray:

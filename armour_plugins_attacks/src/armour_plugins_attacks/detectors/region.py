@@ -62,6 +62,9 @@ class RegionBased(Detector):
         if cfg.radius is not None:
             self.radius = float(cfg.radius)
             return
+        if len(x) > cfg.search_inputs:
+            pick = self.rng(2).choice(len(x), cfg.search_inputs, replace=False)
+            x, y = x[pick], None if y is None else y[pick]
         point = padded_logits(self.model, x).argmax(axis=1)
         labels = point if y is None else y
         goal = np.mean(point == labels) - cfg.tolerance

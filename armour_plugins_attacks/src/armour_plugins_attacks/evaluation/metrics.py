@@ -110,7 +110,7 @@ class AttackMetrics:
     clean_accuracy: float  #: accuracy before the attack
     attacked: int  #: points correct before the attack (the denominator of the rates below)
     misclassification_rate: float  #: share of initially-correct points the attack broke (or moved to target)
-    robust_accuracy: float  #: share of all points still correctly classified after the attack
+    robust_accuracy: float  #: share of all points classified correctly both before and after the attack
     avg_confidence_adversarial: float | None  #: mean probability of the adversarial (or target) class
     avg_confidence_true: float | None  #: mean probability the true class keeps on the adversarial input
     avg_l0: float | None  #: mean number of changed input elements
@@ -179,7 +179,7 @@ def attack_metrics(x: Any, y: Any, x_adv: Any, *, clean_probabilities: Any = Non
     return AttackMetrics(
         n=n, clean_accuracy=float(correct.mean()), attacked=int(correct.sum()),
         misclassification_rate=float(hit.sum() / correct.sum()) if correct.any() else 0.0,
-        robust_accuracy=float(np.mean(pred_adv == ya)),
+        robust_accuracy=float(np.mean(correct & (pred_adv == ya))),
         avg_confidence_adversarial=_mean(pa[rows, adv_class][hit]),
         avg_confidence_true=_mean(pa[rows, ya][hit]),
         avg_l0=_mean(lp_norm(d, "l0")) if hit.any() else None,

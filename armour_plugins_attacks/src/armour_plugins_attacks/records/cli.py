@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from armour_core.specs import CommandSpec
+
 
 def commands():
-    return ()
+    yield CommandSpec(name="attack", target="armour_plugins_attacks.cli:register_attack",
+                      summary="run one attack on a model and save the adversarial examples and metrics")
+    yield CommandSpec(name="evaluate", target="armour_plugins_attacks.cli:register_evaluate",
+                      summary="robustness suite: robust accuracy per eps, worst case, warnings, JSON + HTML report")

@@ -47,4 +47,4 @@ def mutators():
     yield _mutator("curve", "affine", "Curve", "CurveConfig", af, "Sinusoidal bend of the rows")
     yield _mutator("adversarial", "adversarial", "AdversarialMutator", "AdversarialConfig", "adversarial",
                    "Any attack marked AttackSpec(fuzzing=True) as a mutator (per-sample eps levels)",
-                   capabilities=("gradients",))
+                   capabilities=("forward",))

@@ -1,0 +1,335 @@
+"""Load a user's model and data for the workflow commands, with errors that say what to fix.
+
+* ``--network module:factory`` (or ``path/to/file.py:factory``): a zero-argument callable returning an
+  ``nn.Cell``; ``--checkpoint file.ckpt`` its trained weights (strict: every parameter must load).
+* ``--data file.npz``: arrays ``x`` (float, batch first, inside the bounds) and ``y`` (integer labels).
+* Otherwise the embedded default (``--model lenet5 --dataset digits``), trained and cached on first use.
+
+:func:`add_model_arguments` adds these flags to an ``argparse`` parser and :func:`target_from_args` turns
+parsed flags into a :class:`Target`, so every command (attack, evaluate, audit, ...) accepts the same
+input. Nothing here imports MindSpore at module import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import importlib.util
+import re
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .errors import InvalidInputError
+
+_SPEC = re.compile(r"^(?P<module>[^:]+):(?P<attr>[A-Za-z_][\w.]*)$")
+
+
+@attrs.frozen(kw_only=True)
+class Target:
+    """A model with the data to run on: the wrapped classifier, evaluation inputs and labels, and (for the
+    embedded default) the training split."""
+
+    model: Any
+    x: np.ndarray
+    y: np.ndarray
+    description: str
+    x_train: np.ndarray | None = None
+    y_train: np.ndarray | None = None
+    name: str = "model"
+    dataset: str = "data"
+
+
+# ------------------------------------------------------------------------------------- the network
+def import_factory(spec: str, *, what: str = "--network") -> Any:
+    """The callable named by ``'package.module:factory'`` or ``'path/to/file.py:factory'``."""
+    if not isinstance(spec, str) or not _SPEC.match(spec.strip()):
+        raise InvalidInputError(f"{what}: expected 'package.module:factory' or 'path/to/file.py:factory', got {spec!r}")
+    m = _SPEC.match(spec.strip())
+    module_name, attr = m.group("module"), m.group("attr")
+    if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
+        path = Path(module_name)
+        if not path.is_file():
+            raise InvalidInputError(f"{what}: file {str(path)!r} does not exist")
+        mod_id = f"_armour_user_{abs(hash(str(path.resolve())))}"
+        loader_spec = importlib.util.spec_from_file_location(mod_id, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise InvalidInputError(f"{what}: cannot import {str(path)!r} as a Python module")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[mod_id] = module
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001
+            sys.modules.pop(mod_id, None)
+            raise InvalidInputError(f"{what}: importing {str(path)!r} failed: {type(exc).__name__}: {exc}") from None
+    else:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                raise InvalidInputError(f"{what}: no module named {module_name!r} (is it on PYTHONPATH, or give a "
+                                        "file path: path/to/file.py:factory)") from None
+            raise InvalidInputError(f"{what}: importing {module_name!r} failed: {exc}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise InvalidInputError(f"{what}: importing {module_name!r} failed: {type(exc).__name__}: {exc}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            close = difflib.get_close_matches(part, names, n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise InvalidInputError(f"{what}: {module_name!r} has no attribute {attr!r}{hint}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise InvalidInputError(f"{what}: {spec!r} is not callable (expected a factory returning an nn.Cell)")
+    return obj
+
+
+def build_network(spec: str, *, what: str = "--network") -> Any:
+    """Call the factory named by ``spec`` and check that it returns a MindSpore ``nn.Cell``."""
+    factory = import_factory(spec, what=what)
+    try:
+        net = factory()
+    except TypeError as exc:
+        raise InvalidInputError(f"{what}: {spec!r} must be callable without arguments ({exc})") from None
+    except Exception as exc:  # noqa: BLE001
+        raise InvalidInputError(f"{what}: calling {spec!r} failed: {type(exc).__name__}: {exc}") from None
+    from mindspore import nn
+
+    if not isinstance(net, nn.Cell):
+        raise InvalidInputError(f"{what}: {spec!r} returned {type(net).__name__}, expected a mindspore.nn.Cell")
+    return net
+
+
+def load_checkpoint(network: Any, path: str | Path, *, what: str = "--checkpoint") -> None:
+    """Load ``path`` into ``network`` strictly: every network parameter must be in the checkpoint with the
+    same shape, and every checkpoint entry must belong to the network."""
+    import mindspore as ms
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInputError(f"{what}: file {str(p)!r} does not exist")
+    try:
+        params = ms.load_checkpoint(str(p))
+    except Exception as exc:  # noqa: BLE001
+        raise InvalidInputError(f"{what}: {str(p)!r} is not a readable MindSpore checkpoint ({type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    own = {q.name: q for q in network.get_parameters()}
+    missing = sorted(set(own) - set(params))
+    unexpected = sorted(k for k in set(params) - set(own) if not k.startswith(("global_step", "learning_rate",
+                                                                              "beta1_power", "beta2_power",
+                                                                              "moment1.", "moment2.",
+                                                                              "momentum", "accum.", "moments.")))
+    if missing:
+        raise InvalidInputError(f"{what}: {str(p)!r} lacks {len(missing)} parameter(s) of the network, e.g. "
+                                f"{missing[:5]}; it holds {sorted(params)[:5]}... (wrong checkpoint for this network?)")
+    shapes = [(k, tuple(own[k].shape), tuple(params[k].shape)) for k in own
+              if tuple(own[k].shape) != tuple(params[k].shape)]
+    if shapes:
+        k, a, b = shapes[0]
+        raise InvalidInputError(f"{what}: parameter {k!r} has shape {a} in the network but {b} in {str(p)!r} "
+                                f"({len(shapes)} mismatch(es))")
+    if unexpected:
+        raise InvalidInputError(f"{what}: {str(p)!r} holds {len(unexpected)} parameter(s) the network does not have, "
+                                f"e.g. {unexpected[:5]} (wrong checkpoint for this network?)")
+    ms.load_param_into_net(network, {k: params[k] for k in own}, strict_load=True)
+
+
+# ------------------------------------------------------------------------------------------- data
+def load_npz(path: str | Path, keys: tuple[str, ...] = ("x", "y"), *, what: str = "--data") -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive, checking that ``keys`` are present (no pickles are loaded)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInputError(f"{what}: file {str(p)!r} does not exist")
+    if not zipfile.is_zipfile(p):
+        raise InvalidInputError(f"{what}: {str(p)!r} is not an .npz archive (save it with numpy.savez(path, x=..., "
+                                "y=...))")
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except ValueError as exc:
+        raise InvalidInputError(f"{what}: {str(p)!r} holds object arrays, which are not loaded for safety "
+                                f"({exc})") from None
+    except Exception as exc:  # noqa: BLE001
+        raise InvalidInputError(f"{what}: cannot read {str(p)!r} ({type(exc).__name__}: {exc})") from None
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise InvalidInputError(f"{what}: {str(p)!r} lacks array(s) {missing}; it has {sorted(arrays)}")
+    return arrays
+
+
+def validate_xy(x: Any, y: Any, *, bounds: tuple[float, float] | None = None, num_classes: int | None = None,
+                what: str = "--data", x_key: str = "x", y_key: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    """``x`` as float32 (batch first, finite, inside ``bounds``) and ``y`` as int64 labels of the same length."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype.kind in "iub":
+        raise InvalidInputError(f"{what}: {x_key} has integer dtype {x.dtype}; scale it to floats within the model's "
+                                f"bounds {bounds or ''} first (e.g. x / 255)")
+    if x.dtype.kind != "f":
+        raise InvalidInputError(f"{what}: {x_key} must be a float array, got dtype {x.dtype}")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise InvalidInputError(f"{what}: {x_key} must be a non-empty batch (N, ...), got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise InvalidInputError(f"{what}: {x_key} contains NaN or infinite values")
+    if bounds is not None:
+        lo, hi = bounds
+        if x.min() < lo - 1e-6 or x.max() > hi + 1e-6:
+            raise InvalidInputError(f"{what}: {x_key} values lie in [{x.min():.4g}, {x.max():.4g}], outside the bounds "
+                                    f"[{lo:g}, {hi:g}] (rescale the data or pass --bounds)")
+    if y.ndim == 2 and y.shape[0] == x.shape[0] and y.shape[1] > 1:
+        raise InvalidInputError(f"{what}: {y_key} looks one-hot (shape {y.shape}); store class indices (y.argmax(1))")
+    if y.ndim != 1 or y.shape[0] != x.shape[0]:
+        raise InvalidInputError(f"{what}: {y_key} must have shape ({x.shape[0]},) to match {x_key}, got {y.shape}")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise InvalidInputError(f"{what}: {y_key} must hold integer class indices")
+    elif y.dtype.kind not in "iu":
+        raise InvalidInputError(f"{what}: {y_key} must hold integer class indices, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if y.min() < 0 or (num_classes is not None and y.max() >= num_classes):
+        raise InvalidInputError(f"{what}: {y_key} labels lie in [{y.min()}, {y.max()}], outside [0, {num_classes})")
+    return np.ascontiguousarray(x, dtype=np.float32), y
+
+
+def load_xy(path: str | Path, *, x_key: str = "x", y_key: str = "y", bounds: tuple[float, float] | None = None,
+            num_classes: int | None = None, what: str = "--data") -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` from an ``.npz`` archive, validated by :func:`validate_xy`."""
+    arrays = load_npz(path, (x_key, y_key), what=what)
+    return validate_xy(arrays[x_key], arrays[y_key], bounds=bounds, num_classes=num_classes, what=what,
+                       x_key=x_key, y_key=y_key)
+
+
+# ------------------------------------------------------------------------------------ model + data
+def user_target(network: str, data: str, *, checkpoint: str | None = None, bounds: tuple[float, float] = (0.0, 1.0),
+                num_classes: int | None = None, limit: int | None = None) -> Target:
+    """The user's network (built by ``network``, weights from ``checkpoint``) and data (``.npz`` x, y)."""
+    import armour_core.ms  # noqa: F401  (CPU runtime settings before the first graph)
+    from .ms.model import MSModel
+
+    bounds = _bounds(bounds)
+    x, y = load_xy(data, bounds=bounds)
+    net = build_network(network)
+    if checkpoint:
+        load_checkpoint(net, checkpoint)
+    import mindspore as ms
+
+    try:
+        z = net(ms.Tensor(x[:1]))
+        z = z.asnumpy() if hasattr(z, "asnumpy") else np.asarray(z)
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InvalidInputError(f"--data: samples of shape {x.shape[1:]} do not fit {network!r} "
+                                f"({type(exc).__name__}: {first})") from None
+    if z.ndim != 2 or z.shape[1] < 2:
+        raise InvalidInputError(f"--network: {network!r} must return (batch, num_classes) scores, got shape {z.shape}")
+    k = num_classes or int(z.shape[1])
+    if y.max() >= k:
+        raise InvalidInputError(f"--data: labels go up to {y.max()} but the network has {k} outputs")
+    model = MSModel(net, bounds=bounds, num_classes=k, input_shape=x.shape[1:])
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    name = network.split(":")[-1]
+    desc = f"{network}" + (f" ({checkpoint})" if checkpoint else " (untrained: no --checkpoint)") + f" on {data}"
+    return Target(model=model, x=x, y=y, description=desc, name=name, dataset=Path(data).stem)
+
+
+def default_target(model: str = "lenet5", dataset: str = "digits", *, seed: int = 0, limit: int | None = None,
+                   progress: bool | None = None) -> Target:
+    """The embedded default: ``model`` trained on ``dataset`` (cached), evaluated on its test split."""
+    from . import registry
+    from .ms.pretrained import pretrained
+
+    spec = registry.spec("model", model)
+    pre = pretrained(spec.name, dataset, seed=seed, progress=progress)
+    d = pre.dataset
+    x, y = d.x_test, d.y_test
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    how = "trained now" if pre.trained_now else "cached"
+    return Target(model=pre.model, x=x, y=y, x_train=d.x_train, y_train=d.y_train, name=spec.name, dataset=d.name,
+                  description=f"{spec.name} on {d.name} (test accuracy {pre.test_accuracy:.3f}, {how})")
+
+
+def _bounds(bounds: Any) -> tuple[float, float]:
+    try:
+        lo, hi = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"--bounds: expected two numbers LOW HIGH, got {bounds!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise InvalidInputError(f"--bounds: expected finite LOW < HIGH, got {lo} {hi}")
+    return lo, hi
+
+
+# ------------------------------------------------------------------------------------------ argparse
+def add_model_arguments(parser: argparse.ArgumentParser, *, limit_default: int | None = None) -> None:
+    """The flags every workflow command shares to choose a model and data."""
+    g = parser.add_argument_group("model and data (default: the embedded lenet5 on digits)")
+    g.add_argument("--model", default="lenet5", help="embedded architecture (registry kind 'model'); default lenet5")
+    g.add_argument("--dataset", default="digits", help="embedded dataset (registry kind 'dataset'); default digits")
+    g.add_argument("--network", help="your network: 'package.module:factory' or 'file.py:factory' returning an "
+                                     "nn.Cell")
+    g.add_argument("--checkpoint", help="trained weights of --network (a MindSpore .ckpt)")
+    g.add_argument("--data", help="your data: an .npz with arrays x (floats within --bounds) and y (int labels)")
+    g.add_argument("--bounds", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
+                   help="valid input range of --network (default 0 1)")
+    g.add_argument("--n", type=int, default=limit_default, metavar="N",
+                   help="use only the first N points" + (f" (default {limit_default})" if limit_default else ""))
+
+
+def target_from_args(args: argparse.Namespace) -> Target:
+    """A :class:`Target` from the flags added by :func:`add_model_arguments`."""
+    limit = getattr(args, "n", None)
+    if limit is not None and limit <= 0:
+        raise InvalidInputError(f"--n: expected a positive number of points, got {limit}")
+    if args.network or args.data or args.checkpoint:
+        if not (args.network and args.data):
+            raise InvalidInputError("--network and --data: give both to run on your own model "
+                                    "(plus --checkpoint with its trained weights)")
+        return user_target(args.network, args.data, checkpoint=args.checkpoint, bounds=args.bounds, limit=limit)
+    return default_target(args.model, args.dataset, seed=getattr(args, "seed", 0) or 0, limit=limit,
+                          progress=getattr(args, "progress", None))
+
+
+# ------------------------------------------------------------------------------ whole-dataset loading
+def load_network(spec: str, checkpoint: str | Path | None = None) -> Any:
+    """The ``nn.Cell`` built by the factory ``spec``, with ``checkpoint`` loaded strictly when given."""
+    import armour_core.ms  # noqa: F401  (CPU runtime settings before the first graph)
+
+    net = build_network(spec)
+    if checkpoint:
+        load_checkpoint(net, checkpoint)
+    return net
+
+
+def load_data(path: str | Path, *, bounds: tuple[float, float] = (0.0, 1.0), num_classes: int | None = None) -> Any:
+    """A :class:`~armour_core.data.Dataset` from an ``.npz``.
+
+    Preferred keys: ``x_train``, ``y_train`` (the model's training members) and ``x_test``, ``y_test``
+    (held out). An archive with only ``x`` and ``y`` serves both splits: fine for robustness and testing,
+    but membership inference then has no non-members to tell apart, so give both splits for privacy audits.
+    """
+    from .data import Dataset
+
+    bounds = _bounds(bounds)
+    arrays = load_npz(path, ())
+    if {"x_train", "y_train", "x_test", "y_test"} <= set(arrays):
+        xt, yt = validate_xy(arrays["x_train"], arrays["y_train"], bounds=bounds, num_classes=num_classes,
+                             x_key="x_train", y_key="y_train")
+        xe, ye = validate_xy(arrays["x_test"], arrays["y_test"], bounds=bounds, num_classes=num_classes,
+                             x_key="x_test", y_key="y_test")
+        if xt.shape[1:] != xe.shape[1:]:
+            raise InvalidInputError(f"--data: x_train samples have shape {xt.shape[1:]} but x_test {xe.shape[1:]}")
+    elif {"x", "y"} <= set(arrays):
+        xt, yt = validate_xy(arrays["x"], arrays["y"], bounds=bounds, num_classes=num_classes)
+        xe, ye = xt, yt
+    else:
+        raise InvalidInputError(f"--data: {str(path)!r} needs arrays x_train, y_train, x_test, y_test (or x and y); "
+                                f"it has {sorted(arrays)}")
+    k = num_classes or int(max(yt.max(), ye.max())) + 1
+    return Dataset(name=Path(path).stem, x_train=xt, y_train=yt, x_test=xe, y_test=ye, num_classes=max(k, 2),
+                   bounds=bounds)
