@@ -135,7 +135,8 @@ def test_malformed_user_input_gives_clear_errors(tmp_path, capsys):
                                 "--data", _npz(tmp_path, x=d.x_test[:4], y=np.eye(10)[d.y_test[:4]]))
         assert "outside the bounds" in err("--network", "usernet:build",
                                            "--data", _npz(tmp_path, x=d.x_test[:4] * 5, y=d.y_test[:4]))
-        assert "to match x" in err("--network", "usernet:build", "--data", _npz(tmp_path, x=d.x_test[:4], y=d.y_test[:3]))
+        assert "to match x" in err("--network", "usernet:build",
+                                   "--data", _npz(tmp_path, x=d.x_test[:4], y=d.y_test[:3]))
         assert "do not fit" in err("--network", "usernet:build",
                                    "--data", _npz(tmp_path, x=np.zeros((4, 1, 5, 5), np.float32), y=d.y_test[:4]))
         assert "no module named 'nosuchmod'" in err("--network", "nosuchmod:build", "--data", str(data))

@@ -16,7 +16,7 @@ os.environ.setdefault("ARMOUR_PLUGINS_STRICT", "1")
 os.environ.setdefault("ARMOUR_PROGRESS", "0")
 
 from armour_core import hookimpl, registry  # noqa: E402
-from armour_core.api.attack import Attack, AttackConfig  # noqa: E402
+from armour_core.api.attack import Attack  # noqa: E402
 from armour_core.errors import ConfigError, InvalidInputError  # noqa: E402
 from armour_core.specs import AttackSpec, PluginSpec  # noqa: E402
 from armour_core.testing.models import SoftmaxRegression  # noqa: E402

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from armour_core.plugins import hookimpl
+from armour_core.specs import AuditSectionSpec
 
 from .records import blackbox, cli, defenses, detectors, minnorm, whitebox
 
@@ -27,3 +28,9 @@ def armour_detectors():
 @hookimpl
 def armour_cli_commands():
     yield from cli.commands()
+
+
+@hookimpl
+def armour_audit_sections():
+    yield AuditSectionSpec(name="robustness", title="Robustness",
+                           target="armour_plugins_attacks.audit_section:robustness_section", order=10)

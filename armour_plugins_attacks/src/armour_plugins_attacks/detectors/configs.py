@@ -80,9 +80,10 @@ class SpatialSmoothingConfig(DetectorConfig):
 class FeatureSqueezingConfig(DetectorConfig):
     """Squeezers of Xu, Evans & Qi (2018): ``bit_depth`` reduction (bits kept; None: off) and a median
     filter of size ``median_size`` (None: off). The score is the largest L1 distance between the
-    prediction on x and on a squeezed x."""
+    prediction on x and on a squeezed x. Defaults: the paper's MNIST setting (1 bit, 2x2 median); the
+    paper uses 5 bits for colour images."""
 
-    bit_depth: int | None = attrs.field(default=4, validator=v.optional([v.instance_of(int), v.ge(1), v.le(16)]))
+    bit_depth: int | None = attrs.field(default=1, validator=v.optional([v.instance_of(int), v.ge(1), v.le(16)]))
     median_size: int | None = attrs.field(default=2, validator=v.optional([v.instance_of(int), v.ge(2)]))
 
     @median_size.validator
