@@ -104,7 +104,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         model_name, train_fn = args.network, None
     else:
         pre = pt.pretrained(args.model, args.data, seed=args.seed)
-        model, data, model_name = pre.model, pre.dataset, pre.model.network.__class__.__name__.lower()
+        model, data, model_name = pre.model, pre.dataset, registry.spec("model", args.model).name
         train_fn = pt.trainer(args.model, data)
     ctx = AuditContext(model=model, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
                        y_test=data.y_test, num_classes=data.num_classes, bounds=data.bounds, profile=args.profile,

@@ -91,7 +91,9 @@ def build_mindarmour(pre):
     return net, maf, _RaggedTolerantNumpy(), unpatched_error
 
 
-def run_mindarmour(net, maf, seeds_x, seeds_y, iters, k, criterion="nc", x_train=None):
+def run_mindarmour(net, maf, seeds_x, seeds_y, iters, k, criterion="nc", x_train=None, seed=0):
+    import random
+
     import mindspore as ms
     from mindarmour.fuzz_testing import KMultisectionNeuronCoverage, NeuronCoverage
 
@@ -112,6 +114,7 @@ def run_mindarmour(net, maf, seeds_x, seeds_y, iters, k, criterion="nc", x_train
         return inner(*a, **kw)
 
     fz._metamorphic_mutate = counted
+    random.seed(seed)  # MindArmour draws seeds and parameters from the global `random` module
     t = time.perf_counter()
     out = fz.fuzzing(cfg, seeds, nc, max_iters=iters, mutate_num_per_seed=k)
     seconds = time.perf_counter() - t
@@ -136,7 +139,8 @@ def armour_meter(model, criterion, x_train, seeds_x, samples):
     return cov.value
 
 
-def run_armour(model, seeds_x, seeds_y, iters, k, *, alpha, beta, corpus_dir=None, criterion="nc", x_train=None):
+def run_armour(model, seeds_x, seeds_y, iters, k, *, alpha, beta, corpus_dir=None, criterion="nc", x_train=None,
+               seed=0):
     import mindspore as ms
 
     from armour_core.wrappers.fuzzer import Fuzzer
@@ -147,7 +151,7 @@ def run_armour(model, seeds_x, seeds_y, iters, k, *, alpha, beta, corpus_dir=Non
     else:
         cov = ("k_multisection", {"k": 10, "layers": LAYERS})
     fz = Fuzzer(model, [("gaussian_blur", {"sigma": (0.8, 1.4)})], coverage=cov, scheduler="coverage_gain",
-                mutants_per_seed=k, alpha=alpha, beta=beta, corpus_dir=corpus_dir, x_train=x_train, seed=0)
+                mutants_per_seed=k, alpha=alpha, beta=beta, corpus_dir=corpus_dir, x_train=x_train, seed=seed)
     t = time.perf_counter()
     rep = fz.run(seeds_x, seeds_y, max_iters=iters, resume=False)
     seconds = time.perf_counter() - t
@@ -177,7 +181,8 @@ def main(argv=None) -> int:
 
     pre = pretrained("lenet5", "digits")
     d = pre.dataset
-    xs, ys = d.x_test[: args.seeds], d.y_test[: args.seeds]
+    correct = np.flatnonzero(np.asarray(pre.model.predict(d.x_test)) == d.y_test)[: args.seeds]
+    xs, ys = d.x_test[correct], d.y_test[correct]  # DeepHunter fuzzes seeds the model gets right
 
     notes = []
     try:
@@ -185,7 +190,7 @@ def main(argv=None) -> int:
         from mindarmour.fuzz_testing import NeuronCoverage  # noqa: F401
         ms.set_context(mode=ms.GRAPH_MODE)
         try:  # demonstrate the failure as shipped
-            run_mindarmour(net, maf, xs, ys, 2, args.mutants)
+            run_mindarmour(net, maf, xs, ys, 2, args.mutants)  # raises on NumPy >= 1.24
             notes.append("MindArmour's Fuzzer ran without the ragged-array shim (unexpected).")
         except ValueError as exc:
             notes.append(f"MindArmour 2.0 `Fuzzer.fuzzing` as shipped fails on NumPy {np.__version__}: "
@@ -205,13 +210,13 @@ def main(argv=None) -> int:
     for crit in args.criteria:
         if have_ma:
             methods[(crit, "MindArmour 2.0 Fuzzer (shimmed)")] = (
-                lambda c=crit: run_mindarmour(net, maf, xs, ys, args.iters, args.mutants, c, xt))
+                lambda r, c=crit: run_mindarmour(net, maf, xs, ys, args.iters, args.mutants, c, xt, seed=r))
         methods[(crit, "armour Fuzzer, alpha=beta=1 (the validity MindArmour effectively applies)")] = (
-            lambda c=crit: run_armour(pre.model, xs, ys, args.iters, args.mutants, alpha=1.0, beta=1.0,
-                                      criterion=c, x_train=xt))
+            lambda r, c=crit: run_armour(pre.model, xs, ys, args.iters, args.mutants, alpha=1.0, beta=1.0,
+                                         criterion=c, x_train=xt, seed=r))
         methods[(crit, "armour Fuzzer, alpha=beta=1, corpus persisted every 10 iterations")] = (
-            lambda c=crit: run_armour(pre.model, xs, ys, args.iters, args.mutants, alpha=1.0, beta=1.0,
-                                      corpus_dir=os.path.join(tmp, c), criterion=c, x_train=xt))
+            lambda r, c=crit: run_armour(pre.model, xs, ys, args.iters, args.mutants, alpha=1.0, beta=1.0,
+                                         corpus_dir=os.path.join(tmp, c), criterion=c, x_train=xt, seed=r))
 
     strict = run_armour(pre.model, xs, ys, args.iters, args.mutants, alpha=0.02, beta=0.2)
     notes.append(f"With DeepHunter's constraints (alpha=0.02, beta=0.2, the armour default) {strict['valid']} of "
@@ -220,11 +225,11 @@ def main(argv=None) -> int:
                  "they compare armour with validity relaxed to what MindArmour effectively applies.")
     for key, fn in methods.items():  # warm-up: compilation (MindArmour compiles one graph per prefix size)
         print(f"warm-up: {key}", file=sys.stderr)
-        fn().pop("samples", None)
+        fn(1000).pop("samples", None)
     results = {key: [] for key in methods}
     for r in range(args.rounds):
         for key, fn in methods.items():
-            res = fn()
+            res = fn(r)  # round r: both tools draw their randomness from seed r
             if "samples" in res:
                 res["meter"] = armour_meter(pre.model, key[0], xt, xs, res.pop("samples"))
             results[key].append(res)
@@ -239,10 +244,12 @@ def main(argv=None) -> int:
              f"--seeds {args.seeds} --mutants {args.mutants} --criteria {','.join(args.criteria)}`", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs), Python "
              f"{platform.python_version()}, NumPy {np.__version__}, MindSpore {ms.__version__}.", "",
-             f"Configuration: embedded LeNet5 trained on digits (8x8), the same {args.seeds} test seeds, "
+             f"Configuration: embedded LeNet5 trained on digits (8x8), the same {args.seeds} seeds (the first test "
+             "digits the model classifies correctly, as DeepHunter builds its seeds), "
              f"{args.mutants} mutants per seed, {args.iters} iterations, Gaussian blur, coverage over relu1, relu2, "
              "relu3, relu4, fc3, seed scheduling by MindArmour's rule (armour: `coverage_gain`); medians over "
-             "interleaved rounds after one untimed warm-up run per method. Modes: MindArmour in GRAPH_MODE (its "
+             "interleaved rounds after one untimed warm-up run per method; in round r both tools draw their randomness "
+             "from seed r (MindArmour from Python's global `random`). Modes: MindArmour in GRAPH_MODE (its "
              "coverage requires it), armour in PyNative with its compiled activation capture."]
     for crit in args.criteria:
         keys = [k for k in methods if k[0] == crit]

@@ -100,7 +100,7 @@ class Defense(Algorithm, abc.ABC):
         if x_val is not None:
             xv = check_inputs(x_val, name="x_val", bounds=m.bounds, input_shape=xa.shape[1:])
             yv = check_labels(y_val, n=xv.shape[0], num_classes=m.num_classes, name="y_val")
-        attack = self._resolve_eval_attack(eval_attack) if xv is not None else None
+        attack = self.resolve_eval_attack(eval_attack) if xv is not None else None
         from ..progress import Progress
 
         bs = min(self.config.batch_size, xa.shape[0])
@@ -196,7 +196,8 @@ class Defense(Algorithm, abc.ABC):
             raise InvalidInputError(f"x_adv: expected shape {xa.shape} to match x, got {xadv.shape}")
         return xadv
 
-    def _resolve_eval_attack(self, eval_attack: Any) -> Any:
+    def resolve_eval_attack(self, eval_attack: Any) -> Any:
+        """The attack ``fit`` evaluates with: an instance as is, a name created on this model, or the default."""
         if eval_attack is None:
             return self.default_eval_attack()
         if isinstance(eval_attack, str):

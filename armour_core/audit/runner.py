@@ -52,8 +52,13 @@ def run_audit(ctx: AuditContext, *, command: str = "", title: str | None = None,
             title_, dist, _ = FIRST_PARTY_SECTIONS[name]
             from ..registry import _dist_installed
 
-            why = ("is installed but provides no audit section (upgrade it)" if _dist_installed(dist)
-                   else "is not installed")
+            disabled = [st for st in registry.status() if st.dist == dist and st.state != "ok"]
+            if disabled:
+                why = f"is installed but {disabled[0].state} ({disabled[0].error})"
+            elif _dist_installed(dist):
+                why = "is installed but provides no audit section (upgrade it)"
+            else:
+                why = "is not installed"
             res = SectionResult(verdict="not_installed", headline=f"{dist} {why}",
                                 html=f"<p>This section needs <code>{esc(dist)}</code>: "
                                      f"<code>pip install {esc(dist)}</code>.</p>")

@@ -90,7 +90,8 @@ def _materialise(dataset: Any) -> tuple[np.ndarray, np.ndarray, int | None]:
         x = x.astype(np.float32)
     if not np.all(np.isfinite(x)):
         raise InvalidInputError("dataset: inputs contain NaN or Inf")
-    return np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y.reshape(len(y), *y.shape[1:]).astype(np.int32)), batch
+    labels = np.ascontiguousarray(y.astype(np.int32))
+    return np.ascontiguousarray(x, dtype=np.float32), labels, batch
 
 
 class DPModel(Model):
@@ -162,8 +163,8 @@ class DPModel(Model):
 
         self.clip = _resolve("clip", clip, ClipMechanism, {"clip_norm": clip_norm, "seed": seed})
         if clip_norm is not None and not math.isclose(self.clip.clip_norm, clip_norm):
-            raise ConfigError(f"clip_norm={clip_norm} disagrees with the clip plugin's clip_norm={self.clip.clip_norm}; "
-                              "give it in one place")
+            raise ConfigError(f"clip_norm={clip_norm} disagrees with the clip plugin's clip_norm="
+                              f"{self.clip.clip_norm}; give it in one place")
         if noise_multiplier is None and not isinstance(noise, NoiseMechanism) and not (
                 isinstance(noise, tuple) and "noise_multiplier" in dict(noise[1])):
             raise InvalidInputError("noise_multiplier: required (or pass a noise plugin instance that has one)")

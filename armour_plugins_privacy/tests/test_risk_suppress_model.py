@@ -60,7 +60,8 @@ def test_reaches_sparsity_and_checkpoint_loads(mode, digits, tmp_path):
     model = SuppressModel(net, loss_fn=nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
                           optimizer=nn.Adam(net.trainable_params(), learning_rate=1e-2),
                           suppressor="magnitude", start_epoch=1, end_epoch=3, mask_times=6, sparse_end=0.8)
-    ckpt_cb = ModelCheckpoint(prefix="sup", directory=str(tmp_path), config=CheckpointConfig(save_checkpoint_steps=1000))
+    ckpt_cb = ModelCheckpoint(prefix="sup", directory=str(tmp_path),
+                              config=CheckpointConfig(save_checkpoint_steps=1000))
     model.train(5, _ds(digits), callbacks=[ckpt_cb])
     sp = model.sparsity()
     # exact: round(0.8 * size) zeros per layer, kept through the last two epochs of Adam updates

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from armour_core.plugins import hookimpl
+from armour_core.specs import AuditSectionSpec
 
 from .records import cli, coverage, mutators, schedulers
 
@@ -25,3 +26,9 @@ def armour_seed_schedulers():
 @hookimpl
 def armour_cli_commands():
     yield from cli.commands()
+
+
+@hookimpl
+def armour_audit_sections():
+    yield AuditSectionSpec(name="testing", title="Testing (coverage-guided fuzzing)",
+                           target="armour_plugins_fuzz.audit_section:testing_section", order=20)

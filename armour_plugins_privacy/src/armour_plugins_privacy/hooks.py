@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from armour_core.plugins import hookimpl
+from armour_core.specs import AuditSectionSpec
 
 from .records import dp, risk
 
@@ -36,3 +37,9 @@ def armour_inference_attacks():
 def armour_cli_commands():
     yield from dp.commands()
     yield from risk.commands()
+
+
+@hookimpl
+def armour_audit_sections():
+    yield AuditSectionSpec(name="privacy", title="Privacy risk",
+                           target="armour_plugins_privacy.audit_section:privacy_section", order=30)

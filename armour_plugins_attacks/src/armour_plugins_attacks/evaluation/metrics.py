@@ -320,7 +320,8 @@ def radar_plot(series: Mapping[str, Mapping[str, float]], *, limits: Mapping[str
     """A radar (spider) chart: one closed polygon per entry of ``series`` (name → {metric: value}).
 
     Every series must have the same metrics. ``limits`` maps a metric to the (low, high) that map to the
-    chart's centre and rim (default: the values' own range, or [0, 1] when they lie inside it).
+    chart's centre and rim (default: the values' own range, or [0, 1] when they lie inside it); values
+    outside their limits are drawn at the centre or the rim.
     Returns the matplotlib figure (pass it to :func:`armour_core.report.figure_uri` for a report).
     """
     import matplotlib
@@ -343,7 +344,7 @@ def radar_plot(series: Mapping[str, Mapping[str, float]], *, limits: Mapping[str
                    for i, m in enumerate(metrics)])
     hi = np.array([lims.get(m, (min(0.0, values[:, i].min()), max(1.0, values[:, i].max())))[1]
                    for i, m in enumerate(metrics)])
-    scaled = (values - lo) / np.where(hi > lo, hi - lo, 1.0)
+    scaled = np.clip((values - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
     angles = np.linspace(0, 2 * np.pi, len(metrics), endpoint=False)
     fig = plt.figure(figsize=(4.5, 4.5))
     ax = fig.add_subplot(111, polar=True)

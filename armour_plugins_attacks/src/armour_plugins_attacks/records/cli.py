@@ -10,3 +10,5 @@ def commands():
                       summary="run one attack on a model and save the adversarial examples and metrics")
     yield CommandSpec(name="evaluate", target="armour_plugins_attacks.cli:register_evaluate",
                       summary="robustness suite: robust accuracy per eps, worst case, warnings, JSON + HTML report")
+    yield CommandSpec(name="defend", target="armour_plugins_attacks.cli:register_defend",
+                      summary="adversarially train a model with a defense; checkpoint, JSON + HTML report")

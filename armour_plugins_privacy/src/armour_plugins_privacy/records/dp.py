@@ -20,7 +20,8 @@ def noise_mechanisms():
 
 
 def clip_mechanisms():
-    yield PluginSpec(name="fixed", kind="clip", target=f"{_PKG}.clip:FixedClip", config="armour_core.api.clip:ClipConfig",
+    yield PluginSpec(name="fixed", kind="clip", target=f"{_PKG}.clip:FixedClip",
+                     config="armour_core.api.clip:ClipConfig",
                      summary="Fixed per-example clip norm")
     yield PluginSpec(name="adaptive", kind="clip", target=f"{_PKG}.clip:AdaptiveClip",
                      config=f"{_PKG}.clip:AdaptiveClipConfig",

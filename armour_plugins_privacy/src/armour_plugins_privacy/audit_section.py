@@ -1,0 +1,97 @@
+"""The privacy-risk section of ``armour audit``: membership inference against the model (threshold attacks in
+quick, attack classifiers in standard, LiRA in thorough), ROC on log-log axes, TPR at low FPR, per-example
+risk; and, for a model trained with DPModel, the ledger's ε."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from armour_core import registry
+from armour_core import report as R
+from armour_core.audit.context import AuditContext, SectionResult
+
+#: profile entries that are attack-classifier methods of the ``classifier`` plugin
+_CLASSIFIERS = ("lr", "knn", "mlp", "rf")
+
+
+def _attack(name: str, ctx: AuditContext) -> tuple[str, Any]:
+    if name in _CLASSIFIERS:
+        return f"classifier ({name})", registry.create("inference", "classifier", model=ctx.model, method=name,
+                                                       seed=ctx.seed)
+    if name == "lira":
+        if not ctx.model_name or ctx.model_name not in registry.names("model"):
+            raise ValueError("lira needs the model's architecture as a registered model name")
+        return "lira", registry.create("inference", "lira", model=ctx.model, architecture=ctx.model_name,
+                                       shadows=int(ctx.settings.get("shadows", 8)), seed=ctx.seed,
+                                       progress=ctx.progress)
+    return name, registry.create("inference", name, model=ctx.model, seed=ctx.seed)
+
+
+def _verdict(auc: float, tpr1: float) -> str:
+    """pass: AUC < 0.6 and TPR@1%FPR < 5%; fail: AUC >= 0.75 or TPR@1%FPR >= 20% (a real, targeted leak)."""
+    if auc >= 0.75 or tpr1 >= 0.2:
+        return "fail"
+    if auc >= 0.6 or tpr1 >= 0.05:
+        return "warn"
+    return "pass"
+
+
+def privacy_section(ctx: AuditContext) -> SectionResult:
+    from armour_core.api.inference import MembershipInference, plot_rocs
+
+    s = ctx.settings
+    n = min(int(s.get("n", 300)), len(ctx.x_train), len(ctx.x_test))
+    rng = np.random.default_rng(ctx.seed)
+    mi = rng.permutation(len(ctx.x_train))[:n]
+    ni = rng.permutation(len(ctx.x_test))[:n]
+    xm, ym, xn, yn = ctx.x_train[mi], ctx.y_train[mi], ctx.x_test[ni], ctx.y_test[ni]
+    half = n // 2  # attacks that learn are fitted on one half and evaluated on the other
+    reports, rows, warnings = [], [], []
+    for name in s.get("attacks", ["loss_threshold", "entropy"]):
+        base = "classifier" if name in _CLASSIFIERS else name
+        if base not in registry.names("inference"):
+            warnings.append(f"membership attack {name!r} is not installed; skipped")
+            continue
+        label, attack = _attack(name, ctx)
+        if name == "lira":
+            attack.fit(xm, ym, xn, yn)  # LiRA fits shadows on the pool; its scores need no held-out half
+            rep = attack.evaluate(xm, ym, xn, yn)
+        elif attack.needs_fit or type(attack)._fit is not MembershipInference._fit:  # it learns something
+            attack.fit(xm[:half], ym[:half], xn[:half], yn[:half])
+            rep = attack.evaluate(xm[half:], ym[half:], xn[half:], yn[half:])
+        else:
+            rep = attack.evaluate(xm, ym, xn, yn)
+        reports.append((label, rep))
+        rows.append([label, rep.n_member, rep.auc, rep.tpr_at_fpr.get(0.001, float("nan")),
+                     rep.tpr_at_fpr.get(0.01, float("nan")), rep.balanced_accuracy])
+        warnings.extend(f"{label}: {note}" for note in rep.notes)
+    if not reports:
+        return SectionResult(verdict="error", headline="no membership-inference attack is installed",
+                             warnings=warnings)
+    worst_label, worst = max(reports, key=lambda lr: lr[1].auc)
+    tpr1 = max(r.tpr_at_fpr.get(0.01, 0.0) for _, r in reports)
+    verdict = _verdict(worst.auc, tpr1)
+    headline = (f"best membership attack AUC {worst.auc:.3f} ({worst_label}); max TPR at 1% FPR {tpr1:.3f} "
+                f"on {n} members vs {n} non-members")
+    fig_ax = plot_rocs([r for _, r in reports], labels=[label for label, _ in reports])
+    body = (f"<p>Members: {n} training examples; non-members: {n} held-out examples. Attacks that learn are "
+            "fitted on half of each and evaluated on the other half.</p>"
+            + R.table(["attack", "members evaluated", "ROC AUC", "TPR@0.1%FPR", "TPR@1%FPR",
+                       "balanced accuracy"], rows)
+            + R.img(R.figure_uri(fig_ax.figure), "ROC curves on log-log axes (low FPR is where leaks matter)"))
+    metrics: dict[str, Any] = {"n": n, "attacks": {label: r.summary() for label, r in reports},
+                               "worst_auc": worst.auc, "max_tpr_at_1pct_fpr": tpr1,
+                               "risk_member": reports[0][1].risk_member.tolist()}
+    if ctx.ledger:
+        from armour_core.wrappers.ledger import PrivacyLedger
+
+        ledger = PrivacyLedger(ctx.ledger)
+        delta = float(s.get("delta", 1e-5))
+        eps = ledger.epsilon(delta)
+        metrics["ledger"] = {"path": str(ctx.ledger), "steps": ledger.num_steps, "delta": delta, "epsilon": eps}
+        body += (f"<h3>Differential privacy</h3><p>The training ledger records {ledger.num_steps} DP-SGD steps: "
+                 f"(ε = {eps:.3f}, δ = {delta:g}) by the PLD accountant.</p>")
+        headline += f"; trained with DP: ε = {eps:.2f} at δ = {delta:g}"
+    return SectionResult(verdict=verdict, headline=headline, metrics=metrics, html=body, warnings=warnings)
