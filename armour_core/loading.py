@@ -218,6 +218,7 @@ def user_target(network: str, data: str, *, checkpoint: str | None = None, bound
         load_checkpoint(net, checkpoint)
     import mindspore as ms
 
+    net.set_train(False)
     try:
         z = net(ms.Tensor(x[:1]))
         z = z.asnumpy() if hasattr(z, "asnumpy") else np.asarray(z)

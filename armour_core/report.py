@@ -22,8 +22,8 @@ from .atomic import atomic_write_text
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 h1{font-size:1.6em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
+table{border-collapse:collapse;margin:.6em 0} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+th{background:#f3f3f3} td.num{text-align:right}
 .verdict-pass{color:#17692c;font-weight:600} .verdict-warn{color:#a36100;font-weight:600}
 .verdict-fail{color:#b00020;font-weight:600} .muted{color:#777} figure{margin:.6em 0} img{max-width:100%}
 .warning{background:#fff4e0;border-left:4px solid #e59b00;padding:.4em .8em;margin:.4em 0}
@@ -99,7 +99,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         return esc(v)
 
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows)
+    def td(v: Any) -> str:
+        numeric = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        return f'<td class="num">{cell(v)}</td>' if numeric else f"<td>{cell(v)}</td>"
+
+    body = "".join("<tr>" + "".join(td(v) for v in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

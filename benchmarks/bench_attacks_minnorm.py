@@ -132,7 +132,8 @@ def main() -> None:
         if isinstance(succ, str):
             lines.append(f"| {title} | {name} | — | — | {succ} | — | — |")
         else:
-            lines.append(f"| {title} | {name} | {t:.3f} | {f:.3f} | {succ:.3f} | {med:.4f} | {medc:.4f} |")
+            cells = [f"{v:.4f}" if np.isfinite(v) else "—" for v in (med, medc)]
+            lines.append(f"| {title} | {name} | {t:.3f} | {f:.3f} | {succ:.3f} | {cells[0]} | {cells[1]} |")
     lines += ["", f"Python {sys.version.split()[0]}, numpy {np.__version__}."]
     out = Path(__file__).parent / "results" / "attacks_minnorm.md"
     out.parent.mkdir(exist_ok=True)

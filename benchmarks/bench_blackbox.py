@@ -7,8 +7,9 @@ Execution mode: PyNative with ``mindspore.runtime.launch_blocking()`` (applied b
 CPU; both libraries query the same compiled (``mindspore.jit``) forward of the default digits MLP through
 their own model interface (MindArmour's ``BlackModel.predict``; every row it sends is counted). Rounds are
 interleaved (each round runs every method once); times are medians over rounds. Success and distances are
-measured by the model itself on the points it classifies correctly, as absolute distances in input space
-([0, 1]); "range" is the min/max of the returned inputs (must stay within [0, 1]).
+measured by the model itself on the points it classifies correctly (after clipping MindArmour's outputs to
+[0, 1]), as absolute distances in input space; "range" is the min/max of the returned inputs (must stay
+within [0, 1]). MindArmour needs the ``np.int``/``np.bool``/``np.float`` aliases, restored here only.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def _distance(x, adv, norm):
 
 
 def cases(n: int):
+    # MindArmour 2.0 uses aliases NumPy 1.24 removed; restore them for the comparison (bench only)
+    for alias, value in (("int", int), ("bool", bool), ("float", float)):
+        if not hasattr(np, alias):
+            setattr(np, alias, value)
     import mindarmour.adv_robustness.attacks as ma
     from mindarmour import BlackModel
 
@@ -59,11 +64,11 @@ def cases(n: int):
             self.rows += len(inputs)
             return m._logits(inputs.reshape(len(inputs), 1, 8, 8))
 
-    def ours(name, **cfg):
+    def ours(name, target=None, **cfg):
         atk = registry.create("attack", name, model=m, seed=0, **cfg)
 
         def run():
-            res = atk.generate(x, y)
+            res = atk.generate(x, y, target=target)
             return np.asarray(res.adversarial), res.queries
         return run
 
@@ -81,35 +86,45 @@ def cases(n: int):
         "MindArmour (20 iterations, true labels as given)": theirs(
             lambda bm: ma.HopSkipJumpAttack(bm, init_num_evals=100, max_num_evals=1000, num_iterations=20,
                                             constraint="l2", clip_min=0.0, clip_max=1.0)),
-    }, x, y, m)
-    yield ("NES L∞ ε=0.3", "linf", {
-        "armour (max_queries=2000)": ours("nes", eps=0.3, max_queries=2000, samples=20),
-        "MindArmour (Query_Limit, max_queries=2000)": theirs(
-            lambda bm: ma.NES(bm, "Query_Limit", max_queries=2000, num_class=10, epsilon=0.3,
-                              samples_per_draw=40, batch_size=40)),
-    }, x, y, m)
+    }, x, y, m, None)
+    # MindArmour's NES is targeted only (labels are targets) and needs target images even in Query_Limit
+    target = (y + 1) % 10
+    pool = p.dataset.x_train
+    pool_pred = m.predict(pool)
+    target_imgs = np.stack([pool[np.flatnonzero(pool_pred == t)[0]] for t in target])
+
+    def their_nes(bm):
+        atk = ma.NES(bm, "Query_Limit", max_queries=2000, num_class=10, epsilon=0.3, samples_per_draw=40,
+                     batch_size=40)
+        atk.set_target_images(target_imgs)
+        return atk
+
+    yield ("NES L∞ ε=0.3, targeted (y+1 mod 10)", "linf", {
+        "armour (max_queries=2000)": ours("nes", target=target, eps=0.3, max_queries=2000, samples=20),
+        "MindArmour (Query_Limit, max_queries=2000)": theirs(their_nes, labels=target),
+    }, x, y, m, target)
     yield ("Genetic L∞ ε=0.3", "linf", {
         "armour genetic (max_queries=3000)": ours("genetic", eps=0.3, max_queries=3000),
         "MindArmour GeneticAttack (per_bounds=0.3, 500 steps)": theirs(
             lambda bm: ma.GeneticAttack(bm, targeted=False, sparse=True, per_bounds=0.3, max_steps=500,
                                         bounds=(0.0, 1.0))),
-    }, x, y, m)
+    }, x, y, m, None)
     yield ("PSO L∞ ε=0.3", "linf", {
         "armour pso (max_queries=3000)": ours("pso", eps=0.3, max_queries=3000),
         "MindArmour PSOAttack (per_bounds=0.3, 500 steps)": theirs(
             lambda bm: ma.PSOAttack(bm, targeted=False, sparse=True, per_bounds=0.3, t_max=500,
                                     bounds=(0.0, 1.0))),
-    }, x, y, m)
+    }, x, y, m, None)
     yield ("Salt-and-pepper (L0)", "l0", {
         "armour (max_queries=1000)": ours("salt_and_pepper", max_queries=1000),
         "MindArmour SaltAndPepperNoiseAttack (max_iter=100)": theirs(
             lambda bm: ma.SaltAndPepperNoiseAttack(bm, bounds=(0.0, 1.0), max_iter=100)),
-    }, x, y, m)
+    }, x, y, m, None)
     yield ("Pointwise (L0)", "l0", {
         "armour (max_queries=2000)": ours("pointwise", max_queries=2000),
         "MindArmour PointWiseAttack (max_iter=1000)": theirs(
             lambda bm: ma.PointWiseAttack(bm, max_iter=1000, search_iter=10)),
-    }, x, y, m)
+    }, x, y, m, None)
 
 
 def main(argv: list[str]) -> int:
@@ -123,11 +138,12 @@ def main(argv: list[str]) -> int:
              "`mindspore.jit`); default digits MLP; "
              f"{args.n} correctly classified test points. Time: median over {args.rounds} interleaved rounds. "
              "Success is judged by the model on the returned inputs; distances are absolute, in input space; "
-             "queries are model evaluations per sample (median). MindArmour's success flags are ignored: "
-             "its HopSkipJump, given true labels, treats them as targets.", "",
-             "| case | method | success | median distance (succ.) | median queries / sample | time (s) | "
+             "queries are model evaluations per sample (mean). MindArmour's success flags are ignored: "
+             "its HopSkipJump, given true labels, treats them as targets. MindArmour needs the `np.int`/`np.bool`/"
+             "`np.float` aliases NumPy 1.24 removed; the benchmark restores them.", "",
+             "| case | method | success | median distance (succ.) | mean queries / sample | time (s) | "
              "output range |", "|---|---|---|---|---|---|---|"]
-    for title, norm, methods, x, y, m in cases(args.n):
+    for title, norm, methods, x, y, m, target in cases(args.n):
         times = {k: [] for k in methods}
         last = {}
         for _ in range(args.rounds):
@@ -147,7 +163,8 @@ def main(argv: list[str]) -> int:
                 continue
             adv, queries = got
             inside = np.clip(adv, 0.0, 1.0).astype(np.float32)
-            succ = np.asarray(m.predict(inside)) != y
+            pred = np.asarray(m.predict(inside))
+            succ = pred != y if target is None else pred == target
             dist = _distance(x, adv, norm)
             med = f"{np.median(dist[succ]):.3f}" if succ.any() else "—"
             rng = f"[{adv.min():.3g}, {adv.max():.3g}]"

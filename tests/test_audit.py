@@ -49,10 +49,12 @@ def ctx(tmp_path):
 
 @pytest.fixture
 def fake_sections(monkeypatch):
+    """Only the test plugin's sections exist, and no first-party distribution is installed."""
+    private = registry.Registry(entry_points=[])
+    private.register(Plugin, name="audit_test", dist="armour-audit-test")
     monkeypatch.setattr("armour_core.registry._dist_installed", lambda name: False)
-    registry.register(Plugin, name="audit_test", dist="armour-audit-test")
-    yield
-    registry.reset()
+    monkeypatch.setattr("armour_core.registry.audit_sections", private.audit_sections)
+    monkeypatch.setattr("armour_core.registry.status", private.status)
 
 
 def test_sections_run_missing_ones_are_placeholders_and_errors_are_contained(ctx, fake_sections):

@@ -180,6 +180,21 @@ def test_loading_api_directly(tmp_path):
         loading.validate_xy(np.zeros((3, 4)), np.array([0, 1, 12]), num_classes=10)
 
 
+def test_load_data_splits(tmp_path):
+    rng = np.random.default_rng(0)
+    xa, xb = rng.uniform(0, 1, (6, 1, 4, 4)), rng.uniform(0, 1, (3, 1, 4, 4))
+    both = loading.load_data(_npz(tmp_path, x_train=xa, y_train=np.arange(6) % 3, x_test=xb, y_test=np.arange(3)))
+    assert both.x_train.shape == (6, 1, 4, 4) and both.x_test.shape == (3, 1, 4, 4) and both.num_classes == 3
+    assert both.x_train.dtype == np.float32 and both.y_test.dtype == np.int64
+    single = loading.load_data(_npz(tmp_path, x=xa, y=np.arange(6) % 2))
+    assert np.array_equal(single.x_train, single.x_test)
+    with pytest.raises(InvalidInputError, match="x_train, y_train"):
+        loading.load_data(_npz(tmp_path, a=xa))
+    with pytest.raises(InvalidInputError, match="x_test"):
+        loading.load_data(_npz(tmp_path, x_train=xa, y_train=np.arange(6) % 3, x_test=xb[:, :, :2],
+                               y_test=np.arange(3)))
+
+
 def test_cli_help_does_not_import_mindspore():
     code = ("import sys; from armour_core.cli import build_parser; p = build_parser('evaluate'); "
             "assert 'mindspore' not in sys.modules, 'mindspore imported'; "

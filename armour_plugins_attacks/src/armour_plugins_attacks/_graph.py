@@ -7,11 +7,11 @@ MindSpore ops and run in one of four ways:
 * ``loop``: the whole iteration loop is a ``while`` loop inside one ``mindspore.jit`` graph. One launch per
   attack call; the compile time does not grow with ``steps``, and ``steps``, ``eps`` and ``step_size`` are
   graph inputs, so changing them never recompiles.
-* ``unroll``: the loop unrolled at compile time (the fastest for tiny models, compile time grows with
-  ``steps``).
+* ``unroll``: the loop unrolled at compile time (compile time grows with ``steps``; no faster than
+  ``loop`` in our measurements).
 * ``step``: one compiled graph per iteration, called from Python.
-* ``eager``: the body in PyNative with gradients from ``Classifier.loss_gradient``; the path for any
-  classifier that is not a MindSpore model (e.g. the numpy models of the conformance kit).
+* ``eager``: the body in PyNative, no graph. The only path for a classifier that is not a MindSpore model
+  (e.g. the numpy models of the conformance kit): its gradients come from ``Classifier.loss_gradient``.
 
 ``auto`` chooses ``loop`` for MindSpore models (measured in ``benchmarks/bench_attacks_gradient.py``:
 within noise of ``unroll`` and ≤ the per-step graph on the digits MLP and LeNet5, with a compile
@@ -201,8 +201,22 @@ def _classifier_gradients(model: Any, spec: LoopSpec) -> tuple[Callable, Callabl
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _storage(model: Any) -> tuple:
+    """Where the network's parameters live. ``Parameter.set_data`` (used by ``load_param_into_net``)
+    moves a parameter to new storage that an already compiled graph does not see (MindSpore 2.10), while
+    in-place updates (optimisers, ``ops.assign``) keep it; a change here means the graphs must be rebuilt."""
+    network = getattr(model, "network", None)
+    if network is None:
+        return ()
+    return tuple(p.data_ptr() for p in network.get_parameters())
+
+
 def _cached(model: Any, key: tuple, build: Callable[[], Callable]) -> Callable:
     per_model = _CACHE.setdefault(model, {})
+    storage = _storage(model)
+    if per_model.get("storage", storage) != storage:
+        per_model.clear()
+    per_model["storage"] = storage
     fn = per_model.get(key)
     if fn is None:
         fn = per_model[key] = build()
@@ -243,12 +257,13 @@ def compiled_loop(model: Any, spec: LoopSpec, mode: str, unroll: int = 0) -> Cal
 
 
 def eager_body(model: Any, spec: LoopSpec) -> Callable:
-    """The uncompiled body (PyNative); gradients in-graph for MindSpore models, else via the classifier."""
-    def build():
-        grads = _ms_gradients(model, spec) if hasattr(model, "logits_fn") else _classifier_gradients(model, spec)
-        return _build_body(spec, *grads)
+    """The uncompiled body (PyNative); gradients in-graph for MindSpore models, else via the classifier.
 
-    return _cached(model, (spec, "eager", 0), build)
+    Bodies for other classifiers are rebuilt per call (nothing to compile): caching them would keep the
+    model alive through the closure, defeating the weak cache."""
+    if not hasattr(model, "logits_fn"):
+        return _build_body(spec, *_classifier_gradients(model, spec))
+    return _cached(model, (spec, "eager", 0), lambda: _build_body(spec, *_ms_gradients(model, spec)))
 
 
 # ------------------------------------------------------------------------------------------ the driver

@@ -125,10 +125,11 @@ class IterativeConfig(AttackConfig):
     ``steps``: gradient iterations. ``step_size``: length of each step in ``norm`` (None: the attack's
     default, a fraction of ``eps``). ``loss``: per-sample objective (``ce`` cross-entropy, ``margin``
     Carlini–Wagner margin, ``dlr`` difference of logits ratio); targeted attacks descend it towards the
-    target. ``sparsity`` (L1 only): percentile of |gradient| above which coordinates move (Tramèr & Boneh's
-    SLIDE step; 99 moves the top 1 %). ``compile``: ``auto`` (the whole loop in one MindSpore graph),
-    ``loop``, ``unroll`` (the loop unrolled at compile time), ``step`` (one compiled graph per step) or
-    ``eager`` (no graph; always used for models that are not MindSpore models).
+    target. ``sparsity`` (L1 only): each step is split over the coordinates above this percentile of
+    |gradient| (Tramèr & Boneh's SLIDE step; 99 moves the top 1 %, at least one coordinate); budget that
+    does not fit next to a bound flows to the next-largest coordinates. ``compile``: ``auto`` (= ``loop``,
+    the whole loop in one MindSpore graph), ``unroll`` (the loop unrolled at compile time), ``step`` (one
+    compiled graph per step) or ``eager`` (no graph; always used for models that are not MindSpore models).
     """
 
     eps: float = _eps_field(0.1)

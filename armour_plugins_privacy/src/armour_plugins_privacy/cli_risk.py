@@ -248,7 +248,8 @@ def run_suppress(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------ audit
 def register_audit(subparsers) -> None:
-    p = subparsers.add_parser("dp-audit", aliases=["dp_audit"], help="empirical DP audit: lower bound on epsilon from canaries",
+    p = subparsers.add_parser("dp-audit", aliases=["dp_audit"],
+                              help="empirical DP audit: lower bound on epsilon from canaries",
                               description="Train the embedded network several times with random subsets of "
                                           "mislabelled canaries, test canary membership, and print a "
                                           "Clopper-Pearson lower bound on epsilon next to the accountant's.")

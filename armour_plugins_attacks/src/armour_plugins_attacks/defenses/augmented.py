@@ -44,6 +44,18 @@ def _attack_from(item: Any, model: Any, eps: float | None, seed: int | None) -> 
     return registry.create("attack", name, model=model, **options)
 
 
+def _iterative_probe(model: Any, attack: Any, seed: int | None) -> Any:
+    """PGD-20 at the training attack's budget: single-step training can mask its own gradients, so robust
+    accuracy under the training attack itself would flatter it (Tramèr et al. 2018)."""
+    cfg = attack.config
+    eps, norm = getattr(cfg, "eps", None), getattr(cfg, "norm", "linf")
+    if eps is None or norm not in ("linf", "l2"):
+        return attack
+    from .inner import PGDProbe
+
+    return PGDProbe(model=model, eps=eps, norm=norm, steps=20, seed=seed)
+
+
 class AdversarialTrainingWithAttacks(MSDefense):
     """Adversarial training with attacks from the registry, regenerated every batch on the current network.
 
@@ -66,7 +78,7 @@ class AdversarialTrainingWithAttacks(MSDefense):
         return self.config.eps
 
     def default_eval_attack(self) -> Any:
-        return self.attacks[0] if self.attacks else None
+        return _iterative_probe(self.model, self.attacks[0], self.config.seed)
 
     def _train_batch(self, x, y, x_adv, rng):
         idx = self.replace_indices(len(x), self.config.replace_ratio, rng)
@@ -137,7 +149,7 @@ class EnsembleAdversarialTraining(MSDefense):
         return as_classifier(m, **options)
 
     def default_eval_attack(self) -> Any:
-        return self.attacks[0]
+        return _iterative_probe(self.model, self.attacks[0], self.config.seed)
 
     def _train_batch(self, x, y, x_adv, rng):
         idx = self.replace_indices(len(x), self.config.replace_ratio, rng)
