@@ -150,14 +150,16 @@ class Defense(Algorithm, abc.ABC):
         return loss
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, attack: Any = None) -> tuple[float, float | None]:
-        """Clean accuracy and (given ``attack``) robust accuracy of the current network on ``(x, y)``."""
+        """Clean accuracy and (given ``attack``) robust accuracy — the share of points classified correctly
+        both before and after the attack — of the current network on ``(x, y)``."""
         bs = self.config.eval_batch_size
         pred = np.concatenate([np.asarray(self.model.predict(x[i:i + bs])) for i in range(0, len(x), bs)])
         clean = float(np.mean(pred == y))
         if attack is None:
             return clean, None
         res = attack.batch_generate(x, y, batch_size=bs, progress=False)
-        return clean, float(np.mean(res.predictions == y))
+        # robust: correct before and after the attack (a point the model gets wrong is never robust)
+        return clean, float(np.mean((pred == y) & (np.asarray(res.predictions) == y)))
 
     # ------------------------------------------------------------------ hooks
     def default_eval_attack(self) -> Any:

@@ -309,3 +309,26 @@ class SuppressModel(ms.train.Model):
             raise InvalidInputError("no suppress schedule attached")
         return self._suppress_ctrl.sparsity()
 
+
+
+class SuppressPrivacyFactory:
+    """MindArmour's entry point, kept for migration: ``SuppressPrivacyFactory().create(...)`` returns a
+    :class:`SuppressCtrl` using the ``magnitude`` suppressor (MindArmour's only policy).
+
+    ``batch_num`` and ``lr`` are accepted for signature compatibility: the steps per epoch are read from
+    the dataset during training, and armour's masking needs no learning rate (it is exact for any optimizer).
+    """
+
+    @staticmethod
+    def create(networks: nn.Cell, mask_layers: list[str | MaskLayer], policy: str = "local_train",
+               end_epoch: int = 10, batch_num: int = 20, start_epoch: int = 3, mask_times: int = 500,
+               lr: float = 0.10, sparse_end: float = 0.90, sparse_start: float = 0.0) -> SuppressCtrl:
+        if policy != "local_train":
+            raise InvalidInputError(f"policy: only 'local_train' exists, got {policy!r}")
+        if not isinstance(batch_num, int) or batch_num < 1:
+            raise InvalidInputError(f"batch_num: expected an int >= 1, got {batch_num!r}")
+        if not lr > 0:
+            raise InvalidInputError(f"lr: expected a value > 0, got {lr!r}")
+        return SuppressCtrl(networks, mask_layers, suppressor="magnitude", start_epoch=start_epoch,
+                            end_epoch=end_epoch, mask_times=mask_times, sparse_start=sparse_start,
+                            sparse_end=sparse_end)

@@ -184,3 +184,14 @@ def test_ensemble_alternates_sources():
                         replace_ratio=1.0)
     d.fit(data.x_train[:128], data.y_train[:128], progress=False)  # two batches: current, then static
     assert d.model.backward_calls == 1 and static.backward_calls == 1
+
+
+@pytest.mark.parametrize("name", ["pad", "trades", "mart"])
+def test_l2_threat_model_and_partial_last_batch(name):
+    """L2 inner maximisation trains, and an epoch whose last batch is smaller (a second compiled shape) works."""
+    net, data = small_net()
+    before = [p.asnumpy().copy() for p in net.trainable_params()]
+    d = registry.create("defense", name, network=net, norm="l2", eps=0.5, steps=2, learning_rate=1e-3)
+    hist = d.fit(data.x_train[:100], data.y_train[:100])  # batches of 64 and 36
+    assert np.isfinite(hist[0].loss)
+    assert any(not np.array_equal(a, p.asnumpy()) for a, p in zip(before, net.trainable_params()))

@@ -213,3 +213,21 @@ def test_magnet_dense_autoencoder_on_flat_vectors(armour_digits):
     with pytest.raises(InvalidInputError):
         registry.create("detector", "magnet_error", epochs=1, architecture="conv").fit(x)
     check(True)
+
+
+# ------------------------------------------------------------------------------------------ arrays in, arrays out
+def test_tensor_in_tensor_out_and_bad_inputs(armour_lenet, armour_digits):
+    ms = pytest.importorskip("mindspore")
+    x = armour_digits.x_test[:4]
+    det = registry.create("detector", "spatial_smoothing", model=armour_lenet).fit(armour_digits.x_train[:30])
+    out = det.transform(ms.Tensor(x))
+    check(isinstance(out, ms.Tensor) and out.shape == x.shape)
+    check(np.allclose(det.score(ms.Tensor(x)), det.score(x)))
+    bad = x.copy()
+    bad[0, 0, 0, 0] = np.nan
+    for case in (bad, x + 3.0, x[0], x.astype(np.int64)):
+        with pytest.raises(InvalidInputError):
+            det.score(case)
+    with pytest.raises(ConfigError):
+        registry.create("detector", "spatial_smoothing", model=armour_lenet, fpr=1.5)
+    check(True)

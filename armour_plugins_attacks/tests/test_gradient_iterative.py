@@ -279,3 +279,22 @@ def test_bad_inputs_are_named(armour_mlp, batch):
         atk.generate(x, y, target=np.full(len(x), 10))
     with pytest.raises(InvalidInputError, match="y"):
         atk.generate(x, np.full(len(x), -1))
+
+
+def test_graphs_follow_reloaded_weights(armour_mlp, batch):
+    """``load_param_into_net`` moves parameters to new storage that a compiled graph would not see."""
+    import mindspore as ms
+
+    from armour_core.builtin.models import MLP
+    from armour_core.ms.model import MSModel
+
+    x, y = batch
+    net = MLP(input_shape=(1, 8, 8))
+    fresh = MSModel(net, num_classes=10, input_shape=(1, 8, 8))
+    atk = registry.create("attack", "bim", model=fresh, eps=0.1, steps=3)
+    before = _raw(atk, x, y)
+    ms.load_param_into_net(net, armour_mlp.network.parameters_dict())
+    after = _raw(atk, x, y)
+    want = _raw(registry.create("attack", "bim", model=armour_mlp, eps=0.1, steps=3), x, y)
+    np.testing.assert_array_equal(after, want)
+    assert not np.array_equal(before, after)

@@ -15,8 +15,8 @@ class TestDeepFool(AttackContract):
 
 class TestCW(AttackContract):
     name = "cw"
-    config = {"binary_search_steps": 2, "steps": 20, "initial_const": 1.0}
-    generous = {"binary_search_steps": 3, "steps": 30, "initial_const": 1.0, "learning_rate": 0.1}
+    config = {"binary_search_steps": 2, "steps": 10, "initial_const": 1.0, "chunk": 5}
+    generous = {"binary_search_steps": 3, "steps": 30, "initial_const": 1.0, "learning_rate": 0.1, "chunk": 5}
 
 
 class TestFAB(AttackContract):

@@ -51,7 +51,7 @@ def test_deepfool_counts_one_backward_pass_per_iteration(armour_mlp, batch):
 # ------------------------------------------------------------------------------ C&W
 def test_cw_norm_falls_with_search_steps_and_beats_fgm(armour_mlp, batch):
     x, y = batch
-    cfg = dict(steps=40, initial_const=1.0, learning_rate=0.05)
+    cfg = dict(steps=40, initial_const=1.0, learning_rate=0.05, chunk=5)
     runs = [_make("cw", armour_mlp, binary_search_steps=k, **cfg).generate(x, y) for k in (1, 3)]
     both = runs[0].success & runs[1].success
     assert runs[1].success.sum() >= runs[0].success.sum()
@@ -73,7 +73,7 @@ def test_cw_targeted_hits_target(armour_mlp, batch):
     x, y = batch
     t = (y + 3) % 10
     res = _make("cw", armour_mlp, binary_search_steps=3, steps=40, initial_const=1.0,
-                learning_rate=0.1).generate(x, y, target=t)
+                learning_rate=0.1, chunk=5).generate(x, y, target=t)
     assert np.mean(res.predictions == t) >= 0.8
 
 
@@ -132,7 +132,7 @@ def test_hyperplane_projection_is_feasible_and_minimal():
 # ------------------------------------------------------------------------------ AutoAttack family
 def test_autoattack_worst_case_not_above_any_member(armour_mlp, batch):
     x, y = batch
-    aa = _make("autoattack", armour_mlp, eps=0.06, steps=8, queries=40, target_classes=2)
+    aa = _make("autoattack", armour_mlp, eps=0.06, steps=5, queries=30, target_classes=2)
     res = aa.generate(x, y)
     robust = 1 - res.success_rate
     for label, member in aa.members():
@@ -266,3 +266,20 @@ def test_square_rejects_5d_inputs(armour_softmax):
     m = SoftmaxRegression(armour_softmax.W, armour_softmax.b, input_shape=(1, 1, 8, 8))
     with pytest.raises(InvalidInputError):
         _make("square", m, queries=5).generate(np.zeros((2, 1, 1, 8, 8), np.float32), np.zeros(2, int))
+
+
+# ------------------------------------------------------------------------------ any Classifier
+def test_gradient_attacks_work_on_a_numpy_classifier(armour_softmax, armour_digits):
+    """Without a MindSpore graph the attacks fall back to the Classifier interface (and count its passes)."""
+    x, y = armour_digits.x_test[:24], armour_digits.y_test[:24]
+    ok = armour_softmax.predict(x) == y
+    apgd = _make("apgd", armour_softmax, eps=0.3, steps=10).generate(x, y)
+    assert apgd.success[ok].mean() > 0.9 and 1 <= apgd.backward_calls <= 11
+    cw = _make("cw", armour_softmax, binary_search_steps=2, steps=20, initial_const=1.0,
+               learning_rate=0.1).generate(x, y)
+    assert cw.success[ok].mean() > 0.8 and cw.backward_calls == cw.forward_calls <= 40
+    t = (y + 1) % 10
+    apgd_t = _make("apgd", armour_softmax, eps=0.3, steps=10, loss="dlr").generate(x, y, target=t)
+    assert np.mean(apgd_t.predictions == t) > 0.8
+    aa = _make("autoattack", armour_softmax, eps=0.3, steps=5, queries=20, target_classes=2).generate(x, y)
+    assert aa.success[ok].mean() >= apgd.success[ok].mean()

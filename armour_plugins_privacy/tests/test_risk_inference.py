@@ -209,3 +209,45 @@ def test_tensor_inputs(overfit, split):
     s_np = atk.score(xm[:20], ym[:20])
     s_t = atk.score(ms.Tensor(xm[:20]), ms.Tensor(ym[:20].astype(np.int32)))
     assert np.allclose(s_np, s_t)
+
+
+def test_attacks_near_chance_under_strong_dp(split):
+    """A target trained with DP-SGD through DPModel (large noise): the attacks find nothing beyond noise."""
+    pytest.importorskip("armour_core.wrappers.dp_model")
+    from armour_core import registry
+    from armour_core.ms.model import MSModel
+    from armour_plugins_privacy.audit import dp_train_fn
+
+    fn = dp_train_fn("mlp", input_shape=(1, 8, 8), num_classes=10, epochs=4, batch_size=32,
+                     noise_multiplier=4.0, learning_rate=0.5)
+    net, eps = fn(*split["m"], 1)
+    assert 0 < eps < 10
+    model = MSModel(net, num_classes=10, input_shape=(1, 8, 8))
+    (xm, ym), (xn, yn) = split["m"], split["n"]
+    tol = 3 * np.sqrt((2 * N + 1) / (12 * N * N))
+    for name in ("loss_threshold", "entropy"):
+        auc = registry.create("inference", name, model=model).evaluate(xm, ym, xn, yn).auc
+        assert abs(auc - 0.5) < tol, (name, auc, eps)
+
+
+def test_mindarmour_compatible_api(overfit, split):
+    import mindspore as ms
+    import mindspore.dataset as mds
+
+    from armour_core.errors import ConfigError
+    from armour_plugins_privacy.inference.compat import MembershipInference
+
+    (xm, ym), (xn, yn) = split["m"], split["n"]
+    mia = MembershipInference(ms.train.Model(overfit.network))
+    mia.train((xm[:75], ym[:75]), (xn[:75], yn[:75]), [{"method": "LR", "params": {"C": [0.1, 1.0]}},
+                                                       {"method": "knn", "params": {"n_neighbors": [5]}}])
+
+    def ds(x, y):
+        return mds.NumpySlicesDataset({"x": x, "y": y.astype(np.int32)}, shuffle=False).batch(32)
+
+    res = mia.eval(ds(xm[75:], ym[75:]), ds(xn[75:], yn[75:]), ["precision", "accuracy", "recall"])
+    assert len(res) == 2 and set(res[0]) >= {"precision", "accuracy", "recall", "auc", "tpr_at_1%fpr"}
+    same = mia.eval((xm[75:], ym[75:]), (xn[75:], yn[75:]), ["accuracy"])  # arrays and datasets agree
+    assert same[0]["accuracy"] == pytest.approx(res[0]["accuracy"])
+    with pytest.raises(ConfigError, match="svm"):
+        mia.train((xm, ym), (xn, yn), [{"method": "svm", "params": {}}])

@@ -108,6 +108,19 @@ def test_mindarmour_style_api_and_layerwise(digits):
     assert ctrl.history[0]["target"] == pytest.approx(0.1)
 
 
+def test_mindarmour_factory(digits):
+    from armour_core.errors import InvalidInputError
+    from armour_core.wrappers.suppress_model import MaskLayer, SuppressCtrl, SuppressPrivacyFactory
+
+    net = _net(digits)
+    ctrl = SuppressPrivacyFactory().create(net, [MaskLayer("fc1.weight", min_keep=10)], end_epoch=4,
+                                           batch_num=20, start_epoch=2, mask_times=8, lr=0.1, sparse_end=0.5)
+    assert isinstance(ctrl, SuppressCtrl) and list(ctrl.params) == ["fc1.weight"]
+    assert list(ctrl.plan(20).values())[-1] == pytest.approx(0.5)
+    with pytest.raises(InvalidInputError, match="policy"):
+        SuppressPrivacyFactory().create(net, ["fc1.weight"], policy="federated")
+
+
 def test_schedule_is_cubic():
     from armour_core.wrappers.suppress_model import SuppressCtrl
 

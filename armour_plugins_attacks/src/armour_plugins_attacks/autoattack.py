@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from armour_core.api.attack import Attack
+from armour_core.api.norms import clip_to_ball_and_bounds
+from armour_core.progress import Progress
 
 from .autoattack_apgd import APGD
 from .autoattack_square import Square
@@ -60,20 +62,26 @@ class AutoAttack(Attack):
         adv = x.copy()
         robust = np.asarray(model.predict(x)) == y
         report = {"clean_accuracy": float(robust.mean()), "members": []}
-        for label, attack in self.members():
-            if not robust.any():
-                break
-            attack._stream = getattr(self, "_stream", 0)
-            out, _ = attack.attack_rows(x, y, None, robust.copy())
-            if attack.minimum_norm and attack.config.eps is not None:
-                from armour_core.api.norms import clip_to_ball_and_bounds
-
-                out = clip_to_ball_and_bounds(x, out, attack.config.eps, attack.config.norm, model.bounds)
-            rows = np.flatnonzero(robust)
-            broken = rows[np.asarray(model.predict(out[rows])) != y[rows]]
-            adv[broken] = out[broken]
-            robust[broken] = False
-            report["members"].append({"attack": label, "broken": int(broken.size),
-                                      "robust_accuracy": float(robust.mean())})
+        members = self.members()
+        with Progress(len(members), "AutoAttack", unit="attacks") as bar:
+            for label, attack in members:
+                if not robust.any():
+                    break
+                self._run_member(label, attack, x, y, adv, robust, report)
+                bar.update(1, robust=f"{robust.mean():.3f}")
         self.last_report = report
         return adv
+
+    def _run_member(self, label, attack, x, y, adv, robust, report) -> None:
+        """Run one member on the rows still robust; update ``adv``, ``robust`` and ``report`` in place."""
+        model = self.model
+        attack._stream = getattr(self, "_stream", 0)
+        out, _ = attack.attack_rows(x, y, None, robust.copy())
+        if attack.minimum_norm and attack.config.eps is not None:
+            out = clip_to_ball_and_bounds(x, out, attack.config.eps, attack.config.norm, model.bounds)
+        rows = np.flatnonzero(robust)
+        broken = rows[np.asarray(model.predict(out[rows])) != y[rows]]
+        adv[broken] = out[broken]
+        robust[broken] = False
+        report["members"].append({"attack": label, "broken": int(broken.size),
+                                  "robust_accuracy": float(robust.mean())})

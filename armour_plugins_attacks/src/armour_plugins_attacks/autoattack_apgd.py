@@ -28,11 +28,12 @@ import math
 import numpy as np
 
 from armour_core.api.attack import Attack
-from armour_core.errors import CapabilityError, InvalidInputError
+from armour_core.errors import InvalidInputError
 
 from .autoattack_rows import padded
 from .configs_minnorm import APGDConfig, APGDTConfig
 from .minimum_norm import top_other_classes
+from .minnorm_graph import class_scores_and_gradients
 
 
 def checkpoints(steps: int) -> list[int]:
@@ -132,6 +133,94 @@ class _APGDGraph:
 
         self.start = ms.jit(start)
         self.step = ms.jit(step)
+        self.to_device = ms.Tensor
+
+    @staticmethod
+    def to_host(t):
+        return t.asnumpy()
+
+
+class _APGDNumpy:
+    """The same iteration for any :class:`Classifier` with gradients (numpy; no compiled graph).
+
+    CE and untargeted DLR come from ``model.loss_gradient``; the targeted DLR is built from the class
+    gradients of :mod:`.minnorm_graph` (it only uses score differences, which are exact there).
+    """
+
+    to_device = staticmethod(np.asarray)
+    to_host = staticmethod(np.asarray)
+    counts_itself = True  # passes go through model.loss_gradient / logits, which count them
+
+    def __init__(self, model, *, loss: str, targeted: bool, norm: str, eot: int, lo: float, hi: float):
+        self.model, self.loss, self.targeted, self.norm, self.eot = model, loss, targeted, norm, eot
+        self.lo, self.hi = lo, hi
+
+    def _once(self, x, y, t):
+        m = self.model
+        if self.loss == "ce":
+            if self.targeted:
+                v, g = m.loss_gradient(x, t, loss="ce")
+                return -np.asarray(v, np.float64), -np.asarray(g, np.float64)
+            v, g = m.loss_gradient(x, y, loss="ce")
+            return np.asarray(v, np.float64), np.asarray(g, np.float64)
+        if not self.targeted:
+            v, g = m.loss_gradient(x, y, loss="dlr")
+            return np.asarray(v, np.float64), np.asarray(g, np.float64)
+        z = np.asarray(m.logits(x), np.float64)
+        order = np.argsort(-z, axis=1)[:, :4]
+        classes = np.column_stack([y, t, order[:, 0], order[:, 2], order[:, 3]])
+        s, gr = class_scores_and_gradients(m, x.astype(np.float32), classes)
+        rows = np.arange(len(x))[:, None]
+        sc = s[rows, classes]
+        num = -(sc[:, 0] - sc[:, 1])
+        den = sc[:, 2] - 0.5 * (sc[:, 3] + sc[:, 4]) + 1e-12
+        gnum = -(gr[:, 0] - gr[:, 1])
+        gden = gr[:, 2] - 0.5 * (gr[:, 3] + gr[:, 4])
+        e = (-1,) + (1,) * (x.ndim - 1)
+        return num / den, (gnum * den.reshape(e) - num.reshape(e) * gden) / (den ** 2).reshape(e)
+
+    def _evaluate(self, x, y, t):
+        vs, gs = zip(*(self._once(x, y, t) for _ in range(self.eot)))
+        z = np.asarray(self.model.logits(x.astype(np.float32)), np.float64)
+        return sum(vs) / self.eot, sum(gs) / self.eot, z
+
+    def _project(self, x, x0, eps):
+        d = x - x0
+        if self.norm == "linf":
+            d = np.clip(d, -eps, eps)
+        else:
+            nrm = np.sqrt((d.reshape(len(d), -1) ** 2).sum(axis=1) + 1e-24)
+            d = d * np.minimum(eps / nrm, 1.0).reshape((-1,) + (1,) * (d.ndim - 1))
+        return np.clip(x0 + d, self.lo, self.hi)
+
+    @staticmethod
+    def _succeeded(z, y, t, explicit):
+        pred = z.argmax(axis=1)
+        return np.where(explicit > 0, pred == t, pred != y).astype(np.float64)
+
+    def start(self, x, y, t, explicit):
+        v, g, z = self._evaluate(x, y, t)
+        return v, g, self._succeeded(z, y, t, explicit)
+
+    def step(self, x_k, x_prev, g_k, loss_k, eta, alpha, x0, y, t, eps, explicit,
+             f_max, x_max, g_max, count, adv, found):
+        e = (-1,) + (1,) * (x_k.ndim - 1)
+        if self.norm == "linf":
+            direction = np.sign(g_k)
+        else:
+            direction = g_k / (np.sqrt((g_k.reshape(len(g_k), -1) ** 2).sum(axis=1)) + 1e-12).reshape(e)
+        z_next = self._project(x_k + eta.reshape(e) * direction, x0, eps)
+        x_next = self._project(x_k + alpha * (z_next - x_k) + (1.0 - alpha) * (x_k - x_prev), x0, eps)
+        v, g, z = self._evaluate(x_next, y, t)
+        ok = self._succeeded(z, y, t, explicit)
+        count = count + (v > loss_k)
+        better = v > f_max
+        f_max = np.where(better, v, f_max)
+        x_max = np.where(better.reshape(e), x_next, x_max)
+        g_max = np.where(better.reshape(e), g, g_max)
+        fresh = (ok > 0) & (found <= 0)
+        adv = np.where(fresh.reshape(e), x_next, adv)
+        return x_next, x_k, g, v, f_max, x_max, g_max, count, adv, np.maximum(found, ok)
 
 
 class APGD(Attack):
@@ -141,13 +230,15 @@ class APGD(Attack):
     norms = ("linf", "l2")
     targeted = True
 
-    def _graph(self, loss: str, targeted: bool) -> _APGDGraph:
+    def _graph(self, loss: str, targeted: bool):
+        lo, hi = self.model.bounds
+        opts = dict(loss=loss, targeted=targeted, norm=self.config.norm, eot=self.config.eot_samples, lo=lo, hi=hi)
+        if not hasattr(self.model, "logits_fn"):
+            return _APGDNumpy(self.model, **opts)
         cache = self.model.__dict__.setdefault("_armour_apgd_graphs", {})  # shared by every APGD instance
         key = (loss, targeted, self.config.norm, self.config.eot_samples)
         if key not in cache:
-            lo, hi = self.model.bounds
-            cache[key] = _APGDGraph(self.model, loss=loss, targeted=targeted, norm=self.config.norm,
-                                    eot=self.config.eot_samples, lo=lo, hi=hi)
+            cache[key] = _APGDGraph(self.model, **opts)
         return cache[key]
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
@@ -157,9 +248,6 @@ class APGD(Attack):
     def attack_rows(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None, active: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
         """Attack the rows where ``active`` holds; returns the batch (other rows unchanged) and success."""
-        if not hasattr(self.model, "logits_fn"):
-            raise CapabilityError("APGD compiles its iteration on model.logits_fn: wrap the network in "
-                                  "armour_core.ms.MSModel")
         cfg = self.config
         if cfg.loss == "dlr" and self.model.num_classes < (4 if (target is not None or cfg.target_classes) else 3):
             raise InvalidInputError(f"loss='dlr' needs at least {4 if target is not None else 3} classes, "
@@ -199,54 +287,54 @@ class APGD(Attack):
         return (eps * t / np.maximum(scale, 1e-12).reshape((-1,) + (1,) * (len(shape) - 1))).astype(np.float32)
 
     def _restart(self, x, y, t, noise, targeted_loss: bool, explicit: bool):
-        import mindspore as ms
-
         cfg, model = self.config, self.model
         lo, hi = model.bounds
         n = x.shape[0]
         g = self._graph(cfg.loss, targeted_loss)
-        x0 = ms.Tensor(x.astype(np.float32))
-        ty, tt = ms.Tensor(y.astype(np.int32)), ms.Tensor(t.astype(np.int32))
-        eps = ms.Tensor(np.float32(cfg.eps))
-        flag = ms.Tensor(np.float32(1.0 if explicit else 0.0))
-        x_k = ms.Tensor(np.clip(x + noise, lo, hi).astype(np.float32))
+        dev, host = g.to_device, g.to_host
+        x0 = dev(x.astype(np.float32))
+        ty, tt = dev(y.astype(np.int32)), dev(t.astype(np.int32))
+        eps = dev(np.float32(cfg.eps))
+        flag = dev(np.float32(1.0 if explicit else 0.0))
+        x_k = dev(np.clip(x + noise, lo, hi).astype(np.float32))
         loss_k, g_k, ok = g.start(x_k, ty, tt, flag)
         passes = cfg.eot_samples
         f_max, x_max, g_max = loss_k, x_k, g_k
         adv, found = x_k, ok
-        count = ms.Tensor(np.zeros(n, np.float32))
+        count = dev(np.zeros(n, np.float32))
         eta_np = np.full(n, 2.0 * cfg.eps, np.float32)
-        eta = ms.Tensor(eta_np)
+        eta = dev(eta_np)
         x_prev = x_k
         marks = checkpoints(cfg.steps)
-        last_mark, last_eta, last_fmax = 0, eta_np.copy(), loss_k.asnumpy().copy()
-        one, alpha = ms.Tensor(np.float32(1.0)), ms.Tensor(np.float32(cfg.momentum))
+        last_mark, last_eta, last_fmax = 0, eta_np.copy(), host(loss_k).copy()
+        one, alpha = dev(np.float32(1.0)), dev(np.float32(cfg.momentum))
         for k in range(1, cfg.steps + 1):
             x_k, x_prev, g_k, loss_k, f_max, x_max, g_max, count, adv, found = g.step(
                 x_k, x_prev, g_k, loss_k, eta, one if k == 1 else alpha, x0, ty, tt, eps, flag,
                 f_max, x_max, g_max, count, adv, found)
             passes += cfg.eot_samples
             if k in marks and k < cfg.steps:
-                if found.asnumpy().min() > 0:
+                if host(found).min() > 0:
                     break
-                fmax_np = f_max.asnumpy()
-                few = count.asnumpy() < cfg.rho * (k - last_mark)
+                fmax_np = host(f_max)
+                few = host(count) < cfg.rho * (k - last_mark)
                 stalled = (last_eta == eta_np) & (last_fmax == fmax_np)
                 reduce = few | stalled
                 if reduce.any():
                     eta_np = np.where(reduce, eta_np / 2.0, eta_np).astype(np.float32)
-                    eta = ms.Tensor(eta_np)
+                    eta = dev(eta_np)
                     r = reduce.reshape((-1,) + (1,) * (x.ndim - 1))
-                    xm, gm = x_max.asnumpy(), g_max.asnumpy()
-                    x_k = ms.Tensor(np.where(r, xm, x_k.asnumpy()))
-                    g_k = ms.Tensor(np.where(r, gm, g_k.asnumpy()))
-                    loss_k = ms.Tensor(np.where(reduce, fmax_np, loss_k.asnumpy()))
+                    xm, gm = host(x_max), host(g_max)
+                    x_k = dev(np.where(r, xm, host(x_k)))
+                    g_k = dev(np.where(r, gm, host(g_k)))
+                    loss_k = dev(np.where(reduce, fmax_np, host(loss_k)))
                     x_prev = x_k
-                count = ms.Tensor(np.zeros(n, np.float32))
+                count = dev(np.zeros(n, np.float32))
                 last_mark, last_eta, last_fmax = k, eta_np.copy(), fmax_np.copy()
-        model.count(forward=passes, backward=passes, queries=passes * n)
-        ok = found.asnumpy() > 0
-        out = np.where(ok.reshape((-1,) + (1,) * (x.ndim - 1)), adv.asnumpy(), x_max.asnumpy())
+        if not getattr(g, "counts_itself", False):  # compiled graph: report its passes
+            model.count(forward=passes, backward=passes, queries=passes * n)
+        ok = host(found) > 0
+        out = np.where(ok.reshape((-1,) + (1,) * (x.ndim - 1)), host(adv), host(x_max))
         return out.astype(x.dtype), ok
 
 

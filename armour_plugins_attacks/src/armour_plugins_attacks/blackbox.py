@@ -238,7 +238,7 @@ class StartingPointAttack(BlackBoxAttack):
             self._starting_points = None
 
     def _given_starts(self, orc: QueryOracle, x: np.ndarray, xf: np.ndarray, labels: np.ndarray,
-                      todo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                      needed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Starting points from ``starting_points=`` (one query each to check) and, when targeted, from
         the batch."""
         start = xf.copy()
@@ -246,25 +246,25 @@ class StartingPointAttack(BlackBoxAttack):
         given = getattr(self, "_starting_points", None)
         if given is not None:
             sp = self._check_points(given, x, "starting_points")
-            i = np.flatnonzero(todo & (orc.remaining() >= 1))
+            i = np.flatnonzero(needed & (orc.remaining() >= 1))
             ok = orc.decide(sp[i], i)
             start[i[ok]] = sp[i[ok]]
             found[i[ok]] = True
         if orc.targeted:
-            extra, got = batch_starting_points(xf, labels, orc.target, todo & ~found)
+            extra, got = batch_starting_points(xf, labels, orc.target, needed & ~found)
             start[got] = extra[got]
             found |= got
         return start, found
 
 
 def batch_starting_points(xf: np.ndarray, labels: np.ndarray, target: np.ndarray,
-                          todo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Targeted starting points taken from the batch itself: for each sample in ``todo``, the nearest
+                          needed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Targeted starting points taken from the batch itself: for each sample in ``needed``, the nearest
     (L2) other input whose already-observed label is that sample's target. Costs no query."""
     n = len(xf)
     start = xf.copy()
     found = np.zeros(n, dtype=bool)
-    i = np.flatnonzero(todo)
+    i = np.flatnonzero(needed)
     if i.size == 0:
         return start, found
     f = xf.astype(np.float64)

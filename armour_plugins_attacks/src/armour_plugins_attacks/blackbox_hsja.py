@@ -104,15 +104,15 @@ class HopSkipJump(StartingPointAttack):
         return grad / np.maximum(np.sqrt((grad * grad).sum(axis=1, keepdims=True)), 1e-12)
 
     # ------------------------------------------------------------------ the attack
-    def _starting(self, orc: QueryOracle, x: np.ndarray, labels: np.ndarray, todo: np.ndarray,
+    def _starting(self, orc: QueryOracle, x: np.ndarray, labels: np.ndarray, needed: np.ndarray,
                   rng: np.random.Generator):
         """Adversarial starting points: given ones, then (targeted) batch members already labelled as the
         target, then uniform noise."""
         d = x.shape[1]
-        start, found = self._given_starts(orc, self._x_batch, x, labels, todo)
+        start, found = self._given_starts(orc, self._x_batch, x, labels, needed)
         lo, hi = self.bounds
         for _ in range(self.config.init_tries):
-            i = np.flatnonzero(todo & ~found & (orc.remaining() >= 1))
+            i = np.flatnonzero(needed & ~found & (orc.remaining() >= 1))
             if i.size == 0:
                 break
             cand = self._clip(rng.uniform(lo, hi, size=(i.size, d)))

@@ -17,10 +17,10 @@ from .blackbox import BlackBoxAttack, QueryOracle, row_norms
 from .configs_blackbox import SaltAndPepperConfig
 
 
-def salt_and_pepper_search(orc: QueryOracle, xf: np.ndarray, todo: np.ndarray, *, steps: int,
+def salt_and_pepper_search(orc: QueryOracle, xf: np.ndarray, needed: np.ndarray, *, steps: int,
                            repetitions: int, budget: int, norm: str, bounds: tuple[float, float],
                            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Best salt-and-pepper adversarial point per sample among ``todo`` (and which samples found one),
+    """Best salt-and-pepper adversarial point per sample among ``needed`` (and which samples found one),
     using at most ``budget`` queries per sample (fewer when the oracle's remaining budget is smaller)."""
     n, d = xf.shape
     lo, hi = (np.float32(b) for b in bounds)
@@ -30,7 +30,7 @@ def salt_and_pepper_search(orc: QueryOracle, xf: np.ndarray, todo: np.ndarray, *
     spent = np.zeros(n, dtype=np.int64)
     top = np.ones(n)
     for _ in range(repetitions):
-        live = todo.copy()
+        live = needed.copy()
         for s in range(1, steps + 1):
             live &= (orc.remaining() >= 1) & (spent < budget)
             i = np.flatnonzero(live)
@@ -51,7 +51,7 @@ def salt_and_pepper_search(orc: QueryOracle, xf: np.ndarray, todo: np.ndarray, *
             found[hit] = True
             top[hit] = np.minimum(1.0, p[ok] * 1.2)
             live[hit] = False
-        if not np.any(todo & (orc.remaining() >= 1) & (spent < budget)):
+        if not np.any(needed & (orc.remaining() >= 1) & (spent < budget)):
             break
     return best, found
 

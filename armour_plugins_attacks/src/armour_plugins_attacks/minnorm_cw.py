@@ -70,6 +70,54 @@ class _CWGraph:
             return w, m, v, t, loss, best_l2, best_adv, found
 
         self.run = ms.jit(chunk)
+        self.to_device = ms.Tensor
+
+    @staticmethod
+    def to_host(t):
+        return t.asnumpy()
+
+
+class _CWNumpy:
+    """The same chunk for any :class:`Classifier` with gradients: one ``loss_gradient(..., "margin")``
+    call (one forward and one backward pass) per iteration, Adam in numpy."""
+
+    counts_itself = True
+    to_device = staticmethod(np.asarray)
+    to_host = staticmethod(np.asarray)
+
+    def __init__(self, model, *, targeted: bool, length: int, lo: float, hi: float,
+                 beta1: float = 0.9, beta2: float = 0.999):
+        self.model, self.targeted, self.length = model, targeted, length
+        self.lo, self.half = lo, (hi - lo) / 2.0
+        self.beta1, self.beta2 = beta1, beta2
+
+    def run(self, w, m, v, t, x0, onehot, const, kappa, lr, best_l2, best_adv, found):
+        labels = onehot.argmax(axis=1)
+        e = (-1,) + (1,) * (w.ndim - 1)
+        b1, b2 = self.beta1, self.beta2
+        loss = best_l2
+        for _ in range(self.length):
+            th = np.tanh(w)
+            xa = self.lo + self.half * (th + 1.0)
+            margin, g_margin = self.model.loss_gradient(xa.astype(np.float32), labels, loss="margin")
+            margin, g_margin = np.asarray(margin, np.float64), np.asarray(g_margin, np.float64)
+            gap, g_gap = (margin, g_margin) if self.targeted else (-margin, -g_margin)
+            hinge = np.maximum(gap + kappa, 0.0)
+            diff = xa - x0
+            l2 = (diff.reshape(len(w), -1) ** 2).sum(axis=1)
+            loss = l2 + const * hinge
+            ok = gap < -kappa
+            improved = ok & (l2 < best_l2)
+            best_l2 = np.where(improved, l2, best_l2)
+            best_adv = np.where(improved.reshape(e), xa, best_adv)
+            found = np.maximum(found, ok.astype(np.float64))
+            g_x = 2.0 * diff + (const * (hinge > 0)).reshape(e) * g_gap
+            g = g_x * self.half * (1.0 - th * th)
+            t = t + 1.0
+            m = b1 * m + (1.0 - b1) * g
+            v = b2 * v + (1.0 - b2) * g * g
+            w = w - lr * (m / (1.0 - b1 ** t)) / (np.sqrt(v / (1.0 - b2 ** t)) + 1e-8)
+        return w, m, v, t, loss, best_l2, best_adv, found
 
 
 class CarliniWagnerL2(Attack):
@@ -80,7 +128,10 @@ class CarliniWagnerL2(Attack):
     targeted = True
     minimum_norm = True
 
-    def _graph(self, targeted: bool, length: int) -> _CWGraph:
+    def _graph(self, targeted: bool, length: int):
+        if not hasattr(self.model, "logits_fn"):
+            lo, hi = self.model.bounds
+            return _CWNumpy(self.model, targeted=targeted, length=length, lo=lo, hi=hi)
         cache = self.model.__dict__.setdefault("_armour_cw_graphs", {})  # shared by every C&W instance
         key = (targeted, length)
         if key not in cache:
@@ -89,15 +140,9 @@ class CarliniWagnerL2(Attack):
         return cache[key]
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
-        import mindspore as ms
-
-        if not hasattr(self.model, "logits_fn"):
-            from armour_core.errors import CapabilityError
-
-            raise CapabilityError("CarliniWagnerL2 compiles its loop on model.logits_fn: wrap the network in "
-                                  "armour_core.ms.MSModel")
         n_real = x.shape[0]
-        idx = padded(np.arange(n_real))  # few distinct shapes -> few compilations
+        compiled = hasattr(self.model, "logits_fn")
+        idx = padded(np.arange(n_real)) if compiled else np.arange(n_real)  # few shapes -> few compilations
         x, y = x[idx], y[idx]
         target = None if target is None else target[idx]
         cfg, model = self.config, self.model
@@ -110,23 +155,25 @@ class CarliniWagnerL2(Attack):
         unit = np.clip((x32 - lo) / (hi - lo) * 2.0 - 1.0, -1.0, 1.0) * (1.0 - 1e-6)
         w0 = np.arctanh(unit).astype(np.float32)
 
+        backend = self._graph(targeted, cfg.chunk)
+        dev, host = backend.to_device, backend.to_host
         const = np.full(n, cfg.initial_const, dtype=np.float64)
         lower = np.zeros(n)
         upper = np.full(n, _BIG)
-        best_l2 = ms.Tensor(np.full(n, np.inf, np.float32))
-        best_adv = ms.Tensor(x32)
-        tx0, toh = ms.Tensor(x32), ms.Tensor(onehot)
-        kappa, lr = ms.Tensor(np.float32(cfg.confidence)), ms.Tensor(np.float32(cfg.learning_rate))
+        best_l2 = dev(np.full(n, np.inf, np.float32))
+        best_adv = dev(x32)
+        tx0, toh = dev(x32), dev(onehot)
+        kappa, lr = dev(np.float32(cfg.confidence)), dev(np.float32(cfg.learning_rate))
         check_every = max(1, int(np.ceil(cfg.steps / 10)))
         lengths = [cfg.chunk] * (cfg.steps // cfg.chunk) + ([cfg.steps % cfg.chunk] if cfg.steps % cfg.chunk else [])
         iterations = 0
         for _ in range(cfg.binary_search_steps):
-            w = ms.Tensor(w0)
-            m_state = ms.Tensor(np.zeros_like(w0))
-            v_state = ms.Tensor(np.zeros_like(w0))
-            t = ms.Tensor(np.float32(0.0))
-            found = ms.Tensor(np.zeros(n, np.float32))
-            tc = ms.Tensor(const.astype(np.float32))
+            w = dev(w0)
+            m_state = dev(np.zeros_like(w0))
+            v_state = dev(np.zeros_like(w0))
+            t = dev(np.float32(0.0))
+            found = dev(np.zeros(n, np.float32))
+            tc = dev(const.astype(np.float32))
             previous, done, next_check = np.inf, 0, check_every
             for length in lengths:
                 g = self._graph(targeted, length)
@@ -135,14 +182,15 @@ class CarliniWagnerL2(Attack):
                 done += length
                 iterations += length
                 if cfg.abort_early and done >= next_check:
-                    total = float(loss.asnumpy().astype(np.float64).sum())
+                    total = float(host(loss).astype(np.float64).sum())
                     if total > previous * 0.9999:
                         break
                     previous = total
                     next_check += check_every
-            success = found.asnumpy() > 0
+            success = host(found) > 0
             upper = np.where(success, np.minimum(upper, const), upper)
             lower = np.where(success, lower, np.maximum(lower, const))
             const = np.where(upper < _BIG, (lower + upper) / 2.0, const * 10.0)
-        model.count(forward=iterations, backward=iterations, queries=iterations * n_real)
-        return best_adv.asnumpy()[:n_real].astype(x.dtype)
+        if not getattr(backend, "counts_itself", False):  # compiled graph: report its passes
+            model.count(forward=iterations, backward=iterations, queries=iterations * n_real)
+        return host(best_adv)[:n_real].astype(x.dtype)

@@ -47,45 +47,44 @@ class JSMA(Attack):
         domain = flat < hi if increase else flat > lo
         budget = int(np.floor(cfg.gamma * d / 2.0))
         classes = np.tile(np.arange(c), (n, 1))
-        rows = np.arange(n)
         offdiag = ~np.eye(d, dtype=bool)
         for _ in range(budget):
             scores, g = class_scores_and_gradients(model, flat.reshape(x.shape).astype(np.float32), classes)
             live = (scores.argmax(axis=1) != target) & (domain.sum(axis=1) >= 2)
             if not live.any():
                 break
-            g = g.reshape(n, c, d)
-            alpha = g[rows, target]
-            beta = g.sum(axis=1) - alpha
-            pick = np.empty(n, dtype=np.int64)
+            g = g.reshape(n, c, d).astype(np.float32)
+            upd = np.flatnonzero(live)
+            alpha = g[upd, target[upd]]
+            beta = g[upd].sum(axis=1) - alpha
+            pick = np.empty(upd.size, dtype=np.int64)
             per = max(1, int(4e6 // (d * d)))  # bound the (rows, d, d) pair tables to ~4e6 entries
-            for s0 in range(0, n, per):
+            for s0 in range(0, upd.size, per):
                 sl = slice(s0, s0 + per)
-                pick[sl] = self._best_pairs(alpha[sl], beta[sl], domain[sl], offdiag, increase)
+                pick[sl] = self._best_pairs(alpha[sl], beta[sl], domain[upd[sl]], offdiag, increase)
             p, q = pick // d, pick % d
             step = cfg.theta * (hi - lo)
-            upd = np.flatnonzero(live)
             for idx in (p, q):
-                flat[upd, idx[upd]] = np.clip(flat[upd, idx[upd]] + step, lo, hi)
-                domain[upd, idx[upd]] = False
+                flat[upd, idx] = np.clip(flat[upd, idx] + step, lo, hi)
+                domain[upd, idx] = False
         return flat.reshape(x.shape).astype(x.dtype)
 
     @staticmethod
     def _best_pairs(alpha, beta, domain, offdiag, increase):
         """Index ``p·d + q`` of the most salient admissible pair per row (falls back to the target term)."""
         n, d = alpha.shape
+        if not increase:
+            alpha, beta = -alpha, -beta  # decreasing features: the same search with the signs flipped
         a2 = alpha[:, :, None] + alpha[:, None, :]
         b2 = beta[:, :, None] + beta[:, None, :]
-        allowed = domain[:, :, None] & domain[:, None, :] & offdiag
-        if increase:
-            ok = allowed & (a2 > 0) & (b2 < 0)
-            sal = a2 * -b2
-        else:
-            ok = allowed & (a2 < 0) & (b2 > 0)
-            sal = -a2 * b2
-        sal = np.where(ok, sal, -np.inf).reshape(n, d * d)
+        allowed = domain[:, :, None] & domain[:, None, :]
+        allowed &= offdiag
+        sal = a2 * -b2
+        sal[~(allowed & (a2 > 0) & (b2 < 0))] = -np.inf
+        sal = sal.reshape(n, d * d)
         best = sal.argmax(axis=1)
-        has_pair = np.isfinite(sal[np.arange(n), best])
-        # no pair with the right signs: the pair that moves the target logit most
-        fallback = np.where(allowed, a2 if increase else -a2, -np.inf).reshape(n, d * d).argmax(axis=1)
-        return np.where(has_pair, best, fallback)
+        missing = ~np.isfinite(sal[np.arange(n), best])
+        if missing.any():  # no pair with the right signs: the pair that moves the target logit most
+            a2[~allowed] = -np.inf
+            best[missing] = a2[missing].reshape(-1, d * d).argmax(axis=1)
+        return best
