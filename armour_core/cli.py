@@ -98,9 +98,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.network:
         from .loading import load_data, load_network
 
+        import attrs
+
         net = load_network(args.network, args.checkpoint)
         data = load_data(args.data)
-        model = MSModel(net, bounds=data.bounds, num_classes=data.num_classes, input_shape=data.input_shape)
+        model = MSModel(net, bounds=data.bounds, input_shape=data.input_shape)
+        data = attrs.evolve(data, num_classes=model.num_classes)  # the network's output width, not max(y) + 1
         model_name, train_fn = args.network, None
     else:
         pre = pt.pretrained(args.model, args.data, seed=args.seed)
@@ -144,7 +147,8 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="robustness, testing and privacy risk of a model in one report")
     p.add_argument("--model", default="lenet5", help="embedded model architecture (default: lenet5)")
     p.add_argument("--data", default="digits",
-                   help="embedded dataset name, or an .npz with x and y (with --network)")
+                   help="embedded dataset name, or (with --network) an .npz with x_train, y_train, x_test, y_test "
+                        "(or x and y)")
     p.add_argument("--network", help="your model as 'package.module:factory' (called with no arguments)")
     p.add_argument("--checkpoint", help="MindSpore checkpoint to load into --network")
     p.add_argument("--profile", choices=("quick", "standard", "thorough"), default="quick")

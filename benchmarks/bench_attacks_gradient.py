@@ -132,6 +132,14 @@ def main(argv=None) -> int:
                       if ma_key in med else ""))
         lines.append("")
         print("\n".join(lines[-(len(med) + 6):]), flush=True)
+    import mindspore
+
+    versions = f"mindspore {mindspore.__version__}, numpy {np.__version__}, Python {sys.version.split()[0]}"
+    if with_ma:
+        import importlib.metadata as md
+
+        versions += f", mindarmour {md.version('mindarmour')}"
+    lines += [f"Versions: {versions}.  "]
     load = os.getloadavg()
     lines += [f"Load average during the run (1/5/15 min, 2 cores shared with other sessions): "
               f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}. Ratios within one table are measured side by side "

@@ -183,7 +183,7 @@ def mindarmour_blur():
 
 
 def run_armour(model, seeds_x, seeds_y, iters, k, *, alpha, beta, corpus_dir=None, criterion="nc", x_train=None,
-               seed=0, mutator=None):
+               seed=0, mutator=None, keep_failures=False):
     import mindspore as ms
 
     from armour_core.wrappers.fuzzer import Fuzzer
@@ -194,7 +194,8 @@ def run_armour(model, seeds_x, seeds_y, iters, k, *, alpha, beta, corpus_dir=Non
     else:
         cov = ("k_multisection", {"k": 10, "layers": LAYERS})
     fz = Fuzzer(model, [mutator or ("gaussian_blur", {"sigma": (0.8, 1.4)})], coverage=cov, scheduler="coverage_gain",
-                mutants_per_seed=k, alpha=alpha, beta=beta, corpus_dir=corpus_dir, x_train=x_train, seed=seed)
+                mutants_per_seed=k, alpha=alpha, beta=beta, corpus_dir=corpus_dir, x_train=x_train, seed=seed,
+                keep_failures=keep_failures)
     t = time.perf_counter()
     rep = fz.run(seeds_x, seeds_y, max_iters=iters, resume=False)
     seconds = time.perf_counter() - t
@@ -255,14 +256,18 @@ def main(argv=None) -> int:
         if have_ma:
             methods[(crit, "MindArmour 2.0 Fuzzer (shimmed)")] = (
                 lambda r, c=crit: run_mindarmour(net, maf, xs, ys, args.iters, args.mutants, c, xt, seed=r))
-        methods[(crit, "armour Fuzzer, MindArmour's blur (vectorised), alpha=beta=1")] = (
+        methods[(crit, "armour Fuzzer, MindArmour's algorithm: its blur (vectorised), alpha=beta=1, failures "
+                       "kept in the corpus")] = (
             lambda r, c=crit: run_armour(pre.model, xs, ys, args.iters, args.mutants, alpha=1.0, beta=1.0,
-                                         criterion=c, x_train=xt, seed=r, mutator=same_blur))
-        methods[(crit, "armour Fuzzer, MindArmour's blur, alpha=beta=1, corpus persisted every 10 iterations")] = (
+                                         criterion=c, x_train=xt, seed=r, mutator=same_blur, keep_failures=True))
+        methods[(crit, "armour Fuzzer, same + corpus persisted every 10 iterations")] = (
             lambda r, c=crit: run_armour(pre.model, xs, ys, args.iters, args.mutants, alpha=1.0, beta=1.0,
                                          corpus_dir=os.path.join(tmp, c), criterion=c, x_train=xt, seed=r,
-                                         mutator=same_blur))
-        methods[(crit, "armour Fuzzer, registry `gaussian_blur` (sigma 0.8-1.4), alpha=beta=1")] = (
+                                         mutator=same_blur, keep_failures=True))
+        methods[(crit, "armour Fuzzer, MindArmour's blur, failures set aside (DeepHunter, armour default)")] = (
+            lambda r, c=crit: run_armour(pre.model, xs, ys, args.iters, args.mutants, alpha=1.0, beta=1.0,
+                                         criterion=c, x_train=xt, seed=r, mutator=same_blur))
+        methods[(crit, "armour Fuzzer, registry `gaussian_blur` (sigma 0.8-1.4), failures set aside")] = (
             lambda r, c=crit: run_armour(pre.model, xs, ys, args.iters, args.mutants, alpha=1.0, beta=1.0,
                                          criterion=c, x_train=xt, seed=r))
 
@@ -322,9 +327,11 @@ def main(argv=None) -> int:
                          f"| {corpus} | {fails} |")
         lines += ["", "Per round:", ""]
         for key in keys:
+            meters = (f", armour's meter {[round(x['meter'], 4) for x in results[key]]}"
+                      if "meter" in results[key][0] else "")
             lines.append(f"- {key[1]}: iterations {[x['iterations'] for x in results[key]]}, seconds "
                          f"{[round(x['seconds'], 2) for x in results[key]]}, coverage "
-                         f"{[round(x['coverage'], 4) for x in results[key]]}")
+                         f"{[round(x['coverage'], 4) for x in results[key]]}{meters}")
     lines += ["", "## Notes", ""] + [f"- {n}" for n in notes] + [
         "- MindArmour recomputes coverage on every prefix of each mutant batch (20 model calls of growing "
         "size per iteration) and calls its transforms one image at a time; armour mutates the batch in one "

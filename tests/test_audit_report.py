@@ -128,3 +128,44 @@ def test_disabled_distribution_leaves_a_placeholder(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         registry.reset()
+
+
+def test_user_model_and_npz_through_the_cli(tmp_path, capsys):
+    """``armour audit --network module:factory --checkpoint --data file.npz`` on a user's model and data."""
+    import json
+
+    import numpy as np
+
+    from armour_core.cli import main
+    from armour_core.ms import pretrained as pt
+
+    pre = pt.pretrained("lenet5", "digits")
+    d = pre.dataset
+    data = tmp_path / "data.npz"
+    np.savez(data, x_train=d.x_train[:300], y_train=d.y_train[:300], x_test=d.x_test[:300], y_test=d.y_test[:300])
+    out = tmp_path / "report"
+    code = main(["audit", "--network", "armour_core.builtin.models:LeNet5", "--checkpoint", pre.checkpoint,
+                 "--data", str(data), "--out", str(out), "--command-line", "armour audit (test)"])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["manifest"]["model"] == "armour_core.builtin.models:LeNet5"
+    assert report["sections"]["robustness"]["metrics"]["clean_accuracy"] > 0.8  # the checkpoint was loaded
+    assert "report.html" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--network", "no_such_module_xyz:build", "--data", "{npz}"], "--network"),
+    (["--network", "armour_core.builtin.models:LeNet5", "--data", "{missing}"], "--data"),
+    (["--network", "armour_core.builtin.models:LeNet5", "--checkpoint", "{npz}", "--data", "{npz}"], "--checkpoint"),
+])
+def test_malformed_user_input_is_a_clear_error(tmp_path, capsys, argv, needle):
+    import numpy as np
+
+    from armour_core.cli import main
+
+    npz = tmp_path / "d.npz"
+    np.savez(npz, x=np.zeros((4, 1, 8, 8), np.float32), y=np.zeros(4, np.int64))
+    argv = [a.format(npz=npz, missing=tmp_path / "nope.npz") for a in argv]
+    assert main(["audit", *argv, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-VERDICTS = ("pass", "warn", "fail", "not_installed", "error")
+VERDICTS = ("pass", "warn", "fail", "skipped", "not_installed", "error")
 
 
 @attrs.define(kw_only=True)

@@ -32,12 +32,13 @@ def epsilon_for(noise_multiplier: float, *, delta: float, sampling_rate: float, 
 
 def calibrate_noise(target_epsilon: float, delta: float, sampling_rate: float, steps: int, *,
                     accountant: Any = "pld", sampling: str = "poisson", rtol: float = 1e-3,
-                    bounds: tuple[float, float] = (0.05, 500.0)) -> float:
+                    bounds: tuple[float, float] = (1e-2, 1e4)) -> float:
     """The smallest noise multiplier σ (to relative precision ``rtol``) whose ε after ``steps`` steps at
     ``sampling_rate`` is at most ``target_epsilon`` at ``delta``.
 
-    Bisection on log σ: ε is decreasing in σ, so the returned σ always meets the target (it is the upper
-    end of the final bracket), never a σ that overshoots the budget.
+    A bracket is found by doubling/halving from σ = 1 (extreme σ are costly for PLD), then bisection on
+    log σ. ε is decreasing in σ, so the returned σ always meets the target (the upper end of the final
+    bracket), never a σ that overshoots the budget.
     """
     if not isinstance(target_epsilon, (int, float)) or not math.isfinite(target_epsilon) or target_epsilon <= 0:
         raise InvalidInputError(f"target_epsilon must be a finite number > 0, got {target_epsilon!r}")
@@ -48,20 +49,32 @@ def calibrate_noise(target_epsilon: float, delta: float, sampling_rate: float, s
         raise InvalidInputError(f"steps must be a positive int, got {steps!r}")
     if not 0 < rtol < 1:
         raise InvalidInputError(f"rtol must lie in (0, 1), got {rtol!r}")
-    lo, hi = (float(b) for b in bounds)
+    floor, ceiling = (float(b) for b in bounds)
 
-    def eps(sigma: float) -> float:
+    def fits(sigma: float) -> bool:
         return epsilon_for(sigma, delta=delta, sampling_rate=sampling_rate, steps=steps, accountant=accountant,
-                           sampling=sampling)
+                           sampling=sampling) <= target_epsilon
 
-    if eps(hi) > target_epsilon:
-        raise InvalidInputError(f"target_epsilon={target_epsilon} is unreachable even with noise multiplier {hi} "
-                                f"for {steps} steps at sampling rate {sampling_rate}")
-    if eps(lo) <= target_epsilon:
-        return lo
+    sigma = 1.0
+    if fits(sigma):
+        hi = sigma
+        lo = sigma / 2
+        while fits(lo):
+            hi, lo = lo, lo / 2
+            if lo < floor:
+                return hi
+    else:
+        lo = sigma
+        hi = sigma * 2
+        while not fits(hi):
+            lo, hi = hi, hi * 2
+            if hi > ceiling:
+                raise InvalidInputError(
+                    f"target_epsilon={target_epsilon} is unreachable even with noise multiplier {ceiling:g} for "
+                    f"{steps} steps at sampling rate {sampling_rate}")
     while hi / lo > 1.0 + rtol:
         mid = math.sqrt(lo * hi)
-        if eps(mid) <= target_epsilon:
+        if fits(mid):
             hi = mid
         else:
             lo = mid

@@ -262,7 +262,7 @@ class DPModel(Model):
             grads = privatise(sums, noise, denom)
             done = opt(grads)
             lead = grads[0].reshape(-1)[0]  # the last computed gradient: keeps the next launch from starving
-            return ops.depend(ratio + 0.0 * lead, done), ops.depend(losses, done)
+            return ops.depend(ratio + 0.0 * lead, done), ops.depend(losses + 0.0 * lead, done)
 
         def step_carry(x, y, mask, clip_norm, noise, denom, carry):
             sums, ratio, losses = clip_fn(x, y, mask, clip_norm)
@@ -272,7 +272,7 @@ class DPModel(Model):
             grads = privatise(total, noise, denom)
             done = opt(grads)
             lead = grads[0].reshape(-1)[0]
-            return ops.depend(ratio + 0.0 * lead, done), ops.depend(losses, done)
+            return ops.depend(ratio + 0.0 * lead, done), ops.depend(losses + 0.0 * lead, done)
 
         def accumulate(x, y, mask, clip_norm):
             return clip_fn(x, y, mask, clip_norm)

@@ -79,6 +79,9 @@ class Fuzzer:
         x_train, y_train: training inputs (and labels, optional) for criteria that need a profile (KMNC,
             NBC, SNAC, LSA, DSA...); criteria already fitted are used as they are.
         checkpoint_every: iterations between checkpoints to ``corpus_dir``.
+        keep_failures: failing mutants that raise coverage also join the corpus and are mutated further, as in
+            MindArmour (default False: as in DeepHunter, failures are set aside, so one failure does not breed
+            many trivial descendants).
         batch_size: forward-pass batch size for the initial seeds.
         seed: the run's randomness (iteration ``i`` uses a generator seeded by ``(seed, i)``, so a resumed
             run makes the same choices as an uninterrupted one).
@@ -89,7 +92,7 @@ class Fuzzer:
                  change_tol: float | None = None, gain_threshold: float | dict[str, float] | None = None,
                  oracles: Any = ("misclassification", "nan_inf"), differential: str | None = None,
                  differential_tol: float | None = None, x_train: Any = None, y_train: Any = None,
-                 checkpoint_every: int = 10,
+                 checkpoint_every: int = 10, keep_failures: bool = False,
                  batch_size: int = 256, seed: int = 0):
         self.model = as_classifier(model)
         if not hasattr(self.model, "activations"):
@@ -123,6 +126,9 @@ class Fuzzer:
         if "differential" in self.oracles:
             self.differential = oracles_mod.Differential(self.model, differential or "graph", differential_tol)
         self.x_train, self.y_train = x_train, y_train
+        if not isinstance(keep_failures, bool):
+            raise InvalidInputError(f"keep_failures: expected a bool, got {keep_failures!r}")
+        self.keep_failures = keep_failures
         self.corpus_dir = corpus_dir
         self._layers = self._capture_layers()
 
@@ -304,7 +310,7 @@ class Fuzzer:
                 "coverage": [[k, repr(getattr(c, "config", None))] for k, c in self.criteria.items()],
                 "scheduler": repr(self._scheduler_desc), "mutants_per_seed": self.mutants_per_seed,
                 "alpha": self.alpha, "beta": self.beta, "change_tol": self.change_tol, "seed": self.seed,
-                "thresholds": self.thresholds, "oracles": list(self.oracles)}
+                "thresholds": self.thresholds, "oracles": list(self.oracles), "keep_failures": self.keep_failures}
         h.update(json.dumps(desc, sort_keys=True).encode())
         return h.hexdigest()
 
@@ -507,7 +513,8 @@ class Fuzzer:
             for c, key in enumerate(self.criteria):
                 gains[c] = self._fold(key, acts, logits, len(vi))
                 keep |= gains[c] > self.thresholds[key]
-            keep &= ~fail
+            if not self.keep_failures:
+                keep &= ~fail
             base_chain = corpus.chains[e]
 
             def chain_of(j: int) -> tuple:

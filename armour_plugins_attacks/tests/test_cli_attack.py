@@ -115,6 +115,10 @@ def test_attack_on_a_user_model(tmp_path):
         # a file path works as well as a module name
         assert main(["attack", "--network", f"{tmp_path / 'usernet.py'}:build", "--checkpoint", str(ckpt),
                      "--data", str(data), "--out", str(out)]) == 0
+        assert main(["evaluate", "--network", "usernet:build", "--checkpoint", str(ckpt), "--data", str(data),
+                     "--attacks", "fgsm", "--eps", "0.1,0.3", "--out", str(out)]) == 0
+        rep = json.loads((out / "robustness.json").read_text())
+        assert rep["n"] == 32 and len(rep["worst_case"]) == 2 and "usernet:build" in rep["model"]
     finally:
         sys.path.remove(str(tmp_path))
 

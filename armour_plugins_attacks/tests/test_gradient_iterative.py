@@ -220,6 +220,21 @@ def test_compile_modes_agree(armour_mlp, batch, name, cfg):
         assert res.backward_calls == out["loop"].backward_calls
 
 
+def test_chunked_loops_match_one_launch(armour_mlp, batch, monkeypatch):
+    """Long loops run as several launches (VMI noise budget, unroll cap) without changing the result."""
+    x, y = batch
+    cfg = dict(eps=0.1, steps=3, neighbours=2)
+    whole = registry.create("attack", "vmifgsm", model=armour_mlp, **cfg).generate(x, y).adversarial
+    monkeypatch.setattr(_graph, "RANDOM_INPUT_BUDGET", 4 * 2 * 32 * 64 * 2)  # two steps per launch
+    assert _graph._chunk_length(_graph.LoopSpec(norm="linf", neighbours=2), 3, (32, 1, 8, 8)) == 2
+    chunked = registry.create("attack", "vmifgsm", model=armour_mlp, **cfg).generate(x, y).adversarial
+    np.testing.assert_array_equal(chunked, whole)
+    monkeypatch.setattr(_graph, "MAX_UNROLL", 2)
+    unrolled = registry.create("attack", "bim", model=armour_mlp, eps=0.1, steps=3, compile="unroll")
+    plain = registry.create("attack", "bim", model=armour_mlp, eps=0.1, steps=3)
+    np.testing.assert_array_equal(unrolled.generate(x, y).adversarial, plain.generate(x, y).adversarial)
+
+
 def test_graphs_are_cached_and_reused_across_eps_and_steps(armour_mlp, batch):
     x, y = batch
     a = registry.create("attack", "bim", model=armour_mlp, eps=0.1, steps=3, loss="margin")

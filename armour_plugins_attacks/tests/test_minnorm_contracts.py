@@ -57,3 +57,13 @@ class TestAutoAttack(AttackContract):
     name = "autoattack"
     config = {"steps": 5, "queries": 30, "eps": 0.1, "target_classes": 2}
     generous = {"steps": 5, "queries": 30, "eps": 0.3, "target_classes": 2}
+
+
+class TestAPGDT(AttackContract):
+    name = "apgd_t"
+    config = {"steps": 3, "eps": 0.1, "target_classes": 2}
+
+
+class TestFABT(AttackContract):
+    name = "fab_t"
+    config = {"steps": 3, "target_classes": 2, "norm": "l2"}

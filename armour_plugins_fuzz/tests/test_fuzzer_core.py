@@ -273,3 +273,20 @@ def test_registry_affine_moves_reference_identically(armour_lenet, seeds):
         np.testing.assert_allclose(rep.corpus_x[i], rep.corpus_refs[i], atol=1e-6)
     chains = rep.corpus_chains + [f["chain"] for f in rep.findings]
     assert max(affine_steps(rep, c) for c in chains) <= 1
+
+
+def test_keep_failures_follows_mindarmour(armour_lenet, seeds):
+    """Default (DeepHunter): failing mutants are findings, never corpus entries. keep_failures=True (MindArmour):
+    a failing mutant that raises coverage joins the corpus as well, and is reported as a finding."""
+    x, y = seeds
+    kw = dict(coverage=[("neuron", {"threshold": 0.0}), "top_k"], scheduler="uniform", mutants_per_seed=10,
+              alpha=1.0, beta=1.0, seed=4)
+    rep = Fuzzer(armour_lenet, ["gaussian_blur", "contrast"], **kw).run(x, y, max_iters=20)
+    pred = np.asarray(armour_lenet.predict(rep.corpus_x))
+    assert np.all(pred == rep.corpus_labels)
+    rep2 = Fuzzer(armour_lenet, ["gaussian_blur", "contrast"], keep_failures=True, **kw).run(x, y, max_iters=20)
+    pred2 = np.asarray(armour_lenet.predict(rep2.corpus_x))
+    failing = np.flatnonzero(pred2 != rep2.corpus_labels)
+    assert failing.size > 0
+    finding_chains = [f["chain"] for f in rep2.findings]
+    assert all(rep2.corpus_chains[i] in finding_chains for i in failing)

@@ -37,8 +37,8 @@ def _reference(kind: str, q: float, sigma: float, steps: int, delta: float) -> f
     return acc.get_epsilon(delta)
 
 
-@settings(max_examples=8, deadline=None, derandomize=True)
-@given(q=st.floats(1e-3, 0.2), sigma=st.floats(0.6, 4.0), steps=st.integers(1, 3000),
+@settings(max_examples=5, deadline=None, derandomize=True)
+@given(q=st.floats(1e-3, 0.1), sigma=st.floats(0.8, 4.0), steps=st.integers(1, 1000),
        log_delta=st.floats(-9, -3))
 def test_epsilon_equals_dp_accounting(q, sigma, steps, log_delta):
     delta = 10.0 ** log_delta
@@ -89,10 +89,11 @@ def test_shuffled_batches_get_no_amplification():
     assert shuffle.epsilon(1e-5) > 5 * poisson.epsilon(1e-5)
 
 
-@pytest.mark.parametrize("accountant", ["rdp", "pld"])
+@pytest.mark.parametrize("accountant", ["rdp", ("pld", {"value_discretization_interval": 2e-3})],
+                         ids=["rdp", "pld"])
 def test_calibration_round_trip(accountant):
-    q, steps, target = 0.01, 800, 2.0
-    sigma = calibrate_noise(target, 1e-5, q, steps, accountant=accountant, rtol=1e-3)
+    q, steps, target = 0.01, 300, 2.0
+    sigma = calibrate_noise(target, 1e-5, q, steps, accountant=accountant, rtol=5e-3)
     eps = epsilon_for(sigma, delta=1e-5, sampling_rate=q, steps=steps, accountant=accountant)
     assert eps <= target
     # a slightly smaller σ overshoots: the calibration is tight, not merely safe
@@ -115,7 +116,7 @@ def test_calibration_matches_dp_accounting_calibrator():
     ({"target_epsilon": 0.0}, "target_epsilon"), ({"target_epsilon": -1.0}, "target_epsilon"),
     ({"delta": 0.0}, "delta"), ({"delta": 1.0}, "delta"), ({"delta": 1.5}, "delta"),
     ({"sampling_rate": 0.0}, "sampling_rate"), ({"sampling_rate": 1.5}, "sampling_rate"),
-    ({"steps": 0}, "steps"), ({"accountant": "nope"}, "nope"), ({"target_epsilon": 1e-6}, "unreachable")])
+    ({"steps": 0}, "steps"), ({"accountant": "nope"}, "nope"), ({"target_epsilon": 1e-4}, "unreachable")])
 def test_calibration_bad_inputs(kwargs, match):
     args = {"target_epsilon": 1.0, "delta": 1e-5, "sampling_rate": 0.01, "steps": 100, "accountant": "rdp", **kwargs}
     with pytest.raises((InvalidInputError, UnknownPluginError), match=match):
@@ -135,7 +136,9 @@ def test_accountant_bad_steps(kwargs, match):
 @pytest.mark.parametrize("delta", [0.0, 1.0, -0.1, 2.0])
 def test_accountant_bad_delta(delta):
     with pytest.raises(InvalidInputError, match="delta"):
-        registry.create("accountant", "pld").step(noise_multiplier=1.0, sampling_rate=0.01).epsilon(delta)
+        registry.create("accountant", "rdp").step(noise_multiplier=1.0, sampling_rate=0.01).epsilon(delta)
+    with pytest.raises(InvalidInputError, match="delta"):
+        registry.create("accountant", "pld").epsilon(delta)
 
 
 def test_unknown_accountant_is_named():

@@ -64,8 +64,8 @@ def test_train_with_dataset_callbacks_and_budget(data, capsys):
     before = [p.asnumpy().copy() for p in net.trainable_params()]
     dataset = ds.NumpySlicesDataset({"x": x, "y": y}, shuffle=False).batch(16)
     model = DPModel(network=net, loss_fn=_loss(), optimizer=nn.Momentum(net.trainable_params(), 0.05, 0.9),
-                    noise_multiplier=1.0, clip_norm=1.0, accountant="rdp")
-    budget = 1.5
+                    noise_multiplier=2.0, clip_norm=1.0, accountant="rdp")
+    budget = 1.5  # about 19 steps at sigma=2, q=1/8
     monitor = PrivacyMonitor(budget, every=4)
     model.train(50, dataset, callbacks=[LossMonitor(8), monitor])
     q = 16 / N
@@ -74,7 +74,7 @@ def test_train_with_dataset_callbacks_and_budget(data, capsys):
     eps = model.epsilon()
     assert eps <= budget < model.epsilon_after(1, sampling_rate=q)  # stopped at the last affordable step
     assert eps == pytest.approx(_rdp([dp_accounting.SelfComposedDpEvent(
-        dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(1.0)), model.steps_taken)]), rel=1e-9)
+        dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(2.0)), model.steps_taken)]), rel=1e-9)
     assert monitor.history and monitor.history[-1] == (model.steps_taken, eps)
     out = capsys.readouterr().out
     assert "epsilon" in out and "loss is" in out

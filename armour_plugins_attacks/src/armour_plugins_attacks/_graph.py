@@ -34,6 +34,8 @@ import numpy as np
 
 #: per-chunk budget for step-wise random inputs fed to the graph (bytes); larger draws are chunked
 RANDOM_INPUT_BUDGET = 32 * 2**20
+#: longest loop unrolled into one graph (compile time and graph size grow with it)
+MAX_UNROLL = 50
 _TINY = 1e-12
 _HYPER = ("eps", "alpha", "decay", "radius", "lo", "hi", "spread", "sign")
 
@@ -314,6 +316,8 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
             adv, mom, var = fn(adv, mom, var, xt, yt, hyp, ah[0], aw[0], noise[0])
     else:
         chunk = _chunk_length(spec, steps, startp.shape)
+        if mode == "unroll":
+            chunk = min(chunk, MAX_UNROLL)
         t = 0
         while t < steps:
             count = min(chunk, steps - t)

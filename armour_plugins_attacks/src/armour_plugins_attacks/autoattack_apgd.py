@@ -18,7 +18,8 @@ samples not yet misclassified.
 
 Each iteration is one compiled graph call (one forward + backward pass, or ``eot_samples`` of them for
 randomised models: Expectation over Transformation) that also keeps the per-sample best loss, best point
-and first adversarial point, so nothing returns to the host between checkpoints.
+and first adversarial point, so nothing returns to the host between checkpoints. Classifiers that are not
+MindSpore models run the same iteration in numpy through their ``loss_gradient``.
 """
 
 from __future__ import annotations
@@ -249,8 +250,9 @@ class APGD(Attack):
                     ) -> tuple[np.ndarray, np.ndarray]:
         """Attack the rows where ``active`` holds; returns the batch (other rows unchanged) and success."""
         cfg = self.config
-        if cfg.loss == "dlr" and self.model.num_classes < (4 if (target is not None or cfg.target_classes) else 3):
-            raise InvalidInputError(f"loss='dlr' needs at least {4 if target is not None else 3} classes, "
+        needed = 4 if (target is not None or cfg.target_classes) else 3  # DLR's denominator uses 3 or 4 logits
+        if cfg.loss == "dlr" and self.model.num_classes < needed:
+            raise InvalidInputError(f"loss='dlr' needs at least {needed} classes here, "
                                     f"the model has {self.model.num_classes}")
         rng = self.attack_rng()
         adv = x.copy()

@@ -12,7 +12,8 @@ confidence ``κ`` over all rounds, so more search rounds can only lower the dist
 
 Each Adam iteration is one forward and ONE backward pass of the summed objective (the margin term's
 gradient comes from the same pass; no per-class Jacobian). ``chunk`` iterations, with Adam's state and
-the best-so-far bookkeeping, run inside one compiled MindSpore graph.
+the best-so-far bookkeeping, run inside one compiled MindSpore graph. Classifiers that are not MindSpore
+models run the same iteration in numpy through ``loss_gradient(..., "margin")``.
 """
 
 from __future__ import annotations

@@ -42,6 +42,9 @@ def privacy_section(ctx: AuditContext) -> SectionResult:
     from armour_core.api.inference import MembershipInference, plot_rocs
 
     s = ctx.settings
+    if ctx.x_train is ctx.x_test or (len(ctx.x_train) == len(ctx.x_test) and np.array_equal(ctx.x_train, ctx.x_test)):
+        return SectionResult(verdict="skipped", headline="no held-out data: membership inference needs the "
+                             "training members and non-members (an .npz with x_train, y_train, x_test, y_test)")
     n = min(int(s.get("n", 300)), len(ctx.x_train), len(ctx.x_test))
     rng = np.random.default_rng(ctx.seed)
     mi = rng.permutation(len(ctx.x_train))[:n]

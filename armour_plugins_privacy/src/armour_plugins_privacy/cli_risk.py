@@ -157,7 +157,7 @@ def run_membership(args: argparse.Namespace) -> int:
                           "precision", "recall", "accuracy", "seconds"), rows),
             report.img(report.figure_uri(plot_rocs(reports).figure), "ROC curves on log-log axes")]
     body += [f'<p class="warning">{report.esc(n)}</p>' for n in sorted({n for r in reports for n in r.notes})]
-    best = max(reports, key=lambda r: r.tpr_at_fpr[0.001])
+    best = max(reports, key=lambda r: (r.tpr_at_fpr[0.001], r.auc))
     order = np.argsort(-best.risk_member)[:10]
     if xmb.ndim == 4 and xmb.shape[1] in (1, 3):
         body.append(report.image_grid([xmb[order]], [f"highest {best.attack} risk"],
