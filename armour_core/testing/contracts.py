@@ -412,6 +412,25 @@ class DistributionContract:
     def test_listing_is_import_light(self):
         check(listing_imports() == [], "listing plugins imported heavy modules")
 
+    def test_first_party_kinds_and_sibling_hints(self, monkeypatch):
+        """A first-party distribution registers only its own kinds, and asking for a sibling distribution's
+        kind names the ``pip install`` that adds it (installed or not: the check simulates its absence)."""
+        from ..registry import FIRST_PARTY
+
+        if self.dist not in FIRST_PARTY:
+            pytest.skip("not a first-party distribution")
+        kinds = {s.kind for s in self.records()}
+        check(kinds and kinds <= set(FIRST_PARTY[self.dist]), f"{self.dist} registers kinds {sorted(kinds)}")
+        from ..errors import UnknownPluginError
+
+        for other, other_kinds in FIRST_PARTY.items():
+            if other == self.dist:
+                continue
+            monkeypatch.setattr("armour_core.registry._dist_installed", lambda name, o=other: name != o)
+            with pytest.raises(UnknownPluginError) as exc:
+                registry.get(other_kinds[0], "armour_surely_not_a_plugin")
+            check(f"pip install {other}" in str(exc.value), str(exc.value))
+
 
 HEAVY = ("mindspore", "mindarmour", "torch", "tensorflow", "sklearn", "scipy", "matplotlib", "dp_accounting")
 
