@@ -45,8 +45,9 @@ def _model(net, **kw):
 
     kw.setdefault("noise_multiplier", SIGMA)
     kw.setdefault("clip_norm", CLIP)
+    kw.setdefault("batch_size", BATCH)
     return DPModel(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
-                   nn.SGD(net.trainable_params(), learning_rate=0.1), batch_size=BATCH, delta=DELTA, **kw)
+                   nn.SGD(net.trainable_params(), learning_rate=0.1), delta=DELTA, **kw)
 
 
 def _weights(net):

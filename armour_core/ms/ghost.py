@@ -30,7 +30,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from .per_example import clip_factors
+from .per_example import clip_factors, row_sq
 
 PASS, DENSE, DENSE_ACT, CONV = 0, 1, 2, 3
 
@@ -189,7 +189,7 @@ def build_ghost_clipper(plan: GhostPlan, per_example_loss: Callable, *, batch_si
     param_shapes = plan.param_shapes
 
     def forward(x, y, probes):
-        a = x
+        a = ops.stop_gradient(x)  # no input gradient: only the probes' gradients are needed
         acts = ()
         for i in range(n_calls):
             if reshapes[i] is not None:
@@ -236,12 +236,12 @@ def build_ghost_clipper(plan: GhostPlan, per_example_loss: Callable, *, batch_si
                     pe = pe.reshape(pe.shape[0], -1)
                 else:
                     pe = gf.sum(2)
-                sq = sq + ((pe * pe).sum(1),)
+                sq = sq + (row_sq(pe),)
                 pieces = pieces + (pe,)
             else:
-                gg = (g * g).sum(1)
+                gg = row_sq(g)
                 if param_slot[j] == 0:
-                    sq = sq + ((a * a).sum(1) * gg,)
+                    sq = sq + (row_sq(a) * gg,)
                 else:
                     sq = sq + (gg,)
                 pieces = pieces + (g,)

@@ -68,6 +68,12 @@ def clipped_sum(grads: Sequence[ms.Tensor], clip_norm, *, per_layer: bool = Fals
     return tuple(ops.matmul(f.reshape(1, n), g.reshape(n, -1)).reshape(g.shape[1:]) for f, g in zip(factors, grads))
 
 
+def row_sq(t):
+    """Squared L2 norm of each row of a 2-D tensor, as a matmul with a ones vector (MindSpore's CPU
+    ReduceSum is 20-30x slower than a matmul here)."""
+    return ops.matmul(t * t, ops.ones((t.shape[1], 1), t.dtype)).reshape(-1)
+
+
 def clip_factors(sq: tuple, clip_norm, mask, per_layer: bool):
     """Per-parameter scaling factors ``min(1, bound/‖g‖)·mask`` and each example's clip ratio.
 
@@ -153,7 +159,7 @@ def vmap_clipper(network: nn.Cell, loss: Callable, params: Sequence[ms.Parameter
         for g in grads:
             gf = g.reshape(n, -1)
             flat = flat + (gf,)
-            sq = sq + ((gf * gf).sum(1),)
+            sq = sq + (row_sq(gf),)
         factors, ratio = clip_factors(sq, clip_norm, mask, per_layer)
         sums = ()
         for j in range(len(flat)):
@@ -193,7 +199,7 @@ def micro_batch_clipper(network: nn.Cell, loss: Callable, params: Sequence[ms.Pa
         for g in grads:
             gf = g.reshape(micro_batches, -1)
             flat = flat + (gf,)
-            sq = sq + ((gf * gf).sum(1),)
+            sq = sq + (row_sq(gf),)
         factors, ratio = clip_factors(sq, clip_norm, present, per_layer)
         sums = ()
         for j in range(len(flat)):

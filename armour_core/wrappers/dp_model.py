@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import mindspore as ms
@@ -251,25 +252,26 @@ class DPModel(Model):
         n_params = len(shapes)
         self._n_noise = offsets[-1]
 
-        def privatise(sums, noise, denom):
+        def privatise(sums, noise, scale, denom):
             grads = ()
             for j in range(n_params):
-                grads = grads + ((sums[j] + noise[offsets[j]:offsets[j + 1]].reshape(shapes[j])) / denom,)
+                z = noise[offsets[j]:offsets[j + 1]].reshape(shapes[j])
+                grads = grads + ((sums[j] + z * scale) / denom,)
             return grads
 
-        def step(x, y, mask, clip_norm, noise, denom):
+        def step(x, y, mask, clip_norm, noise, scale, denom):
             sums, ratio, losses = clip_fn(x, y, mask, clip_norm)
-            grads = privatise(sums, noise, denom)
+            grads = privatise(sums, noise, scale, denom)
             done = opt(grads)
             lead = grads[0].reshape(-1)[0]  # the last computed gradient: keeps the next launch from starving
             return ops.depend(ratio + 0.0 * lead, done), ops.depend(losses + 0.0 * lead, done)
 
-        def step_carry(x, y, mask, clip_norm, noise, denom, carry):
+        def step_carry(x, y, mask, clip_norm, noise, scale, denom, carry):
             sums, ratio, losses = clip_fn(x, y, mask, clip_norm)
             total = ()
             for j in range(n_params):
                 total = total + (sums[j] + carry[j],)
-            grads = privatise(total, noise, denom)
+            grads = privatise(total, noise, scale, denom)
             done = opt(grads)
             lead = grads[0].reshape(-1)[0]
             return ops.depend(ratio + 0.0 * lead, done), ops.depend(losses + 0.0 * lead, done)
@@ -279,10 +281,13 @@ class DPModel(Model):
 
         self._compiled = {"step": ms.jit(step), "step_carry": ms.jit(step_carry), "accumulate": ms.jit(accumulate)}
 
-    def _run_step(self, x, y, chunks, clip_norm: float, noise: np.ndarray, denom: float):
+    def _run_step(self, x, y, chunks, clip_norm: float, noise: np.ndarray, scale: float, denom: float):
+        """One DP-SGD step; ``noise`` is the plugin's noise for clip norm 1, ``scale`` rescales it in the graph
+        to the current clip norm (and to the gradient's share of σ under adaptive clipping)."""
         c = ms.Tensor(clip_norm, ms.float32)
         d = ms.Tensor(denom, ms.float32)
         z = ms.Tensor(noise)
+        s = ms.Tensor(scale, ms.float32)
         ratios, losses = [], []
         carry = None
         for idx, mask in chunks[:-1]:
@@ -291,7 +296,7 @@ class DPModel(Model):
             ratios.append(ratio.asnumpy()[mask > 0])
             losses.append(loss.asnumpy()[mask > 0])
         idx, mask = chunks[-1]
-        args = (ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(mask), c, z, d)
+        args = (ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(mask), c, z, s, d)
         if carry is None:
             ratio, loss = self._compiled["step"](*args)
         else:
@@ -365,6 +370,21 @@ class DPModel(Model):
         name_noise = _plugin_name("noise", self.noise)
         name_clip = _plugin_name("clip", self.clip)
         total = (epoch - initial_epoch) * sampler.steps_per_epoch
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="armour-dp-noise")
+        pending: dict[int, Any] = {}
+
+        def draw(step_no: int) -> np.ndarray:
+            return self.noise.sample(self._n_noise, step_no, clip_norm=1.0, dtype=np.float32)
+
+        def noise_for(step_no: int) -> np.ndarray:
+            """This step's noise; the next step's is drawn in the background while this step's graph runs
+            (one worker, draws in step order: the same stream as drawing inline)."""
+            future = pending.pop(step_no, None)
+            noise = future.result() if future is not None else draw(step_no)
+            pending.clear()
+            pending[step_no + 1] = pool.submit(draw, step_no + 1)
+            return noise
+
         try:
             with _CallbackManager(callbacks) as cbs, Progress(total, "DP-SGD", enabled=progress, unit="steps") as bar:
                 run_context = RunContext(cb_params)
@@ -381,15 +401,14 @@ class DPModel(Model):
                         sigma = self.noise.noise_multiplier_at(step_no)
                         clip_now = self.clip.clip_norm
                         sigma_grad = self.clip.gradient_noise_multiplier(sigma, sampler.expected_batch_size)
-                        noise = self.noise.sample(self._n_noise, step_no, clip_norm=clip_now, dtype=np.float32)
-                        if sigma_grad != sigma:
-                            noise *= np.float32(sigma_grad / sigma)
+                        noise = noise_for(step_no)
+                        scale = clip_now * sigma_grad / sigma
                         self.ledger.record_step(sigma=sigma / sens, q=q, sampling=self.sampling, epoch=e,
                                                 noise_multiplier=sigma, gradient_noise_multiplier=sigma_grad,
                                                 clip_norm=clip_now, noise=name_noise, clip=name_clip,
                                                 method=self.clipper.method, micro_batches=self.micro_batches,
                                                 per_layer=self.per_layer)
-                        ratios, losses = self._run_step(x, y, pad_chunks(idx, physical), clip_now, noise, denom)
+                        ratios, losses = self._run_step(x, y, pad_chunks(idx, physical), clip_now, noise, scale, denom)
                         if self.clip.adaptive:
                             self.clip.update(ratios * clip_now, expected_batch_size=sampler.expected_batch_size)
                         loss = float(losses.mean()) if losses.size else float("nan")
@@ -411,6 +430,7 @@ class DPModel(Model):
                         break
                 cbs.on_train_end(run_context)
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             self.ledger.sync()
             self._dp_network.set_train(False)
 

@@ -173,6 +173,21 @@ def test_statistics_match_formulas():
     assert logit_confidence(big, np.array([0]))[0] == pytest.approx(80 - np.log(2))
 
 
+def test_query_views():
+    from armour_core.errors import InvalidInputError
+    from armour_plugins_privacy.inference.lira import query_views
+
+    x = np.arange(2 * 1 * 3 * 3, dtype=np.float32).reshape(2, 1, 3, 3) + 1
+    views = query_views(x, True, 0.0)
+    assert len(views) == 5 and all(v.shape == x.shape for v in views)
+    assert np.array_equal(views[0], x)
+    assert np.array_equal(views[1][:, :, 1:], x[:, :, :-1]) and np.all(views[1][:, :, 0] == 0)  # shifted down
+    assert np.array_equal(views[4][:, :, :, :-1], x[:, :, :, 1:]) and np.all(views[4][:, :, :, -1] == 0)
+    assert query_views(x, False, 0.0)[0] is x
+    with pytest.raises(InvalidInputError, match="augment"):
+        query_views(x.reshape(2, -1), True, 0.0)
+
+
 def test_bad_inputs(overfit, split):
     from armour_core import registry
     from armour_core.errors import ConfigError, InvalidInputError

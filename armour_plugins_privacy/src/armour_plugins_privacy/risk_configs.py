@@ -73,15 +73,19 @@ class LiRAConfig:
     ``shadows``: number of shadow models; ``online``: shadows trained with and without each target (else
     only without: offline, one-sided test); ``variance``: per-example Gaussian variances, one global
     variance, or ``auto`` (global below 64 shadows, as the paper recommends); ``keep_fraction``: share of
-    the pool each shadow trains on. The training recipe (``epochs``, ``batch_size``, ``learning_rate``,
-    ``weight_decay``) should match the target's. ``architecture`` names a registered model to build
-    shadows from (or pass ``network_fn=``). Shadows are cached on disk unless ``cache=False``.
+    the pool each shadow trains on; ``augment``: also query four one-pixel shifts of each image and
+    average the per-view tests (Carlini et al.'s multiple queries; only useful when the target was
+    trained with shift augmentation). The training recipe (``epochs``, ``batch_size``,
+    ``learning_rate``, ``weight_decay``) should match the target's. ``architecture`` names a registered
+    model to build shadows from (or pass ``network_fn=``). Shadows are cached on disk unless
+    ``cache=False``.
     """
 
     shadows: int = attrs.field(default=16, validator=[v.instance_of(int), v.ge(1)])
     online: bool = attrs.field(default=True, validator=v.instance_of(bool))
     variance: str = attrs.field(default="auto", validator=v.in_(("auto", "per_example", "global")))
     keep_fraction: float = attrs.field(default=0.5, validator=[v.gt(0.0), v.lt(1.0)])
+    augment: bool = attrs.field(default=False, validator=v.instance_of(bool))
     architecture: str | None = attrs.field(default=None, validator=v.optional(v.instance_of(str)))
     epochs: int = attrs.field(default=30, validator=[v.instance_of(int), v.ge(1)])
     batch_size: int = attrs.field(default=64, validator=[v.instance_of(int), v.ge(1)])

@@ -27,17 +27,38 @@ from .shadows import logits_of, row_keys, train_shadow
 
 
 def _masked_stats(phi: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-column count, mean and unbiased variance of ``phi`` over the rows where ``mask`` holds."""
+    """Count, mean and unbiased variance of ``phi`` (shadows, views, n) over the shadows where ``mask``
+    (shadows, n) holds: shapes (n,), (views, n), (views, n)."""
+    m = mask[:, None, :]
     n = mask.sum(axis=0)
-    mu = np.where(mask, phi, 0.0).sum(axis=0) / np.maximum(n, 1)
-    ss = np.where(mask, (phi - mu) ** 2, 0.0).sum(axis=0)
+    mu = np.where(m, phi, 0.0).sum(axis=0) / np.maximum(n, 1)
+    ss = np.where(m, (phi - mu) ** 2, 0.0).sum(axis=0)
     return n, mu, ss / np.maximum(n - 1, 1)
 
 
-def _pooled_variance(n: np.ndarray, var: np.ndarray) -> float:
-    """One variance for all examples: within-example sums of squares pooled over examples."""
+def _pooled_variance(n: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """One variance per view for all examples: within-example sums of squares pooled over examples."""
     dof = np.maximum(n - 1, 0)
-    return float((var * dof).sum() / dof.sum()) if dof.sum() else 0.0
+    total = dof.sum()
+    pooled = (var * dof).sum(axis=-1) / total if total else np.zeros(var.shape[0])
+    return np.broadcast_to(pooled[:, None], var.shape).copy()
+
+
+def query_views(x: np.ndarray, augment: bool, fill: float) -> list[np.ndarray]:
+    """The queried inputs, plus (``augment``) four one-pixel shifts of each image, filled with ``fill``
+    (Carlini et al.'s multiple queries: the training-time invariances of the model)."""
+    if not augment:
+        return [x]
+    if x.ndim != 4:
+        raise InvalidInputError(f"augment=True: shifted queries need image batches (N, C, H, W), got shape {x.shape}")
+    views = [x]
+    for axis, step in ((2, 1), (2, -1), (3, 1), (3, -1)):
+        v = np.roll(x, step, axis=axis)
+        edge = [slice(None)] * 4
+        edge[axis] = slice(0, 1) if step > 0 else slice(-1, None)
+        v[tuple(edge)] = fill
+        views.append(v)
+    return views
 
 
 def _log_normal_pdf(x, mu, var):
@@ -112,7 +133,8 @@ class LiRA(MembershipInference):
         return keep
 
     def shadow_confidences(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Logit-scaled confidences of every shadow on ``(x, y)`` and the IN mask, both (shadows, n)."""
+        """Logit-scaled confidences of every shadow on each view of ``(x, y)``, (shadows, views, n), and
+        the IN mask, (shadows, n)."""
         cfg = self.config
         if cfg.online:
             px, py = (x, y) if self._pop is None else (np.concatenate([self._pop[0], x]),
@@ -134,7 +156,8 @@ class LiRA(MembershipInference):
         build, arch_id = self._builder(tuple(x.shape[1:]))
         recipe = {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
                   "weight_decay": cfg.weight_decay}
-        phi = np.empty((cfg.shadows, len(x)))
+        views = query_views(x, cfg.augment, self.model.bounds[0])
+        phi = np.empty((cfg.shadows, len(views), len(x)))
         with Progress(cfg.shadows, "LiRA shadows", enabled=cfg.progress, unit="models") as bar:
             for s in range(cfg.shadows):
                 seed = int(self.rng(100, s).integers(2**31 - 1))
@@ -142,7 +165,8 @@ class LiRA(MembershipInference):
                                            seed=seed, cache=cfg.cache)
                 self.shadows_loaded_ += int(loaded)
                 self.shadows_trained_ += int(not loaded)
-                phi[s] = logit_confidence(logits_of(net, x), y)
+                for v, xv in enumerate(views):
+                    phi[s, v] = logit_confidence(logits_of(net, xv), y)
                 bar.update(1)
         in_mask = np.where(qidx >= 0, keep[:, np.maximum(qidx, 0)], False)
         return phi, in_mask
@@ -150,14 +174,15 @@ class LiRA(MembershipInference):
     # ------------------------------------------------------------------ scoring
     def _score(self, x, y):
         cfg = self.config
-        target = logit_confidence(self.model.logits(x), y)
+        target = np.stack([logit_confidence(self.model.logits(v), y)
+                           for v in query_views(x, cfg.augment, self.model.bounds[0])])
         phi, in_mask = self.shadow_confidences(x, y)
         n_out, mu_out, var_out = _masked_stats(phi, ~in_mask)
         n_in, mu_in, var_in = _masked_stats(phi, in_mask)
         use_global = cfg.variance == "global" or (cfg.variance == "auto" and cfg.shadows < 64)
         if use_global:
-            var_out = np.full_like(var_out, _pooled_variance(n_out, var_out))
-            var_in = np.full_like(var_in, _pooled_variance(n_in, var_in))
+            var_out = _pooled_variance(n_out, var_out)
+            var_in = _pooled_variance(n_in, var_in)
         floor = 1e-8
         var_out = np.maximum(var_out, floor)
         var_in = np.maximum(var_in, floor)
@@ -166,11 +191,11 @@ class LiRA(MembershipInference):
                                     "population data or lower keep_fraction")
         from scipy.special import log_ndtr
 
-        offline = log_ndtr((target - mu_out) / np.sqrt(var_out))
+        # views are combined by averaging their per-view statistics (Carlini et al.'s multi-query LiRA)
+        offline = log_ndtr((target - mu_out) / np.sqrt(var_out)).mean(axis=0)
         if cfg.online:
-            both = n_in > 0
-            score = np.where(both, _log_normal_pdf(target, mu_in, var_in) - _log_normal_pdf(target, mu_out, var_out),
-                             offline)
+            llr = (_log_normal_pdf(target, mu_in, var_in) - _log_normal_pdf(target, mu_out, var_out)).mean(axis=0)
+            score = np.where(n_in > 0, llr, offline)
         else:
             score = offline
         self.stats_ = {"target": target, "mu_in": mu_in, "mu_out": mu_out, "var_in": var_in,
