@@ -43,8 +43,9 @@ def lint(session: nox.Session) -> None:
 def core(session: nox.Session) -> None:
     """armour-core alone, without MindSpore: registry, failure policy, CLI listing, bases, kit."""
     session.install(".[testing]")
-    session.run("python", "-c", "import importlib.util as u, sys; "
-                "sys.exit('mindspore must not be installed here' if u.find_spec('mindspore') else 0)")
+    session.run("python", "-c", "import importlib.metadata as md, sys\n"
+                "try:\n    md.distribution('mindspore')\n    sys.exit('mindspore must not be installed here')\n"
+                "except md.PackageNotFoundError:\n    pass")
     _pytest(session, "tests")
 
 
@@ -58,8 +59,10 @@ def tests(session: nox.Session) -> None:
 def _alone(session: nox.Session, name: str) -> None:
     session.install(".[testing,mindspore]", DISTS[name], "mlxtend>=0.23", "matplotlib>=3.7")
     others = [d for d in DISTS if d != name]
-    session.run("python", "-c", "import importlib.util as u, sys; "
-                f"bad=[m for m in {['armour_plugins_' + o for o in others]!r} if u.find_spec(m)]; "
+    session.run("python", "-c", "import importlib.metadata as md, sys\n"
+                f"def there(d):\n    try:\n        return bool(md.distribution(d))\n"
+                "    except md.PackageNotFoundError:\n        return False\n"
+                f"bad = [d for d in {['armour-plugins-' + o for o in others]!r} if there(d)]\n"
                 "sys.exit(f'not alone: {bad}' if bad else 0)")
     _pytest(session, f"{DISTS[name]}/tests")
 

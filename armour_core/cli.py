@@ -124,7 +124,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     """The parser; of the plugin subcommands only ``wanted`` is imported and fully defined."""
-    parser = argparse.ArgumentParser(prog="armour", description=__doc__.split("\n")[0].strip("`. "))
+    parser = argparse.ArgumentParser(
+        prog="armour", description="Security and privacy testing for MindSpore models: attacks, defenses, "
+        "detectors, fuzzing, differential privacy, membership inference. Start with 'armour audit'.")
     parser.add_argument("--version", action="version",
                         version=f"armour-core {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

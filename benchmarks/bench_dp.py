@@ -244,7 +244,7 @@ def main() -> int:
         with_ma = False
     rounds = 3 if args.quick else 7
     steps_rows = bench_steps(with_ma, rounds, 2 if args.quick else 3)
-    acc_rows, q, steps = bench_accuracy(with_ma, 5 if args.quick else args.epochs, args.ma_steps)
+    acc_rows, q, steps = bench_accuracy(with_ma, args.epochs, args.ma_steps)
     cmd = "ARMOUR_CACHE_DIR=/tmp/armour-cache python benchmarks/bench_dp.py " + " ".join(sys.argv[1:])
     lines = ["# DP-SGD benchmark", "", f"Command: `{cmd.strip()}`", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared: absolute times are noisy, ratios are "

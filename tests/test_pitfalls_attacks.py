@@ -26,8 +26,9 @@ pytestmark = requires_mindspore
 SMALL: dict[str, dict] = {
     "apgd": dict(steps=5), "apgd_t": dict(steps=5, target_classes=1),
     "autoattack": dict(steps=5, queries=50, target_classes=1, eot_samples=1),
-    "bim": dict(steps=3, compile="eager"), "cw": dict(steps=10, binary_search_steps=1, chunk=5), "deepfool": dict(steps=5),
-    "difgsm": dict(steps=3, compile="eager"), "fab": dict(steps=5), "fab_t": dict(steps=5, target_classes=1), "fgm": {}, "fgsm": {},
+    "bim": dict(steps=3, compile="eager"), "cw": dict(steps=10, binary_search_steps=1, chunk=5),
+    "deepfool": dict(steps=5), "difgsm": dict(steps=3, compile="eager"), "fab": dict(steps=5),
+    "fab_t": dict(steps=5, target_classes=1), "fgm": {}, "fgsm": {},
     "genetic": dict(max_queries=60), "hsja": dict(max_queries=100), "jsma": {},
     "lbfgs": dict(search_steps=1, max_iterations=10), "llc": {}, "mdifgsm": dict(steps=3, compile="eager"),
     "mim": dict(steps=3, compile="eager"),

@@ -23,7 +23,12 @@ class NoiseConfig:
 
 
 class NoiseMechanism(Algorithm, abc.ABC):
-    """Base of every noise mechanism: ``stddev(step)`` and ``sample(shape, step)``."""
+    """Base of every noise mechanism: ``stddev(step)`` and ``sample(shape, step)``.
+
+    Mechanisms are scale families in the clip norm: ``sample(clip_norm=c)`` is distributed as
+    ``c * sample(clip_norm=1)``. ``DPModel`` relies on it to draw the next step's noise ahead of time and
+    scale it in the graph to the clip norm that step actually uses.
+    """
 
     Config: ClassVar[type] = NoiseConfig
     adaptive: ClassVar[bool] = False

@@ -72,15 +72,14 @@ def _materialise(dataset: Any) -> tuple[np.ndarray, np.ndarray, int | None]:
                 raise InvalidInputError("dataset: expected (data, label) columns")
             xs.append(np.asarray(item[0]))
             ys.append(np.asarray(item[1]))
-        batch = dataset.get_batch_size() if hasattr(dataset, "get_batch_size") else None
+        batch = int(dataset.get_batch_size()) if hasattr(dataset, "get_batch_size") else 1
         if not xs:
             raise InvalidInputError("dataset: is empty")
-        if batch and batch > 1 or (xs and xs[0].ndim > 1 and ys[0].ndim == 1 and len(ys[0]) == len(xs[0])
-                                   and batch != 1):
+        if batch > 1:  # batched pipeline: rows are batches (the last one may be short)
             x, y = np.concatenate(xs), np.concatenate(ys)
         else:
             x, y = np.stack(xs), np.stack(ys)
-        batch = batch if batch and batch > 1 else None
+        batch = batch if batch > 1 else None
     else:
         raise InvalidInputError(f"dataset: expected (x, y) arrays or a mindspore.dataset, got {type(dataset).__name__}")
     if len(x) == 0:
@@ -212,7 +211,7 @@ class DPModel(Model):
         """ε spent by every step in the ledger, at ``delta`` (default: the model's δ)."""
         delta = self.delta if delta is None else check_delta(delta)
         acc = self.accountant if accountant is None else resolve_accountant(accountant)
-        key = (self.ledger.num_steps, delta, id(acc))
+        key = (self.ledger.num_steps, delta, type(acc).__qualname__, repr(acc.config))
         if key not in self._eps_cache:
             self._eps_cache[key] = self.ledger.epsilon(delta, acc)
         return self._eps_cache[key]
@@ -224,15 +223,19 @@ class DPModel(Model):
         delta = self.delta if delta is None else check_delta(delta)
         start = self.ledger.num_steps
         sens = self.clipper.sensitivity if self.clipper is not None else 1.0
+        per_epoch = max(1, round(1.0 / sampling_rate))
+        last_epoch = self.ledger.steps[-1]["epoch"] + 1 if self.ledger.steps else 0
         future = [{"sigma": self.noise.noise_multiplier_at(start + k) / sens, "q": sampling_rate,
-                   "sampling": "poisson", "epoch": 0} for k in range(extra_steps)] if self.noise.adaptive else []
+                   "sampling": self.sampling, "epoch": last_epoch + k // per_epoch}
+                  for k in range(extra_steps)] if self.noise.adaptive else []
         acc = self.accountant.fresh()
         for e in self.ledger.events():
             acc.step(noise_multiplier=e.noise_multiplier, sampling_rate=e.sampling_rate, steps=e.steps,
                      sampling=e.sampling)
         if self.noise.adaptive:
             for e in events_from_steps(future):
-                acc.step(noise_multiplier=e.noise_multiplier, sampling_rate=e.sampling_rate, steps=e.steps)
+                acc.step(noise_multiplier=e.noise_multiplier, sampling_rate=e.sampling_rate, steps=e.steps,
+                         sampling=e.sampling)
         elif extra_steps > 0:
             acc.step(noise_multiplier=self.noise_multiplier / sens, sampling_rate=sampling_rate, steps=extra_steps,
                      sampling=self.sampling)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "train-dp", help="train the default CNN with DP-SGD; print and plot epsilon over steps",
+        "train-dp", aliases=["train_dp"], help="train the default CNN with DP-SGD; print and plot epsilon over steps",
         description="Train a network from the registry on an embedded dataset with DP-SGD (Poisson sampling, "
                     "per-example clipping, Gaussian noise), print epsilon per epoch and the test accuracy, and "
                     "save a plot of epsilon against steps.")
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _epsilon_curve(model, points: int = 24) -> tuple[list[int], list[float]]:
+def _epsilon_curve(model, points: int = 16) -> tuple[list[int], list[float]]:
     """ε after each of ``points`` step counts, recomputed from the ledger."""
     total = model.steps_taken
     if total == 0:

@@ -50,5 +50,5 @@ def commands():
                       summary="membership-inference risk of a model (loss, entropy, classifier, LiRA)")
     yield CommandSpec(name="suppress", target=f"{_PKG}.cli_risk:register_suppress",
                       summary="suppress-privacy training with a sparsity schedule")
-    yield CommandSpec(name="dp_audit", target=f"{_PKG}.cli_risk:register_audit",
+    yield CommandSpec(name="dp-audit", target=f"{_PKG}.cli_risk:register_audit",
                       summary="empirical DP audit: canaries, membership scores, lower bound on epsilon")
