@@ -138,9 +138,9 @@ def test_attack_metrics_are_absolute_and_over_initially_correct_points(armour_so
     x_adv = (x + 0.1).astype(np.float32)
     m = attack_metrics(x, y, x_adv, model=armour_softmax)
     assert m.attacked == int(np.sum(armour_softmax.predict(x) == y))
-    if m.successes:
-        assert m.avg_l2 == pytest.approx(0.1 * 8, rel=1e-5)
-        assert m.avg_linf == pytest.approx(0.1, rel=1e-5)
+    assert m.successes >= 1  # the shift breaks at least one point (deterministic model and data)
+    assert m.avg_l2 == pytest.approx(0.1 * 8, rel=1e-5)
+    assert m.avg_linf == pytest.approx(0.1, rel=1e-5)
     wild = x_adv.copy()
     bad = np.flatnonzero(armour_softmax.predict(x) != y)
     wild[bad] = 1.0 - x[bad]  # huge perturbations of initially wrong points

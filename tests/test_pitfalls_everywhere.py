@@ -53,7 +53,8 @@ def test_imports_neither_sleep_nor_warn_nor_write_files(tmp_path):
 
     A fresh interpreter in an empty working directory imports ``armour_core``, lists every plugin, then
     imports every plugin implementation module and the wrappers: ``time.sleep`` is never called, no Python
-    warning is issued, listing does not import MindSpore, and the directory stays empty."""
+    warning is issued and none is logged to stderr (MindSpore's own log), listing does not import MindSpore,
+    and the directory stays empty."""
     env = {**os.environ, "ARMOUR_PLUGINS_STRICT": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONWARNINGS", None)
     before = _tree(tmp_path)
@@ -66,6 +67,8 @@ def test_imports_neither_sleep_nor_warn_nor_write_files(tmp_path):
     assert out["modules"] > 10 and out["kinds"] >= 10
     assert out["sleeps"] == [], f"import-time sleeps: {out['sleeps']}"
     assert out["warnings"] == [], "import-time warnings:\n" + "\n".join(out["warnings"])
+    noisy = [ln for ln in proc.stderr.splitlines() if "warn" in ln.lower()]
+    assert not noisy, "warnings printed to stderr at import:\n" + "\n".join(noisy[:10])
     assert not out["mindspore_on_listing"], "listing plugins imported mindspore"
     assert _tree(tmp_path) == before, f"files written to the working directory: {_tree(tmp_path) - before}"
 
@@ -102,7 +105,9 @@ def _runs(armour_mlp, armour_digits):
         return np.asarray(rep.corpus_x)
 
     return {
-        "pgd": attack("pgd", steps=2, compile="eager"), "rfgsm": attack("rfgsm"),
+        "pgd": attack("pgd", steps=2, compile="eager"), "rfgsm": attack("rfgsm"), "rfgm": attack("rfgm"),
+        "apgd": attack("apgd", steps=5), "difgsm": attack("difgsm", steps=3, compile="eager"),
+        "vmifgsm": attack("vmifgsm", steps=3, neighbours=3, compile="eager"),
         "nes": attack("nes", max_queries=40, samples=5), "genetic": attack("genetic", max_queries=40),
         "pso": attack("pso", max_queries=40), "square": attack("square", queries=20),
         "hsja": attack("hsja", max_queries=60), "salt_and_pepper": attack("salt_and_pepper", max_queries=30),
@@ -117,14 +122,17 @@ def test_deterministic_under_a_seed_without_global_numpy_state(armour_mlp, armou
     """Pitfall: "Deterministic under a seed: no hidden use of the global NumPy random state."
 
     Each randomised algorithm (attacks, mutators, noise, suppressor, detector, fuzzer) is run twice with
-    ``seed=0`` after *different* ``np.random.seed`` calls: the results are identical, and the global NumPy
-    state is left exactly as it was (nothing drew from it)."""
+    ``seed=0`` after *different* ``np.random.seed`` and ``mindspore.set_seed`` calls: the results are identical,
+    and the global NumPy state is left exactly as it was (nothing drew from it)."""
     import warnings
+
+    import mindspore as ms
 
     bad = []
     for name, run in _runs(armour_mlp, armour_digits).items():
         outs = []
         for global_seed in (1, 2):
+            ms.set_seed(global_seed)
             np.random.seed(global_seed)
             state = np.random.get_state()
             with warnings.catch_warnings():
@@ -136,6 +144,28 @@ def test_deterministic_under_a_seed_without_global_numpy_state(armour_mlp, armou
         if outs[0].shape != outs[1].shape or not np.array_equal(outs[0], outs[1]):
             bad.append(f"{name}: differs between two runs with seed=0")
     assert not bad, "\n".join(bad)
+
+
+@requires_mindspore
+def test_shadow_model_training_leaves_the_global_numpy_state_alone(armour_mlp, armour_digits):
+    """Pitfall: "Deterministic under a seed: no hidden use of the global NumPy random state."
+
+    LiRA trains shadow networks under its own ``seed``; that must neither depend on nor overwrite the
+    caller's global NumPy state (``mindspore.set_seed`` also calls ``np.random.seed``, so seeding MindSpore
+    globally resets the user's NumPy stream)."""
+    d = armour_digits
+    xp, yp = d.x_test[:100], d.y_test[:100]
+    scores = []
+    for global_seed in (5, 6):
+        np.random.seed(global_seed)
+        state = np.random.get_state()
+        lira = registry.create("inference", "lira", model=armour_mlp, shadows=2, epochs=1, batch_size=64,
+                               cache=False, architecture="mlp", seed=0).set_population(xp, yp)
+        scores.append(np.asarray(lira.score(d.x_train[:20], d.y_train[:20])))
+        after = np.random.get_state()
+        assert (after[1] == state[1]).all() and after[2] == state[2], \
+            "LiRA reset the caller's global NumPy random state"
+    np.testing.assert_array_equal(scores[0], scores[1])
 
 
 # ---------------------------------------------------------------------------------------- benchmarks

@@ -54,8 +54,8 @@ def test_every_coverage_criterion_works_on_an_unedited_network_in_pynative(pynat
     mode)."
 
     A plain user ``nn.Cell`` (no summary ops, no taps), in PyNative mode: every registered coverage criterion
-    fits, takes every input and reports a value in [0, 1] (> 0 for the neuron-output criteria); afterwards the network has the same cells and parameter
-    names, no forward hook left behind, and the same outputs."""
+    fits, takes every input and reports a value in [0, 1] (> 0 for the neuron-output criteria); afterwards
+    the network has the same cells and parameter names, no forward hook left behind, and the same outputs."""
     import mindspore as ms
     from mindspore import nn
 
@@ -164,3 +164,31 @@ def test_scale_and_rotate_about_the_centre_without_hidden_zoom():
         assert abs((img * yy).sum() / m - c) < 1e-3 and abs((img * xx).sum() / m - c) < 1e-3
     scaled = registry.create("mutator", "scale", seed=0).mutate(disc, {"factor": 1.5})[0, 0]
     assert scaled.sum() == pytest.approx(area * 1.5 ** 2, rel=0.06)
+
+
+def test_fuzzing_0_255_data_behaves_like_the_same_data_in_0_1(armour_lenet, armour_digits):
+    """Pitfall: "Validity checks know the data range ([0,1] as well as 0–255)".
+
+    The default LeNet behind a wrapper taking 0–255 pixels (scaled inside the model) is fuzzed with the
+    same seeds ×255 and the same fuzzer seed: mutants stay in [0, 255], and the run matches the [0, 1] run
+    (same number of iterations, corpus size and failures; corpus ×255 up to float rounding)."""
+    from armour_core.ms.model import MSModel
+    from armour_core.wrappers.fuzzer import Fuzzer
+
+    x, y = armour_digits.x_test[:8], armour_digits.y_test[:8]
+    m255 = MSModel(armour_lenet.network, bounds=(0.0, 255.0), mean=0.0, std=255.0, num_classes=10,
+                   input_shape=(1, 8, 8))
+    reports = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for model, scale in ((armour_lenet, 1.0), (m255, 255.0)):
+            fz = Fuzzer(model, ["gaussian_blur", "contrast"], coverage="neuron", scheduler="uniform",
+                        mutants_per_seed=6, alpha=0.5, beta=0.3, seed=0)
+            reports.append(fz.run((x * scale).astype(np.float32), y, max_iters=8))
+    r01, r255 = reports
+    assert r255.bounds == (0.0, 255.0)
+    c255 = np.asarray(r255.corpus_x)
+    assert c255.min() >= 0.0 and c255.max() <= 255.0
+    assert len(r255.corpus_x) == len(r01.corpus_x) > len(x) - r01.seeds_misclassified  # mutants were kept
+    assert r255.failures == r01.failures
+    np.testing.assert_allclose(c255 / 255.0, np.asarray(r01.corpus_x), atol=1e-4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 
 from armour_core import registry
@@ -10,6 +11,12 @@ from armour_core.api.arrays import to_numpy
 from armour_core.api.mutator import create_mutator
 from armour_core.testing import MutatorContract, check
 from armour_core.testing import strategies as S
+
+
+#: adversarial mutators adapt attacks from armour-plugins-attacks; installed alone, the fuzz distribution has none
+requires_fuzzing_attack = pytest.mark.skipif(
+    not any(getattr(s.facet, "fuzzing", False) for s in registry.specs("attack")),
+    reason="no attack with AttackSpec(fuzzing=True) is installed (pip install armour-plugins-attacks)")
 
 CONFIGS = {
     "contrast": {}, "gradient_luminance": {}, "gaussian_blur": {}, "motion_blur": {"taps": 5},
@@ -26,6 +33,7 @@ def test_every_registered_mutator_has_a_contract():
     assert set(registry.names("mutator")) == set(CONFIGS) | {"adversarial"}
 
 
+@requires_fuzzing_attack
 class TestAdversarial(MutatorContract):
     """The adversarial adapter on the default MLP (its inputs and bounds are the model's)."""
 
@@ -53,6 +61,7 @@ class TestAdversarial(MutatorContract):
         run()
 
 
+@requires_fuzzing_attack
 def test_adversarial_mutator_scales_eps_with_the_data_range(armour_mlp, armour_digits):
     m = create_mutator("fgsm", model=armour_mlp, eps=(0.05, 0.05), levels=1)
     x = armour_digits.x_test[:8]
