@@ -24,8 +24,12 @@ def _version(dist: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    """``run.py [names...]`` runs the matching scripts (all by default); ``run.py --collect`` only assembles
+    RESULTS.md from the per-area files already in ``results/``."""
     scripts = sorted(HERE.glob("bench_*.py"))
-    if argv:
+    if "--collect" in argv:
+        scripts = []
+    elif argv:
         scripts = [s for s in scripts if any(a in s.stem for a in argv)]
     failed = []
     for script in scripts:
