@@ -48,6 +48,7 @@ def _tree(path: Path) -> set[str]:
     return {str(p.relative_to(path)) for p in path.rglob("*")}
 
 
+@requires_mindspore  # the implementation modules import MindSpore (the core session has none)
 def test_imports_neither_sleep_nor_warn_nor_write_files(tmp_path):
     """Pitfall: "No import-time sleeps, warnings or files written to the working directory."
 

@@ -73,6 +73,7 @@ class MSModel(Classifier):
         self.logits_fn = logits_fn  #: a ``def`` usable inside plugins' own jit graphs
         self._fwd = ms.jit(logits_fn)
         self._grads: dict[str, Any] = {}
+        self._weights = self._weights_signature()
 
         def preprocess(x):
             if m is not None:
@@ -90,10 +91,25 @@ class MSModel(Classifier):
         self._std_np = None if std is None else np.asarray(std, dtype=np.float32)
         self._captures: dict[Any, Any] = {}
 
+    # ------------------------------------------------------------------ compiled functions
+    def _weights_signature(self) -> tuple[int, ...]:
+        return tuple(p.data_ptr() for p in self.network.get_parameters())
+
+    def refresh(self) -> None:
+        """Recompile if the network's parameters were replaced (``load_param_into_net`` swaps their storage,
+        which graphs compiled before keep reading). In-place updates (optimizers, ``assign``) need nothing."""
+        sig = self._weights_signature()
+        if sig != self._weights:
+            self._weights = sig
+            self._fwd = ms.jit(self.logits_fn)
+            self._grads.clear()
+            self._captures.clear()
+
     # ------------------------------------------------------------------ Classifier
     @property
     def num_classes(self) -> int:
         if self._num_classes is None:
+            self.refresh()
             if self.input_shape is None:
                 raise InvalidInputError("num_classes: unknown until the first forward pass; pass num_classes= "
                                         "or input_shape= when wrapping the network")
@@ -111,6 +127,7 @@ class MSModel(Classifier):
         return ms.Tensor(np.ascontiguousarray(x, dtype=np.float32))
 
     def _logits(self, x: np.ndarray) -> np.ndarray:
+        self.refresh()
         z = self._fwd(self._check(x)).asnumpy()
         if self._num_classes is None:
             self._num_classes = int(z.shape[1])
@@ -118,6 +135,7 @@ class MSModel(Classifier):
 
     def grad_fn(self, loss: str = "ce"):
         """The compiled ``(x, y) -> (per-sample loss, d sum(loss) / dx)`` for ``loss``."""
+        self.refresh()
         fn = self._grads.get(loss)
         if fn is None:
             per_sample = LOSSES[loss]
@@ -173,6 +191,7 @@ class MSModel(Classifier):
             raise InvalidInputError(f"x: expected a non-empty batch, got shape {xa.shape}")
         self._check(xa[:1])
         # one capture of every layer serves any subset: a single set of compiled graphs per model
+        self.refresh()
         out = self.activation_capture(None, method=method)(xa)
         if layers is not None:
             known = self.layer_names()

@@ -19,6 +19,7 @@ from ..cache import cache_dir
 from ..data import Dataset
 from .model import MSModel
 from .train import accuracy, train_classifier
+from .seeding import seeded
 
 #: bump when the training recipe changes, so stale checkpoints are not reused
 RECIPE = 1
@@ -36,8 +37,8 @@ class Pretrained:
 
 def build(model: str, dataset: Dataset, *, seed: int = 0):
     """A freshly initialised network of architecture ``model`` sized for ``dataset`` (seeded init)."""
-    ms.set_seed(seed)
-    return registry.create("model", model, input_shape=dataset.input_shape, num_classes=dataset.num_classes)
+    with seeded(seed):
+        return registry.create("model", model, input_shape=dataset.input_shape, num_classes=dataset.num_classes)
 
 
 def pretrained(model: str = "lenet5", dataset: str = "digits", *, seed: int = 0, epochs: int | None = None,

@@ -37,6 +37,7 @@ from armour_core.api.inference import MembershipReport, membership_metrics, true
 from armour_core.api.model import as_classifier
 from armour_core.errors import InvalidInputError
 from armour_core.progress import Progress
+from armour_core.ms.seeding import seeded
 
 
 # ------------------------------------------------------------------------------------------ statistics
@@ -244,14 +245,13 @@ def classifier_train_fn(model: str = "mlp", *, input_shape: tuple[int, ...], num
     """Non-private training of a registered architecture (the audit's positive control)."""
 
     def train(x, y, seed):
-        import mindspore as ms
 
         import armour_core.ms  # noqa: F401
         from armour_core import registry
         from armour_core.ms.train import train_classifier
 
-        ms.set_seed(seed)
-        net = registry.create("model", model, input_shape=tuple(input_shape), num_classes=num_classes)
+        with seeded(seed):
+            net = registry.create("model", model, input_shape=tuple(input_shape), num_classes=num_classes)
         train_classifier(net, x, y, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                          weight_decay=weight_decay, seed=seed, progress=False)
         return net, None
@@ -272,14 +272,13 @@ def dp_train_fn(model: str = "mlp", *, input_shape: tuple[int, ...], num_classes
                                 "train_fn instead") from None
 
     def train(x, y, seed):
-        import mindspore as ms
         from mindspore import nn
 
         import armour_core.ms  # noqa: F401
         from armour_core import registry
 
-        ms.set_seed(seed)
-        net = registry.create("model", model, input_shape=tuple(input_shape), num_classes=num_classes)
+        with seeded(seed):
+            net = registry.create("model", model, input_shape=tuple(input_shape), num_classes=num_classes)
         loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
         dp = DPModel(net, loss_fn, nn.SGD(net.trainable_params(), learning_rate=learning_rate),
                      noise_multiplier=noise_multiplier, clip_norm=clip_norm, delta=delta, batch_size=batch_size,

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import numpy as np
+from armour_core.ms.seeding import seeded
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
@@ -56,8 +57,8 @@ def suppress_experiment(*, model: str = "mlp", dataset: str = "digits", suppress
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
     try:
         def run(suppress: bool) -> tuple[Any, Any]:
-            ms.set_seed(seed)
-            net = registry.create("model", model, input_shape=data.input_shape, num_classes=data.num_classes)
+            with seeded(seed):
+                net = registry.create("model", model, input_shape=data.input_shape, num_classes=data.num_classes)
             loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
             opt = nn.Adam(net.trainable_params(), learning_rate=learning_rate)
             kw = dict(layers=layers, suppressor=suppressor, start_epoch=start_epoch, end_epoch=end_epoch,

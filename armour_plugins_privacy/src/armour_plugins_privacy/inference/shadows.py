@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from armour_core.ms.seeding import seeded
 
 #: bump when shadow training changes, so stale checkpoints are not reused
 SHADOW_RECIPE = 1
@@ -54,8 +55,8 @@ def train_shadow(build: Callable[[], object], arch_id: str, x: np.ndarray, y: np
     import armour_core.ms  # noqa: F401 - CPU runtime settings
     from armour_core.ms.train import train_classifier
 
-    ms.set_seed(int(seed))
-    net = build()
+    with seeded(int(seed)):
+        net = build()
     path = shadow_path(arch_id, x, y, recipe, seed)
     if cache and path.exists():
         try:
