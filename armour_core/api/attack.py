@@ -126,8 +126,9 @@ class Attack(Algorithm, abc.ABC):
         m.forward_calls, m.backward_calls, m.queries = after  # the success check is not the attack's cost
         success = pred == ta if ta is not None else pred != ya
         norms = lp_norm(adv.astype(np.float64) - xa, self.config.norm)
-        return AttackResult(adversarial=like(adv, x), success=success, norms=norms, predictions=pred, forward_calls=after[0] - before[0],
-                            backward_calls=after[1] - before[1], queries=after[2] - before[2], seconds=seconds)
+        return AttackResult(adversarial=like(adv, x), success=success, norms=norms, predictions=pred,
+                            forward_calls=after[0] - before[0], backward_calls=after[1] - before[1],
+                            queries=after[2] - before[2], seconds=seconds)
 
     def batch_generate(self, x: Any, y: Any = None, *, target: Any = None, batch_size: int = 256,
                        progress: bool | None = None) -> AttackResult:
