@@ -22,6 +22,7 @@ _LAZY = {
     "SuppressModel": "armour_core.wrappers.suppress_model:SuppressModel",
     "Fuzzer": "armour_core.wrappers.fuzzer:Fuzzer",
     "MSModel": "armour_core.ms.model:MSModel",
+    "calibrate_noise": "armour_core.wrappers.calibration:calibrate_noise",
 }
 
 __all__ = ["registry", "hookimpl", "PluginSpec", "ArmourError", "CapabilityError", "ConfigError",

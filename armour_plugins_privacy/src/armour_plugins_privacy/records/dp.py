@@ -43,5 +43,5 @@ def accountants():
 
 def commands():
     """CLI subcommands (CommandSpec records)."""
-    yield CommandSpec(name="train_dp", target=f"{_PKG}.cli_dp:register",
+    yield CommandSpec(name="train-dp", target=f"{_PKG}.cli_dp:register",
                       summary="Train the default CNN with DP-SGD; print and plot epsilon over steps")
