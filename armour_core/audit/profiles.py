@@ -31,7 +31,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
-#: the sections first-party distributions provide, for a "not installed" placeholder when absent
+#: the sections first-party distributions provide, so an absent one gets a "not installed" section
 FIRST_PARTY_SECTIONS = {
     "robustness": ("Robustness", "armour-plugins-attacks", 10),
     "testing": ("Testing (coverage-guided fuzzing)", "armour-plugins-fuzz", 20),

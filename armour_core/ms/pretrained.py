@@ -7,8 +7,6 @@ atomically; later calls load it. Nothing is downloaded.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 import attrs
 import mindspore as ms
@@ -17,6 +15,7 @@ from .. import registry
 from ..atomic import atomic_write_text
 from ..cache import cache_dir
 from ..data import Dataset
+from .checkpoint import save_checkpoint_atomic
 from .model import MSModel
 from .train import accuracy, train_classifier
 from .seeding import seeded
@@ -58,14 +57,7 @@ def pretrained(model: str = "lenet5", dataset: str = "digits", *, seed: int = 0,
     else:
         train_classifier(net, data.x_train, data.y_train, epochs=epochs, seed=seed, progress=progress)
         acc = accuracy(net, data.x_test, data.y_test)
-        fd, tmp = tempfile.mkstemp(dir=ckpt.parent, suffix=".ckpt")
-        os.close(fd)
-        try:
-            ms.save_checkpoint(net, tmp)
-            os.replace(tmp, ckpt)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        save_checkpoint_atomic(net, ckpt)
         atomic_write_text(meta, json.dumps({"test_accuracy": acc, "model": spec.name, "dataset": data.name,
                                             "seed": seed, "epochs": epochs, "recipe": RECIPE}))
         trained_now = True

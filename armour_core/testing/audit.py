@@ -13,7 +13,7 @@ SMALL = {"robustness": {"n": 40, "eps": [0.1], "steps": 3},
 
 def check_audit_alone(section: str, out_dir: Path) -> dict:
     """Run a small audit on the default model; ``section`` must run, every missing distribution's section
-    must be a "not installed" placeholder naming its ``pip install``. Returns the report."""
+    must be a "not installed" section naming its ``pip install``. Returns the report."""
     from ..audit.context import AuditContext
     from ..audit.profiles import FIRST_PARTY_SECTIONS
     from ..audit.runner import run_audit

@@ -314,7 +314,9 @@ def run_defend(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "defended.ckpt"
-    _save_checkpoint(net, ckpt)
+    from armour_core.ms.checkpoint import save_checkpoint_atomic
+
+    save_checkpoint_atomic(net, ckpt)
     robust_name = type(attack).__name__ if attack is not None else None
     payload = {"defense": spec.name, "config": attrs.asdict(defense.config, filter=lambda a, v: a.name != "attacks"),
                "model": desc, "checkpoint": str(ckpt), "eval_attack": robust_name,
@@ -349,18 +351,3 @@ def run_defend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_checkpoint(net: Any, path: Path) -> None:
-    """``mindspore.save_checkpoint`` to a temporary file in the same directory, then an atomic rename."""
-    import os
-    import tempfile
-
-    import mindspore as ms
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".ckpt")
-    os.close(fd)
-    try:
-        ms.save_checkpoint(net, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

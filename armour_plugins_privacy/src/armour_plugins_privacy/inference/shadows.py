@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,6 +51,7 @@ def train_shadow(build: Callable[[], object], arch_id: str, x: np.ndarray, y: np
     import mindspore as ms
 
     import armour_core.ms  # noqa: F401 - CPU runtime settings
+    from armour_core.ms.checkpoint import save_checkpoint_atomic
     from armour_core.ms.train import train_classifier
 
     with seeded(int(seed)):
@@ -70,15 +69,7 @@ def train_shadow(build: Callable[[], object], arch_id: str, x: np.ndarray, y: np
                      seed=int(seed), progress=False)
     net.set_train(False)
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.ckpt")
-        os.close(fd)
-        try:
-            ms.save_checkpoint(net, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        save_checkpoint_atomic(net, path)
     return net, False
 
 
