@@ -10,7 +10,7 @@ NORMS = ("linf", "l2", "l1", "l0")
 
 
 def _flat(d: np.ndarray) -> np.ndarray:
-    return d.reshape(d.shape[0], -1)
+    return d.reshape(d.shape[0], int(np.prod(d.shape[1:])))  # explicit width: works for empty batches too
 
 
 def lp_norm(delta: np.ndarray, norm: str) -> np.ndarray:
@@ -39,7 +39,7 @@ def project(delta: np.ndarray, eps: float, norm: str) -> np.ndarray:
         f = np.clip(f, -eps, eps)
     elif norm == "l2":
         n = np.sqrt((f * f).sum(axis=1, keepdims=True))
-        f = f * np.minimum(1.0, eps / np.maximum(n, 1e-12))
+        f = np.where(n <= eps, f, f * (eps / np.maximum(n, 1e-300)))  # rows inside the ball stay as they are
     elif norm == "l1":
         f = _project_l1(f, eps)
     elif norm == "l0":

@@ -63,9 +63,25 @@ def per_example_norms(grads: Sequence[ms.Tensor], *, per_layer: bool = False):
 def clipped_sum(grads: Sequence[ms.Tensor], clip_norm, *, per_layer: bool = False) -> tuple:
     """Sum over the batch of materialised per-example gradients clipped to ``clip_norm``."""
     n = grads[0].shape[0]
-    sq = tuple((g.reshape(n, -1) ** 2).sum(1) for g in grads)
-    factors, _ = clip_factors(sq, clip_norm, ops.ones((n,), ms.float32), per_layer)
-    return tuple(ops.matmul(f.reshape(1, n), g.reshape(n, -1)).reshape(g.shape[1:]) for f, g in zip(factors, grads))
+    sums, _ = clip_rows(grads, clip_norm, ops.ones((n,), ms.float32), per_layer)
+    return sums
+
+
+def clip_rows(grads, clip_norm, mask, per_layer: bool):
+    """Clip each row (example or micro-batch) of the stacked gradients ``grads`` (each ``(R, *p.shape)``) and
+    sum the rows: one matmul per parameter. Returns the sums and each row's clip ratio (masked)."""
+    rows = grads[0].shape[0]
+    flat = ()
+    sq = ()
+    for g in grads:
+        gf = g.reshape(rows, -1)
+        flat = flat + (gf,)
+        sq = sq + (row_sq(gf),)
+    factors, ratio = clip_factors(sq, clip_norm, mask, per_layer)
+    sums = ()
+    for j in range(len(flat)):
+        sums = sums + (ops.matmul(factors[j].reshape(1, rows), flat[j]).reshape(grads[j].shape[1:]),)
+    return sums, ratio
 
 
 def row_sq(t):
@@ -153,17 +169,7 @@ def vmap_clipper(network: nn.Cell, loss: Callable, params: Sequence[ms.Parameter
 
     def clip(x, y, mask, clip_norm):
         losses, grads = value_and_grads(x, y)
-        n = x.shape[0]
-        flat = ()
-        sq = ()
-        for g in grads:
-            gf = g.reshape(n, -1)
-            flat = flat + (gf,)
-            sq = sq + (row_sq(gf),)
-        factors, ratio = clip_factors(sq, clip_norm, mask, per_layer)
-        sums = ()
-        for j in range(len(flat)):
-            sums = sums + (ops.matmul(factors[j].reshape(1, n), flat[j]).reshape(grads[j].shape[1:]),)
+        sums, ratio = clip_rows(grads, clip_norm, mask, per_layer)
         return sums, ratio, losses
 
     return clip
@@ -194,16 +200,7 @@ def micro_batch_clipper(network: nn.Cell, loss: Callable, params: Sequence[ms.Pa
         mg = mask.reshape((micro_batches, m))
         (_, losses), grads = value_and_grads(xg, yg, mg)
         present = (mg.sum(1) > 0).astype(ms.float32)
-        flat = ()
-        sq = ()
-        for g in grads:
-            gf = g.reshape(micro_batches, -1)
-            flat = flat + (gf,)
-            sq = sq + (row_sq(gf),)
-        factors, ratio = clip_factors(sq, clip_norm, present, per_layer)
-        sums = ()
-        for j in range(len(flat)):
-            sums = sums + (ops.matmul(factors[j].reshape(1, micro_batches), flat[j]).reshape(grads[j].shape[1:]),)
+        sums, ratio = clip_rows(grads, clip_norm, present, per_layer)
         per_example_ratio = (ratio.reshape(micro_batches, 1) * ops.ones((micro_batches, m), ms.float32))
         return sums, per_example_ratio.reshape(-1) * mask, losses.reshape(-1)
 

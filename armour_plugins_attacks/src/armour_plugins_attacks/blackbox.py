@@ -22,7 +22,7 @@ import numpy as np
 
 from armour_core.api.arrays import check_inputs, to_numpy
 from armour_core.api.attack import Attack
-from armour_core.api.norms import project
+from armour_core.api.norms import lp_norm, project
 from armour_core.errors import BudgetExceededError, InvalidInputError
 from armour_core.progress import Progress
 
@@ -281,11 +281,4 @@ def batch_starting_points(xf: np.ndarray, labels: np.ndarray, target: np.ndarray
 
 def row_norms(delta: np.ndarray, norm: str) -> np.ndarray:
     """Per-row norm of a flat ``(M, D)`` perturbation (float64)."""
-    d = np.asarray(delta, dtype=np.float64)
-    if norm == "linf":
-        return np.abs(d).max(axis=1)
-    if norm == "l2":
-        return np.sqrt((d * d).sum(axis=1))
-    if norm == "l1":
-        return np.abs(d).sum(axis=1)
-    return (d != 0).sum(axis=1).astype(np.float64)
+    return lp_norm(delta, norm)
