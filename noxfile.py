@@ -57,7 +57,7 @@ def tests(session: nox.Session) -> None:
 
 
 def _alone(session: nox.Session, name: str) -> None:
-    session.install(".[testing,mindspore]", DISTS[name], "mlxtend>=0.23", "matplotlib>=3.7")
+    session.install(".[testing,mindspore]", DISTS[name], "mlxtend>=0.23")  # the dist brings the rest itself
     others = [d for d in DISTS if d != name]
     session.run("python", "-c", "import importlib.metadata as md, sys\n"
                 f"def there(d):\n    try:\n        return bool(md.distribution(d))\n"

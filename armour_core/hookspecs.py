@@ -109,7 +109,7 @@ class ArmourSpecs:
         Called once when the registry is built. Example::
 
             yield PluginSpec(name="pld", kind="accountant", target="my_pkg.acc:PLDAccountant",
-                             requires=("dp-accounting>=0.4",))
+                             requires=("dp-accounting>=0.6",))
         """
 
     @hookspec

@@ -124,7 +124,8 @@ def load_checkpoint(network: Any, path: str | Path, *, what: str = "--checkpoint
     unexpected = sorted(k for k in set(params) - set(own) if not k.startswith(("global_step", "learning_rate",
                                                                               "beta1_power", "beta2_power",
                                                                               "moment1.", "moment2.",
-                                                                              "momentum", "accum.", "moments.")))
+                                                                              "momentum", "accum.", "moments.",
+                                                                              "armour_ledger_")))
     if missing:
         raise InvalidInputError(f"{what}: {str(p)!r} lacks {len(missing)} parameter(s) of the network, e.g. "
                                 f"{missing[:5]}; it holds {sorted(params)[:5]}... (wrong checkpoint for this network?)")
@@ -205,33 +206,79 @@ def load_xy(path: str | Path, *, x_key: str = "x", y_key: str = "y", bounds: tup
 
 
 # ------------------------------------------------------------------------------------ model + data
-def user_target(network: str, data: str, *, checkpoint: str | None = None, bounds: tuple[float, float] = (0.0, 1.0),
-                num_classes: int | None = None, limit: int | None = None) -> Target:
-    """The user's network (built by ``network``, weights from ``checkpoint``) and data (``.npz`` x, y)."""
+#: The layouts ``--data`` may have, first match wins: both splits, or one set serving as both.
+TRAIN_TEST = ((("x_train", "y_train"), ("x_test", "y_test")), (("x", "y"),))
+#: What ``armour membership --data`` needs: the model's training members and held-out non-members.
+MEMBERSHIP = ((("x_member", "y_member"), ("x_nonmember", "y_nonmember")),)
+
+
+def load_splits(path: str | Path, layouts: tuple = TRAIN_TEST, *, bounds: tuple[float, float] | None = None,
+                num_classes: int | None = None, optional: tuple[tuple[str, str], ...] = (),
+                what: str = "--data") -> dict[str, np.ndarray]:
+    """The validated arrays of the first layout (a tuple of ``(x_key, y_key)`` pairs) that ``path`` holds in
+    full, plus the ``optional`` pairs it holds; every ``x`` must have the same sample shape."""
+    arrays = load_npz(path, (), what=what)
+    layout = next((lay for lay in layouts if all(k in arrays for pair in lay for k in pair)), None)
+    if layout is None:
+        wanted = " or ".join(", ".join(k for pair in lay for k in pair) for lay in layouts)
+        raise InvalidInputError(f"{what}: {str(path)!r} needs arrays {wanted}; it has {sorted(arrays)}")
+    pairs = [*layout, *(pair for pair in optional if pair[0] in arrays or pair[1] in arrays)]
+    out: dict[str, np.ndarray] = {}
+    for xk, yk in pairs:
+        if xk not in arrays or yk not in arrays:
+            raise InvalidInputError(f"{what}: {str(path)!r} has {xk if xk in arrays else yk} but not "
+                                    f"{yk if xk in arrays else xk}")
+        out[xk], out[yk] = validate_xy(arrays[xk], arrays[yk], bounds=bounds, num_classes=num_classes, what=what,
+                                       x_key=xk, y_key=yk)
+    first = pairs[0][0]
+    for xk, _ in pairs[1:]:
+        if out[xk].shape[1:] != out[first].shape[1:]:
+            raise InvalidInputError(f"{what}: {first} samples have shape {out[first].shape[1:]} but {xk} "
+                                    f"{out[xk].shape[1:]}")
+    return out
+
+
+def user_model(network: str, checkpoint: str | None, arrays: dict[str, np.ndarray], *,
+               bounds: tuple[float, float] = (0.0, 1.0), num_classes: int | None = None) -> Any:
+    """The user's network wrapped as an ``MSModel``: built by the factory ``network``, ``checkpoint`` loaded
+    strictly, run once on a sample of ``arrays`` (the ``x*`` arrays from :func:`load_splits`) so that a shape
+    mismatch or an output that is not ``(batch, classes)`` is named here, and every label array checked
+    against the network's number of outputs."""
     import armour_core.ms  # noqa: F401  (CPU runtime settings before the first graph)
+    import mindspore as ms
+
     from .ms.model import MSModel
 
     bounds = _bounds(bounds)
-    x, y = load_xy(data, bounds=bounds)
+    x_key = next(k for k in arrays if k.startswith("x"))
+    x = arrays[x_key]
     net = build_network(network)
     if checkpoint:
         load_checkpoint(net, checkpoint)
-    import mindspore as ms
-
     net.set_train(False)
     try:
         z = net(ms.Tensor(x[:1]))
         z = z.asnumpy() if hasattr(z, "asnumpy") else np.asarray(z)
     except Exception as exc:  # noqa: BLE001
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise InvalidInputError(f"--data: samples of shape {x.shape[1:]} do not fit {network!r} "
+        raise InvalidInputError(f"--data: {x_key} samples of shape {x.shape[1:]} do not fit {network!r} "
                                 f"({type(exc).__name__}: {first})") from None
     if z.ndim != 2 or z.shape[1] < 2:
         raise InvalidInputError(f"--network: {network!r} must return (batch, num_classes) scores, got shape {z.shape}")
     k = num_classes or int(z.shape[1])
-    if y.max() >= k:
-        raise InvalidInputError(f"--data: labels go up to {y.max()} but the network has {k} outputs")
-    model = MSModel(net, bounds=bounds, num_classes=k, input_shape=x.shape[1:])
+    for key, y in arrays.items():
+        if key.startswith("y") and y.size and y.max() >= k:
+            raise InvalidInputError(f"--data: {key} labels go up to {y.max()} but {network!r} has {k} outputs")
+    return MSModel(net, bounds=bounds, num_classes=k, input_shape=x.shape[1:])
+
+
+def user_target(network: str, data: str, *, checkpoint: str | None = None, bounds: tuple[float, float] = (0.0, 1.0),
+                num_classes: int | None = None, limit: int | None = None) -> Target:
+    """The user's network (built by ``network``, weights from ``checkpoint``) and data (``.npz`` x, y)."""
+    bounds = _bounds(bounds)
+    arrays = load_splits(data, ((("x", "y"),), (("x_test", "y_test"),)), bounds=bounds)
+    x, y = (arrays["x"], arrays["y"]) if "x" in arrays else (arrays["x_test"], arrays["y_test"])
+    model = user_model(network, checkpoint, arrays, bounds=bounds, num_classes=num_classes)
     if limit is not None:
         x, y = x[:limit], y[:limit]
     name = network.split(":")[-1]
@@ -269,6 +316,8 @@ def _bounds(bounds: Any) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------ argparse
 def add_model_arguments(parser: argparse.ArgumentParser, *, limit_default: int | None = None) -> None:
     """The flags every workflow command shares to choose a model and data."""
+    from .cli_args import finite_float, positive_int
+
     g = parser.add_argument_group("model and data (default: the embedded lenet5 on digits)")
     g.add_argument("--model", default="lenet5", help="embedded architecture (registry kind 'model'); default lenet5")
     g.add_argument("--dataset", default="digits", help="embedded dataset (registry kind 'dataset'); default digits")
@@ -276,9 +325,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, limit_default: int |
                                      "nn.Cell")
     g.add_argument("--checkpoint", help="trained weights of --network (a MindSpore .ckpt)")
     g.add_argument("--data", help="your data: an .npz with arrays x (floats within --bounds) and y (int labels)")
-    g.add_argument("--bounds", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
+    g.add_argument("--bounds", type=finite_float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
                    help="valid input range of --network (default 0 1)")
-    g.add_argument("--n", type=int, default=limit_default, metavar="N",
+    g.add_argument("--n", type=positive_int, default=limit_default, metavar="N",
                    help="use only the first N points" + (f" (default {limit_default})" if limit_default else ""))
 
 
@@ -317,20 +366,9 @@ def load_data(path: str | Path, *, bounds: tuple[float, float] = (0.0, 1.0), num
     from .data import Dataset
 
     bounds = _bounds(bounds)
-    arrays = load_npz(path, ())
-    if {"x_train", "y_train", "x_test", "y_test"} <= set(arrays):
-        xt, yt = validate_xy(arrays["x_train"], arrays["y_train"], bounds=bounds, num_classes=num_classes,
-                             x_key="x_train", y_key="y_train")
-        xe, ye = validate_xy(arrays["x_test"], arrays["y_test"], bounds=bounds, num_classes=num_classes,
-                             x_key="x_test", y_key="y_test")
-        if xt.shape[1:] != xe.shape[1:]:
-            raise InvalidInputError(f"--data: x_train samples have shape {xt.shape[1:]} but x_test {xe.shape[1:]}")
-    elif {"x", "y"} <= set(arrays):
-        xt, yt = validate_xy(arrays["x"], arrays["y"], bounds=bounds, num_classes=num_classes)
-        xe, ye = xt, yt
-    else:
-        raise InvalidInputError(f"--data: {str(path)!r} needs arrays x_train, y_train, x_test, y_test (or x and y); "
-                                f"it has {sorted(arrays)}")
+    a = load_splits(path, TRAIN_TEST, bounds=bounds, num_classes=num_classes)
+    xt, yt = (a["x_train"], a["y_train"]) if "x_train" in a else (a["x"], a["y"])
+    xe, ye = (a["x_test"], a["y_test"]) if "x_test" in a else (xt, yt)
     k = num_classes or int(max(yt.max(), ye.max())) + 1
     return Dataset(name=Path(path).stem, x_train=xt, y_train=yt, x_test=xe, y_test=ye, num_classes=max(k, 2),
                    bounds=bounds)

@@ -9,9 +9,16 @@ Three tiers of laziness (none runs on ``import armour_core``):
 
 Failure policy: a plugin whose dependency is missing is *unavailable* (a debug line); any other error while
 importing or registering it is *broken* (one warning naming distribution and version; the traceback is kept
-in :func:`status`). The rest keeps working. ``ARMOUR_PLUGINS_STRICT=1`` raises instead of warning;
+in :func:`status`). A hook implementation that matches no hookspec (a misspelled ``armour_attack``) makes
+its plugin broken too. The rest keeps working. ``ARMOUR_PLUGINS_STRICT=1`` raises instead of warning: every
+query (:func:`names`, :func:`spec`, :func:`get`, ...) raises the first problem, while :func:`status` and
+:func:`listing` still describe everything (``armour plugins`` uses them to show what is wrong).
 ``ARMOUR_PLUGINS_DISABLE=a,b`` blocks plugins and ``ARMOUR_PLUGINS_ONLY=a,b`` allows only those (by
-entry-point name).
+entry-point name, case-insensitive); a name in either that matches no installed plugin is one warning.
+
+Two records sharing a kind and a name or alias are a *conflict*: that name resolves to neither
+(:class:`PluginConflictError` naming both distributions, never last-one-wins), every other name keeps
+working, and the listing shows both records with state ``conflict``.
 """
 
 from __future__ import annotations
@@ -29,8 +36,8 @@ from typing import Any
 
 import attrs
 
-from .errors import (PluginConflictError, PluginLoadError, PluginUnavailableError, UnknownPluginError)
-from .plugins import ENTRY_POINT_GROUP, make_plugin_manager
+from .errors import ArmourError, PluginConflictError, PluginLoadError, PluginUnavailableError, UnknownPluginError
+from .plugins import ENTRY_POINT_GROUP, check_hooks, make_plugin_manager
 from .specs import KIND_HOOKS, KINDS, AuditSectionSpec, CommandSpec, PluginSpec, PluginStatus
 
 log = logging.getLogger(__name__)
@@ -47,8 +54,13 @@ class PluginLoadWarning(UserWarning):
     """A plugin distribution is broken; the rest of the registry keeps working."""
 
 
+def _norm(name: str) -> str:
+    """Plugin names compare lower-case with ``-`` and ``_`` alike (entry-point names, env lists, lookups)."""
+    return name.strip().lower().replace("-", "_")
+
+
 def _env_list(var: str) -> set[str]:
-    return {s.strip() for s in os.environ.get(var, "").split(",") if s.strip()}
+    return {_norm(s) for s in os.environ.get(var, "").split(",") if s.strip()}
 
 
 def _strict() -> bool:
@@ -119,9 +131,10 @@ class Registry:
         self._reset_state()
 
     def _reset_state(self) -> None:
-        self._entries: dict[tuple[str, str], _Entry] = {}  # (kind, name or alias) -> entry
-        self._primary: dict[str, list[str]] = {k: [] for k in KINDS}
-        self._conflicts: dict[tuple[str, str], tuple[_Entry, _Entry]] = {}
+        self._records: list[_Entry] = []  # every record loaded, in load order (conflicting ones too)
+        self._entries: dict[tuple[str, str], _Entry] = {}  # (kind, name or alias) -> the one entry owning it
+        self._conflicts: dict[tuple[str, str], list[_Entry]] = {}  # (kind, key) -> every entry claiming it
+        self._problems: list[tuple[type[Exception], str, BaseException | None]] = []  # raised in strict mode
         self._status: list[PluginStatus] = []
         self._commands: list[CommandSpec] = []
         self._sections: list[AuditSectionSpec] = []
@@ -154,11 +167,35 @@ class Registry:
             self._pm = make_plugin_manager()
             eps = (self._entry_points if self._entry_points is not None
                    else md.entry_points(group=ENTRY_POINT_GROUP))
-            for ep in sorted(eps, key=lambda e: e.name):
+            eps = sorted(eps, key=lambda e: e.name)
+            for ep in eps:
                 self._load_entry_point(ep)
             for plugin, name, dist, version in self._local:
                 self._load_object(plugin, name, dist, version, getattr(plugin, "__name__", repr(plugin)))
+            self._warn_unmatched_filters({_norm(ep.name) for ep in eps})
             self._built = True
+
+    def _ready(self) -> None:
+        """Build, then in strict mode raise the first problem (broken plugin or conflict) found."""
+        self._ensure()
+        if self._problems and _strict():
+            cls, msg, cause = self._problems[0]
+            more = f" (and {len(self._problems) - 1} more problem(s): armour plugins lists them)" \
+                if len(self._problems) > 1 else ""
+            raise cls(msg + more) from cause
+
+    @staticmethod
+    def _warn_unmatched_filters(installed: set[str]) -> None:
+        """One warning when ARMOUR_PLUGINS_ONLY / _DISABLE name plugins that are not installed (a typo there
+        would otherwise silently disable everything, or nothing)."""
+        parts = []
+        for var in ("ARMOUR_PLUGINS_ONLY", "ARMOUR_PLUGINS_DISABLE"):
+            unknown = sorted(_env_list(var) - installed)
+            if unknown:
+                parts.append(f"{var} names {', '.join(map(repr, unknown))}, which match no installed plugin")
+        if parts:
+            warnings.warn("; ".join(parts) + f" (installed: {', '.join(sorted(installed)) or 'none'})",
+                          PluginLoadWarning, stacklevel=5)
 
     def _load_entry_point(self, ep: Any) -> None:
         dist = getattr(ep, "dist", None)
@@ -166,8 +203,9 @@ class Registry:
         version = dist.version if dist is not None else ""
         only, disabled = _env_list("ARMOUR_PLUGINS_ONLY"), _env_list("ARMOUR_PLUGINS_DISABLE")
         base = dict(plugin=ep.name, dist=dist_name, version=version, module=ep.value)
-        if ep.name in disabled or (only and ep.name not in only):
-            why = "ARMOUR_PLUGINS_DISABLE" if ep.name in disabled else "not in ARMOUR_PLUGINS_ONLY"
+        key = _norm(ep.name)
+        if key in disabled or (only and key not in only):
+            why = "ARMOUR_PLUGINS_DISABLE" if key in disabled else "not in ARMOUR_PLUGINS_ONLY"
             self._status.append(PluginStatus(state="disabled", error=why, **base))
             return
         missing = missing_requirements(dist.requires or []) if dist is not None else []
@@ -193,15 +231,16 @@ class Registry:
                f"and was skipped: {type(exc).__name__}: {exc}")
         self._status.append(PluginStatus(state="broken", error=f"{type(exc).__name__}: {exc}", traceback=tb,
                                          **base))
-        if _strict():
-            raise PluginLoadError(msg) from exc
-        warnings.warn(msg, PluginLoadWarning, stacklevel=4)
+        self._problems.append((PluginLoadError, msg, exc))
+        if not _strict():  # strict mode raises it from the next query instead
+            warnings.warn(msg, PluginLoadWarning, stacklevel=4)
 
     def _load_object(self, obj: Any, name: str, dist: str, version: str, module: str,
                      unavailable: str = "") -> None:
         base = dict(plugin=name, dist=dist, version=version, module=module)
         try:
             self._pm.register(obj, name=name)
+            check_hooks(self._pm)
             records: list[PluginSpec] = []
             commands: list[CommandSpec] = []
             for kind, hook_name in KIND_HOOKS.items():
@@ -249,22 +288,34 @@ class Registry:
         return out
 
     def _index(self, entry: _Entry) -> None:
+        """Add ``entry`` under its name and aliases; a key claimed twice becomes a conflict owned by no one."""
         kind = entry.spec.kind
-        for key in entry.spec.names:
-            other = self._entries.get((kind, key)) or (self._conflicts.get((kind, key)) or (None,))[0]
-            if other is not None:
-                msg = (f"{kind} {key!r} is registered twice: by {other.spec.dist} (plugin {other.plugin!r}, "
-                       f"{other.spec.name!r}) and by {entry.spec.dist} (plugin {entry.plugin!r}, "
-                       f"{entry.spec.name!r}); uninstall one or block it with ARMOUR_PLUGINS_DISABLE")
-                if _strict():
-                    raise PluginConflictError(msg)
-                warnings.warn(msg, PluginLoadWarning, stacklevel=5)
-                self._conflicts[(kind, key)] = (other, entry)
-                self._entries.pop((kind, key), None)
+        self._records.append(entry)
+        for key in dict.fromkeys(entry.spec.names):
+            claimants = self._conflicts.get((kind, key))
+            if claimants is None and (kind, key) not in self._entries:
+                self._entries[(kind, key)] = entry
                 continue
-            self._entries[(kind, key)] = entry
-        if (kind, entry.spec.name) in self._entries:
-            self._primary[kind].append(entry.spec.name)
+            if claimants is None:
+                claimants = self._conflicts[(kind, key)] = [self._entries.pop((kind, key))]
+            other = claimants[0]
+            claimants.append(entry)
+            msg = (f"{kind} {key!r} is registered twice: by {other.spec.dist} (plugin {other.plugin!r}, "
+                   f"{other.spec.name!r}) and by {entry.spec.dist} (plugin {entry.plugin!r}, "
+                   f"{entry.spec.name!r}); uninstall one or block it with ARMOUR_PLUGINS_DISABLE")
+            self._problems.append((PluginConflictError, msg, None))
+            if not _strict():  # strict mode raises it from the next query instead
+                warnings.warn(msg, PluginLoadWarning, stacklevel=5)
+
+    def _conflict_note(self, entry: _Entry) -> str:
+        """Empty, or which of ``entry``'s names other distributions also register (for listings)."""
+        notes = []
+        for key in entry.spec.names:
+            others = [e for e in self._conflicts.get((entry.spec.kind, key), ()) if e is not entry]
+            if others:
+                notes.append(f"{entry.spec.kind} {key!r} also registered by "
+                             + ", ".join(f"{e.spec.dist} (plugin {e.plugin})" for e in others))
+        return "; ".join(notes)
 
     # ------------------------------------------------------------------ queries
     def kinds(self) -> tuple[str, ...]:
@@ -279,34 +330,55 @@ class Registry:
                                      f"{hint}", kind=kind, name=None, suggestions=tuple(close))
 
     def names(self, kind: str, *, include_unavailable: bool = False) -> list[str]:
-        """Sorted primary names of the plugins of ``kind`` that can be used here."""
+        """Sorted primary names of the plugins of ``kind`` that can be used here; with
+        ``include_unavailable`` also those that are installed but unusable (missing dependency, conflict)."""
         self._check_kind(kind)
-        self._ensure()
-        out = []
-        for name in self._primary[kind]:
-            if include_unavailable or not self._entries[(kind, name)].unavailable:
-                out.append(name)
+        self._ready()
+        out = set()
+        for entry in self._records:
+            if entry.spec.kind != kind:
+                continue
+            usable = self._entries.get((kind, entry.spec.name)) is entry and not entry.unavailable
+            if usable or include_unavailable:
+                out.add(entry.spec.name)
         return sorted(out)
 
+    def _sorted_records(self, kind: str | None) -> list[_Entry]:
+        if kind is not None:
+            self._check_kind(kind)
+        order = {k: i for i, k in enumerate(KINDS)}
+        return sorted((e for e in self._records if kind is None or e.spec.kind == kind),
+                      key=lambda e: (order[e.spec.kind], e.spec.name, e.spec.dist))
+
     def specs(self, kind: str | None = None) -> list[PluginSpec]:
-        """Every record (of one kind, or all), available or not, sorted by kind and name."""
-        kinds = KINDS if kind is None else (kind,)
+        """Every record (of one kind, or all), available or not, conflicting ones included, sorted by kind,
+        name and distribution."""
+        self._ready()
+        return [e.spec for e in self._sorted_records(kind)]
+
+    def listing(self, kind: str | None = None) -> list[tuple[PluginSpec, str]]:
+        """Every record with its state: ``"ok"``, the reason it is unavailable, or ``"conflict: ..."``.
+
+        Never raises for plugin problems, not even in strict mode: this is what ``armour plugins`` shows
+        to diagnose them.
+        """
+        self._ensure()
         out = []
-        for k in kinds:
-            for name in self.names(k, include_unavailable=True):
-                out.append(self._entries[(k, name)].spec)
+        for e in self._sorted_records(kind):
+            note = self._conflict_note(e)
+            out.append((e.spec, f"conflict: {note}" if note else (e.unavailable or "ok")))
         return out
 
     def _entry(self, kind: str, name: str) -> _Entry:
         self._check_kind(kind)
-        self._ensure()
+        self._ready()
         if not isinstance(name, str):
             raise UnknownPluginError(f"name must be a string, got {type(name).__name__}", kind=kind, name=None)
-        key = name.strip().lower().replace("-", "_")
+        key = _norm(name)
         if (kind, key) in self._conflicts:
-            a, b = self._conflicts[(kind, key)]
-            raise PluginConflictError(f"{kind} {key!r} is registered by both {a.spec.dist} and {b.spec.dist}; "
-                                      "uninstall one or block it with ARMOUR_PLUGINS_DISABLE")
+            who = " and ".join(f"{e.spec.dist} (plugin {e.plugin!r})" for e in self._conflicts[(kind, key)])
+            raise PluginConflictError(f"{kind} {key!r} is registered by both {who}; uninstall one or block it "
+                                      "with ARMOUR_PLUGINS_DISABLE")
         entry = self._entries.get((kind, key))
         if entry is None:
             raise self._unknown(kind, name)
@@ -319,7 +391,7 @@ class Registry:
         if close:
             msg += f"; did you mean {', '.join(map(repr, close))}?"
         elif known:
-            msg += f"; installed {kind} plugins: {', '.join(sorted(self._primary[kind]))}"
+            msg += f"; installed {kind} plugins: {', '.join(self.names(kind, include_unavailable=True))}"
         for dist, kinds in FIRST_PARTY.items():
             if kind in kinds and not _dist_installed(dist):
                 msg += f". {kind.capitalize()} plugins ship in {dist}, which is not installed: pip install {dist}"
@@ -327,6 +399,10 @@ class Registry:
         if bad:
             msg += (". Plugins that failed to load and may provide it: "
                     + ", ".join(f"{s.plugin} ({s.dist} {s.version}: {s.state}, {s.error})" for s in bad))
+        off = [s for s in self._status if s.state == "disabled"]
+        if off:
+            msg += (". Plugins disabled by ARMOUR_PLUGINS_ONLY / ARMOUR_PLUGINS_DISABLE that may provide it: "
+                    + ", ".join(f"{s.plugin} ({s.dist})" for s in off))
         return UnknownPluginError(msg, kind=kind, name=name, suggestions=close)
 
     def spec(self, kind: str, name: str) -> PluginSpec:
@@ -335,8 +411,24 @@ class Registry:
 
     def get(self, kind: str, name: str) -> Any:
         """Import and return the implementation (class or factory) of ``kind``/``name``."""
-        entry = self._entry(kind, name)
-        spec = entry.spec
+        return self._import(self._entry(kind, name))
+
+    def verify(self, spec: PluginSpec) -> str:
+        """Import the implementation of one record from :func:`listing` (``armour plugins --load``): empty
+        when it imports, else why not. Other plugins' problems do not count here, not even in strict mode."""
+        self._ensure()
+        entry = next((e for e in self._records if e.spec is spec), None)
+        if entry is None:
+            raise UnknownPluginError(f"{spec.kind} {spec.name!r} from {spec.dist} is not a record of this registry",
+                                     kind=spec.kind, name=spec.name)
+        try:
+            self._import(entry)
+        except ArmourError as exc:
+            return str(exc)
+        return ""
+
+    def _import(self, entry: _Entry) -> Any:
+        spec, kind = entry.spec, entry.spec.kind
         if entry.unavailable:
             raise PluginUnavailableError(
                 f"{kind} {spec.name!r} from {spec.dist} {spec.version} cannot be used here: {entry.unavailable}. "
@@ -366,13 +458,17 @@ class Registry:
         return self.get(kind, name)(**config)
 
     def status(self) -> list[PluginStatus]:
-        """One :class:`PluginStatus` per entry point (plus conflicts), in load order."""
+        """One :class:`PluginStatus` per entry point (plus one per conflicting name), in load order.
+
+        Never raises for plugin problems, not even in strict mode (it is how they are diagnosed)."""
         self._ensure()
         out = list(self._status)
-        for (kind, key), (a, b) in sorted(self._conflicts.items()):
-            out.append(PluginStatus(plugin=b.plugin, dist=b.spec.dist, version=b.spec.version,
-                                    module=str(b.spec.target), state="conflict",
-                                    error=f"{kind} {key!r} also registered by {a.spec.dist} (plugin {a.plugin})"))
+        for (kind, key), claimants in sorted(self._conflicts.items()):
+            last = claimants[-1]
+            who = " and ".join(f"{e.spec.dist} (plugin {e.plugin})" for e in claimants)
+            out.append(PluginStatus(plugin=last.plugin, dist=last.spec.dist, version=last.spec.version,
+                                    module=str(last.spec.target), state="conflict",
+                                    error=f"{kind} {key!r} is registered by {who}"))
         return out
 
     def availability(self, kind: str, name: str) -> str:
@@ -380,13 +476,14 @@ class Registry:
         return self._entry(kind, name).unavailable
 
     def commands(self) -> list[CommandSpec]:
-        """CLI subcommands contributed by plugins."""
+        """CLI subcommands contributed by plugins (never raises for plugin problems: the CLI frame must
+        start, so that ``armour plugins`` can show them)."""
         self._ensure()
         return list(self._commands)
 
     def audit_sections(self) -> list[AuditSectionSpec]:
         """``armour audit`` sections contributed by usable plugins, in report order."""
-        self._ensure()
+        self._ready()
         return sorted(self._sections, key=lambda s: (s.order, s.name))
 
 
@@ -408,6 +505,8 @@ _default = Registry()
 kinds = _default.kinds
 names = _default.names
 specs = _default.specs
+listing = _default.listing
+verify = _default.verify
 spec = _default.spec
 get = _default.get
 create = _default.create

@@ -100,15 +100,16 @@ class Attack(Algorithm, abc.ABC):
         m = self.model
         xa = check_inputs(x, name="x", bounds=m.bounds, input_shape=m.input_shape)
         n = xa.shape[0]
+        k = m.num_classes_for(xa)  # a never-called network learns its classes (and shape) from this batch
         if y is None:
             ya = m.predict(xa)
         else:
-            ya = check_labels(y, n=n, num_classes=m.num_classes, name="y")
+            ya = check_labels(y, n=n, num_classes=k, name="y")
         ta = None
         if target is not None:
             if not self.targeted:
                 raise ConfigError(f"{type(self).__name__} is untargeted: target= is not accepted")
-            ta = check_labels(target, n=n, num_classes=m.num_classes, name="target")
+            ta = check_labels(target, n=n, num_classes=k, name="target")
         before = m.counters()
         t0 = time.perf_counter()
         self._stream = stream

@@ -15,6 +15,8 @@ import abc
 import copy
 import hashlib
 import io
+import json
+import logging
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -28,6 +30,10 @@ from .arrays import check_inputs, check_labels, to_numpy
 from .base import Algorithm, make_config
 from .model import as_classifier
 
+log = logging.getLogger(__name__)
+
+#: on-disk profile layout: bump when it changes (older files are then cache misses, never misread)
+PROFILE_FORMAT = 2
 
 def _check_min_gain(inst, attribute, value):
     if not (np.isfinite(value) and 0.0 <= value < 1.0):
@@ -104,17 +110,37 @@ class NeuronProfile:
         return int(self.classes.shape[0])
 
     def to_bytes(self) -> bytes:
+        """The traces and classes as an ``.npz`` with its metadata (format, key, layer names) as JSON text:
+        nothing in it needs pickle to load."""
         buf = io.BytesIO()
-        arrays = {f"t::{k}": v for k, v in self.traces.items()}
-        np.savez(buf, classes=self.classes, layers=np.array(list(self.traces), dtype=object), **arrays)
+        meta = json.dumps({"format": PROFILE_FORMAT, "key": self.key, "layers": list(self.traces)})
+        arrays = {f"t{i}": v for i, v in enumerate(self.traces.values())}
+        np.savez(buf, meta=np.array(meta), classes=self.classes, **arrays)
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes, key: str = "") -> NeuronProfile:
-        with np.load(io.BytesIO(data), allow_pickle=True) as z:
-            layers = [str(s) for s in z["layers"]]
-            traces = {k: z[f"t::{k}"] for k in layers}
-            classes = z["classes"]
+    def from_bytes(cls, data: bytes, key: str = "", *, source: str = "profile") -> NeuronProfile:
+        """Read :meth:`to_bytes` output without pickle; ``key`` (when given) must be the one stored.
+
+        Raises :class:`InvalidInputError` naming ``source`` for anything else: empty, truncated or edited
+        bytes (the zip CRC), object arrays, missing or inconsistent entries, a profile of other data.
+        """
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"][()]))
+                layers = [str(s) for s in meta["layers"]]
+                traces = {k: z[f"t{i}"] for i, k in enumerate(layers)}
+                classes = z["classes"]
+        except Exception as exc:  # noqa: BLE001 - whatever the damage, the answer is "not a valid profile"
+            raise InvalidInputError(f"{source}: not a valid coverage profile ({type(exc).__name__}: {exc})") from None
+        if meta.get("format") != PROFILE_FORMAT or (key and meta.get("key") != key):
+            raise InvalidInputError(f"{source}: profile format {meta.get('format')!r} / key {meta.get('key')!r}, "
+                                    f"expected format {PROFILE_FORMAT} / key {key!r}")
+        n = classes.shape[0] if classes.ndim == 1 else -1
+        bad = [k for k, v in traces.items() if v.ndim != 2 or v.shape[0] != n or v.dtype.kind != "f"]
+        if n < 0 or classes.dtype.kind not in "iu" or bad:
+            raise InvalidInputError(f"{source}: inconsistent coverage profile (layers {bad}, classes "
+                                    f"{classes.dtype}{classes.shape})")
         return cls.from_traces(traces, classes, key=key)
 
 
@@ -176,8 +202,16 @@ class Coverage(Algorithm, abc.ABC):
         self.reset()
 
     # ------------------------------------------------------------------ layers and activations
-    def available_layers(self) -> list[str]:
-        return list(self.model.layer_names())
+    def available_layers(self, x: np.ndarray | None = None) -> list[str]:
+        """The model's layers. A model that learns them from a forward pass (``MSModel``: every call of a
+        cell is a layer, so a cell called twice is ``name`` and ``name#1``) and has seen no input yet raises
+        :class:`InvalidInputError`; it is then given ``x``."""
+        try:
+            return list(self.model.layer_names())
+        except InvalidInputError:
+            if x is None:
+                raise
+            return list(self.model.layer_names(x))
 
     def _default_layers(self, available: list[str]) -> list[str]:
         """The layers used when ``config.layers`` is None (every layer; surprise adequacy picks one)."""
@@ -186,8 +220,12 @@ class Coverage(Algorithm, abc.ABC):
     @property
     def layers(self) -> list[str]:
         """The layer names whose neurons this criterion counts (resolved against the model once)."""
+        return self.resolve_layers()
+
+    def resolve_layers(self, x: np.ndarray | None = None) -> list[str]:
+        """:attr:`layers`, learning the model's layers from the batch ``x`` if it needs one."""
         if self._layers is None:
-            available = self.available_layers()
+            available = self.available_layers(x)
             if self.config.layers is None:
                 chosen = self._default_layers(available)
             else:
@@ -206,7 +244,7 @@ class Coverage(Algorithm, abc.ABC):
         ``progress``: show a progress bar (None: only on a terminal, for inputs spanning several batches).
         """
         xa = check_inputs(x, name="x", bounds=self.model.bounds, input_shape=self.model.input_shape)
-        names = tuple(self.layers)
+        names = tuple(self.resolve_layers(xa[:1]))
         parts: list[Activations] = []
         bs = self.config.batch_size
         if progress is None and xa.shape[0] <= 4 * bs:
@@ -264,6 +302,7 @@ class Coverage(Algorithm, abc.ABC):
         """
         xa = check_inputs(x_train, name="x_train", bounds=self.model.bounds, input_shape=self.model.input_shape)
         ya = None if y_train is None else check_labels(y_train, n=xa.shape[0], num_classes=None, name="y_train")
+        self.resolve_layers(xa[:1])
         fingerprint = getattr(self.model, "fingerprint", None)
         key = None
         if fingerprint is not None and (cache or disk):
@@ -271,19 +310,18 @@ class Coverage(Algorithm, abc.ABC):
                           "labels" if ya is None else ya)
         profile = _PROFILES.get(key) if (key is not None and cache) else None
         path = _profile_dir(disk) / f"{key}.npz" if (key is not None and disk) else None
-        if profile is None and path is not None and path.exists():
-            try:
-                profile = NeuronProfile.from_bytes(path.read_bytes(), key=key)
-            except Exception:  # noqa: BLE001 - a corrupt cache entry is recomputed, not fatal
-                profile = None
+        on_disk = profile is not None and path is not None and path.exists()  # kept in memory, already written
+        if profile is None and path is not None:
+            profile = self._read_profile(path, key, xa.shape[0])
+            on_disk = profile is not None
         if profile is None:
             acts = self._profile_capture(xa, progress)
             classes = ya if ya is not None else np.asarray(acts.logits).argmax(axis=1).astype(np.int64)
             profile = NeuronProfile.from_traces(dict(acts), classes, key=key or "")
-        if path is not None and not path.exists():
+        if path is not None and not on_disk:
             from ..atomic import atomic_write_bytes
 
-            atomic_write_bytes(path, profile.to_bytes())
+            atomic_write_bytes(path, profile.to_bytes())  # also replaces a damaged entry
         if key is not None and cache:
             _PROFILES[key] = profile
             _PROFILES.move_to_end(key)
@@ -294,6 +332,24 @@ class Coverage(Algorithm, abc.ABC):
         self.fitted = True
         self.reset()
         return self
+
+    def _read_profile(self, path: Path, key: str, rows: int) -> NeuronProfile | None:
+        """The cached profile at ``path``, or None (a cache miss) when it is missing or not exactly the
+        profile of this model, data and layers: a damaged cache entry is recomputed, never trusted."""
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        try:
+            profile = NeuronProfile.from_bytes(data, key=key, source=str(path))
+        except InvalidInputError as exc:
+            log.debug("coverage profile cache miss: %s", exc)
+            return None
+        if list(profile.traces) != list(self.layers) or profile.count != rows:
+            log.debug("coverage profile cache miss: %s holds layers %s for %d inputs", path,
+                      list(profile.traces), profile.count)
+            return None
+        return profile
 
     def _profile_capture(self, x: np.ndarray, progress: bool | None = None) -> Activations:
         acts = self.capture(x, progress=progress)

@@ -93,7 +93,7 @@ class Detector(Algorithm, abc.ABC):
         """
         xa = self._x(x)
         ya = None if y is None else check_labels(
-            y, n=xa.shape[0], num_classes=self.model.num_classes if self.model else None)
+            y, n=xa.shape[0], num_classes=self.model.num_classes_for(xa) if self.model else None)
         self._fit(xa, ya)
         self._input_shape = tuple(xa.shape[1:])
         self._fitted = True

@@ -73,6 +73,11 @@ class Classifier(abc.ABC):
                                            np.asarray(to_numpy(y, "y"), dtype=np.int32), loss)
         return like(values, x), like(grad, x)
 
+    def num_classes_for(self, x: np.ndarray) -> int:
+        """``num_classes``, learned from ``x`` (the first batch, uncounted) when the model cannot know it
+        before a forward pass (a bare network wrapped without ``num_classes=`` or ``input_shape=``)."""
+        return int(self.num_classes)
+
     def count(self, *, forward: int = 0, backward: int = 0, queries: int = 0) -> None:
         """Record passes made outside :meth:`logits`/:meth:`loss_gradient` (e.g. a compiled attack loop)."""
         self.forward_calls += forward

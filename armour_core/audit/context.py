@@ -32,16 +32,23 @@ class AuditContext:
     model_name: str = ""
     dataset_name: str = ""
     ledger: str | None = None  #: privacy ledger of a DPModel-trained model, if any
+    ledger_checkpoint: str | None = None  #: the checkpoint whose stamped head the ledger must reach, if any
     progress: bool | None = None
     train_fn: Any = None  #: ``train_fn(x, y, seed) -> network`` retrains the architecture (shadow models)
 
 
 @attrs.frozen(kw_only=True)
 class SectionResult:
-    """A section's outcome: a verdict with the figure behind it, numbers for JSON, HTML for the page."""
+    """A section's outcome: a verdict with the figure behind it, numbers for JSON, HTML for the page.
+
+    ``criteria`` says how the verdict was reached, so a reader can check it from the report alone: ``rule``
+    (one sentence, shown in the HTML), ``judged_at`` (the setting the verdict is judged at, e.g. the ε),
+    ``thresholds`` (numbers the measured figure is compared with) and ``measured`` (that figure).
+    """
 
     verdict: str = attrs.field(validator=attrs.validators.in_(VERDICTS))
     headline: str
     metrics: dict[str, Any] = attrs.field(factory=dict)
     html: str = ""
     warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    criteria: dict[str, Any] = attrs.field(factory=dict)

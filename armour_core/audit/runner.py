@@ -82,7 +82,8 @@ def run_audit(ctx: AuditContext, *, command: str = "", title: str | None = None,
         timing[name] = round(seconds, 3)
         results[name] = {"title": title_, "verdict": res.verdict, "headline": res.headline, "metrics": res.metrics,
                          "warnings": list(res.warnings), "seconds": round(seconds, 3), "dist": dist,
-                         **({"install": install} if install else {}), "_html": res.html}
+                         **({"install": install} if install else {}),
+                         **({"criteria": res.criteria} if res.criteria else {}), "_html": res.html}
     manifest = {
         "armour_core": __version__,
         "plugins": {d: _version(d) for d in sorted({s.dist for s in registry.specs()} - {"armour-core"})},
@@ -98,8 +99,9 @@ def run_audit(ctx: AuditContext, *, command: str = "", title: str | None = None,
         ["area", "verdict", "figure"], [(s["title"], Raw(_badge(s["verdict"])), s["headline"]) for s in summary]))]
     for name, v in results.items():
         warn = "".join(f'<div class="warning">{esc(w)}</div>' for w in v["warnings"])
+        rule = f'<p class="criteria">{esc(v["criteria"]["rule"])}</p>' if v.get("criteria") else ""
         html_sections.append(Section(name, v["title"], f"<p>{_badge(v['verdict'])} {esc(v['headline'])}</p>"
-                                     f"{warn}{v['_html']}"))
+                                     f"{rule}{warn}{v['_html']}"))
     html_sections.append(Section("manifest", "Manifest", table(
         ["item", "value"], [(k, v if not isinstance(v, dict) else ", ".join(f"{a}: {b}" for a, b in v.items()))
                             for k, v in manifest.items()])))

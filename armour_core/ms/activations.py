@@ -107,11 +107,13 @@ class ActivationCapture:
         known = [n for n, _ in cells]
         if layers is not None:
             layers = tuple(layers)
-            unknown = [n for n in layers if n not in known]
+            unknown = [n for n in layers if n.split("#")[0] not in known]
             if unknown:
                 raise InvalidInputError(f"layers: unknown layer(s) {unknown}; available: {known}")
         self.layers = layers
-        self._selected = set(known if layers is None else layers)
+        #: the cells to hook, and the exact layer calls to keep (``relu#1`` is the second call of ``relu``)
+        self._selected = set(known if layers is None else (n.split("#")[0] for n in layers))
+        self._wanted = None if layers is None else set(layers)
         self.method = method
         self.max_batch = max_batch
         self.mode = "hooks" if method == "hooks" else "undecided"
@@ -186,7 +188,7 @@ class ActivationCapture:
         acts = {}
         for nm, c in zip(names, calls):
             out_t = _first_tensor(c[3])
-            if c[0] in self._selected and type(c[1]).__name__ not in NOT_NEURONS and out_t is not None:
+            if self._keeps(nm, c[0], c[1]) and out_t is not None:
                 acts[nm] = out_t.asnumpy()
         captured = Captured(acts, logits=logits)
         if not probe:
@@ -194,10 +196,15 @@ class ActivationCapture:
         ok, why = _is_chain(calls, xp, out)
         return captured, calls, ok, why
 
+    def _keeps(self, call: str, cell_name: str, cell: nn.Cell) -> bool:
+        """Whether the layer call ``call`` (of leaf ``cell_name``) is reported: a neuron layer, and chosen."""
+        return (cell_name in self._selected and type(cell).__name__ not in NOT_NEURONS
+                and (self._wanted is None or call in self._wanted))
+
     def _build(self, calls) -> None:
         cells = tuple(c[1] for c in calls)
         names = call_names([(c[0], None) for c in calls])
-        keep = tuple(c[0] in self._selected and type(c[1]).__name__ not in NOT_NEURONS for c in calls)
+        keep = tuple(self._keeps(nm, c[0], c[1]) for nm, c in zip(names, calls))
         self._names = [nm for nm, k in zip(names, keep) if k]
         chain = _Chain(cells, keep)
         model = self.model

@@ -53,7 +53,16 @@ class GhostPlan:
 
 
 def _leaf_cells(network: nn.Cell) -> list[nn.Cell]:
-    return [c for name, c in network.cells_and_names() if name and not c.name_cells()]
+    """Cells without children, and Dense/Conv2d layers whole (a Dense with ``activation=`` owns the activation
+    cell: the pair is one DENSE_ACT call, not two calls)."""
+    leaves, whole = [], []
+    for name, cell in network.cells_and_names():
+        if not name or any(name.startswith(w + ".") for w in whole):
+            continue
+        if isinstance(cell, (nn.Dense, nn.Conv2d)) or not cell.name_cells():
+            leaves.append(cell)
+            whole.append(name)
+    return leaves
 
 
 def _conv_config(cell: nn.Conv2d, in_shape: tuple[int, ...]):

@@ -6,6 +6,7 @@ It owns the compiled (``mindspore.jit``) forward and loss-gradient functions, ap
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import mindspore as ms
@@ -15,9 +16,11 @@ from mindspore import nn, ops
 from ..api.model import Classifier
 from ..errors import InvalidInputError
 from .losses import LOSSES
+from .runtime import CompiledCache, first_layer_expectation, inference_mode, log
 
-#: Leaf cells that never hold neurons of their own (skipped when capturing activations).
-_NOT_NEURONS = ("Flatten", "Dropout", "Identity", "Reshape")
+
+#: network -> per-sample shape it last ran on (weak: forgotten with the network)
+_LEARNED_SHAPE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class MSModel(Classifier):
@@ -33,7 +36,8 @@ class MSModel(Classifier):
             cross-entropy and its gradients stay exact).
     """
 
-    capabilities = frozenset({"forward", "gradients", "probabilities", "activations", "parameters"})
+    #: ``graphs``: plugins may build MindSpore graphs on :attr:`logits_fn` and keep them in :meth:`compiled`
+    capabilities = frozenset({"forward", "gradients", "probabilities", "activations", "parameters", "graphs"})
 
     def __init__(self, network: nn.Cell, *, bounds: tuple[float, float] = (0.0, 1.0),
                  num_classes: int | None = None, input_shape: tuple[int, ...] | None = None,
@@ -52,8 +56,7 @@ class MSModel(Classifier):
             raise InvalidInputError("mean and std: give both or neither")
         if std is not None and np.any(np.asarray(std) <= 0):
             raise InvalidInputError("std: every entry must be > 0")
-        self.network = network
-        network.set_train(False)
+        self.network = network  # its training flags stay the caller's: every call runs in inference mode
         self.bounds = (lo, hi)
         self.input_shape = tuple(int(s) for s in input_shape) if input_shape is not None else None
         self._num_classes = num_classes
@@ -71,9 +74,8 @@ class MSModel(Classifier):
             return z
 
         self.logits_fn = logits_fn  #: a ``def`` usable inside plugins' own jit graphs
-        self._fwd = ms.jit(logits_fn)
-        self._grads: dict[str, Any] = {}
-        self._weights = self._weights_signature()
+        #: every compiled function of this model, the plugins' own graphs included (see :meth:`compiled`)
+        self.graphs = CompiledCache(network, on_failure=self._compile_failure)
 
         def preprocess(x):
             if m is not None:
@@ -89,33 +91,59 @@ class MSModel(Classifier):
         self.preprocess, self.postprocess = preprocess, postprocess
         self._mean_np = None if mean is None else np.asarray(mean, dtype=np.float32)
         self._std_np = None if std is None else np.asarray(std, dtype=np.float32)
-        self._captures: dict[Any, Any] = {}
+        self._layer_calls: list[str] | None = None  # set by the first capture (see layer_names)
 
     # ------------------------------------------------------------------ compiled functions
-    def _weights_signature(self) -> tuple[int, ...]:
-        return tuple(p.data_ptr() for p in self.network.get_parameters())
+    def compiled(self, kind: str, options: Any, build) -> Any:
+        """The function ``build()`` returns, built once per ``(kind, options)`` and per weights, run in
+        inference mode with quiet compiles and translated failures (:class:`~armour_core.ms.runtime.
+        CompiledCache`). Every algorithm keeps its graphs here, never on the model or the network."""
+        return self.graphs.get(kind, options, build)
 
     def refresh(self) -> None:
-        """Recompile if the network's parameters were replaced (``load_param_into_net`` swaps their storage,
-        which graphs compiled before keep reading). In-place updates (optimizers, ``assign``) need nothing."""
-        sig = self._weights_signature()
-        if sig != self._weights:
-            self._weights = sig
-            self._fwd = ms.jit(self.logits_fn)
-            self._grads.clear()
-            self._captures.clear()
+        """Drop every compiled function if the network's parameters were replaced (``load_param_into_net``
+        swaps their storage, which graphs compiled before keep reading). Also done on every :meth:`compiled`
+        lookup; in-place updates (optimizers, ``assign``) need nothing."""
+        self.graphs.check()
+
+    def inference(self):
+        """Context manager: the network in eval mode meanwhile, the caller's training flags restored after
+        (for code that runs ``logits_fn`` eagerly, outside :meth:`compiled`)."""
+        return inference_mode(self.network)
+
+    @property
+    def _ok_shape(self) -> tuple[int, ...] | None:
+        """Per-sample shape of the last batch the network ran on, through any wrapper (kept per network, so
+        each attack given the same bare network knows it)."""
+        return _LEARNED_SHAPE.get(self.network)
+
+    @_ok_shape.setter
+    def _ok_shape(self, shape: tuple[int, ...]) -> None:
+        _LEARNED_SHAPE[self.network] = shape
+
+    @property
+    def _fwd(self):
+        return self.compiled("forward", (), lambda: ms.jit(self.logits_fn))
 
     # ------------------------------------------------------------------ Classifier
     @property
     def num_classes(self) -> int:
         if self._num_classes is None:
-            self.refresh()
-            if self.input_shape is None:
+            shape = self.input_shape or self._ok_shape
+            if shape is None:
                 raise InvalidInputError("num_classes: unknown until the first forward pass; pass num_classes= "
-                                        "or input_shape= when wrapping the network")
-            z = self._fwd(ms.Tensor(np.zeros((1, *self.input_shape), np.float32)))
+                                        "or input_shape= when wrapping the network, or give a batch first")
+            z = self._fwd(ms.Tensor(np.zeros((1, *shape), np.float32)))
             self._num_classes = int(z.shape[1])
         return self._num_classes
+
+    def num_classes_for(self, x: np.ndarray) -> int:
+        """The number of classes, learned from one uncounted forward pass on ``x`` (the batch about to be
+        processed, so the graph it compiles is the one the algorithm uses) when not known yet."""
+        if self._num_classes is None:
+            self._num_classes = int(self._fwd(self._check(x)).shape[1])
+            self._ok_shape = tuple(x.shape[1:])
+        return self.num_classes
 
     @num_classes.setter
     def num_classes(self, value: int) -> None:
@@ -127,17 +155,39 @@ class MSModel(Classifier):
         return ms.Tensor(np.ascontiguousarray(x, dtype=np.float32))
 
     def _logits(self, x: np.ndarray) -> np.ndarray:
-        self.refresh()
         z = self._fwd(self._check(x)).asnumpy()
+        self._ok_shape = tuple(x.shape[1:])
         if self._num_classes is None:
             self._num_classes = int(z.shape[1])
         return z
 
+    def _compile_failure(self, exc: Exception, args: tuple) -> Exception | None:
+        """An armour error for a MindSpore failure on new input shapes, naming the expected and actual sample
+        shape (expected: the last batch that ran, ``input_shape``, or the first layer's ``in_channels``)."""
+        x = args[0] if args else None
+        shape = getattr(x, "shape", None)
+        if shape is None or type(exc).__module__.startswith("armour_core"):
+            return None
+        actual = tuple(int(s) for s in shape[1:])
+        expected = self.input_shape or self._ok_shape
+        if expected is not None:
+            if actual == tuple(expected):
+                return None  # the input is not the problem: keep MindSpore's own error
+            wanted = f"samples of shape {tuple(expected)}"
+        else:
+            hint = first_layer_expectation(self.network, actual)
+            if hint is None:
+                return None
+            wanted = hint
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        log.debug("MindSpore failure for samples of shape %s: %s", actual, exc)
+        return InvalidInputError(f"x: {type(self.network).__name__} cannot run on samples of shape {actual}: "
+                                 f"expected {wanted} (MindSpore: {first[:200]})")
+
     def grad_fn(self, loss: str = "ce"):
         """The compiled ``(x, y) -> (per-sample loss, d sum(loss) / dx)`` for ``loss``."""
-        self.refresh()
-        fn = self._grads.get(loss)
-        if fn is None:
+
+        def build():
             per_sample = LOSSES[loss]
             logits_fn = self.logits_fn
 
@@ -151,24 +201,39 @@ class MSModel(Classifier):
                 (_, values), g = vg(x, y)
                 return values, g
 
-            fn = self._grads[loss] = ms.jit(step)
-        return fn
+            return ms.jit(step)
+
+        return self.compiled("loss_gradient", loss, build)
 
     def _loss_gradient(self, x: np.ndarray, y: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray]:
         values, g = self.grad_fn(loss)(self._check(x), ms.Tensor(y.astype(np.int32)))
+        self._ok_shape = tuple(x.shape[1:])
         return values.asnumpy(), g.asnumpy()
 
     # ------------------------------------------------------------------ activations
-    def _neuron_cells(self) -> list[tuple[str, nn.Cell]]:
-        out = []
-        for name, cell in self.network.cells_and_names():
-            if name and not cell.name_cells() and type(cell).__name__ not in _NOT_NEURONS:
-                out.append((name, cell))
-        return out
+    def layer_names(self, x: Any = None) -> list[str]:
+        """Names of the layers :meth:`activations` captures, in call order: one per call of a leaf cell in a
+        forward pass, so a cell called twice is two layers of neurons, ``name`` and ``name#1``.
 
-    def layer_names(self) -> list[str]:
-        """Names of the leaf layers whose outputs :meth:`activations` can capture."""
-        return [name for name, _ in self._neuron_cells()]
+        Which cells ``construct`` calls, and how often, is learned once from a forward pass: on ``x`` when
+        given, else on zeros of ``input_shape`` (or of the last batch's sample shape), else from the first
+        batch captured.
+        """
+        if self._layer_calls is None:
+            from ..api.arrays import to_numpy
+
+            shape = self.input_shape or self._ok_shape
+            if x is not None:
+                probe = to_numpy(x, "x")[:1]
+            elif shape is not None:
+                probe = np.zeros((1, *shape), np.float32)
+            else:
+                raise InvalidInputError("layer_names: the layers are learned from one forward pass; pass x= (a "
+                                        "batch), or input_shape= when wrapping the network")
+            counters = self.counters()
+            self.capture(probe, method="hooks")
+            self.forward_calls, self.backward_calls, self.queries = counters  # learning the structure is no query
+        return list(self._layer_calls)
 
     def activations(self, x: np.ndarray, layers: tuple[str, ...] | None = None, *,
                     method: str = "auto") -> dict[str, np.ndarray]:
@@ -193,13 +258,14 @@ class MSModel(Classifier):
         # one capture of every layer serves any subset: a single set of compiled graphs per model
         self.refresh()
         out = self.activation_capture(None, method=method)(xa)
+        if self._layer_calls is None:
+            self._layer_calls = list(out)
         if layers is not None:
-            known = self.layer_names()
-            unknown = [n for n in layers if n not in known]
+            unknown = [n for n in layers if n not in self._layer_calls]
             if unknown:
-                raise InvalidInputError(f"layers: unknown layer(s) {unknown}; available: {known}")
+                raise InvalidInputError(f"layers: unknown layer(s) {unknown}; available: {self._layer_calls}")
             wanted = set(layers)
-            out = type(out)({k: v for k, v in out.items() if k.split("#")[0] in wanted}, logits=out.logits)
+            out = type(out)({k: v for k, v in out.items() if k in wanted}, logits=out.logits)
         self.forward_calls += 1
         self.queries += int(xa.shape[0])
         if self._num_classes is None:
@@ -211,10 +277,7 @@ class MSModel(Classifier):
         from .activations import ActivationCapture
 
         key = (None if layers is None else tuple(layers), method)
-        cap = self._captures.get(key)
-        if cap is None:
-            cap = self._captures[key] = ActivationCapture(self, key[0], method=method)
-        return cap
+        return self.compiled("capture", key, lambda: ActivationCapture(self, key[0], method=method))
 
     def fingerprint(self) -> str:
         """A digest of everything that decides this model's activations: architecture, parameter values,

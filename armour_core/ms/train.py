@@ -9,6 +9,7 @@ from mindspore import nn, ops
 
 from ..progress import Progress
 from .losses import cross_entropy
+from .runtime import quiet_jit, quiet_stderr
 
 
 def train_classifier(network: nn.Cell, x: np.ndarray, y: np.ndarray, *, epochs: int = 10,
@@ -22,18 +23,22 @@ def train_classifier(network: nn.Cell, x: np.ndarray, y: np.ndarray, *, epochs: 
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y: expected equal, non-zero lengths, got {len(x)} and {len(y)}")
     batch_size = min(batch_size, len(x))
-    opt = nn.Adam(network.trainable_params(), learning_rate=learning_rate, weight_decay=weight_decay)
+    with quiet_stderr("nn.Adam"):  # MindSpore 2.10's Adam logs a deprecation line for a primitive it creates
+        opt = nn.Adam(network.trainable_params(), learning_rate=learning_rate, weight_decay=weight_decay)
 
     def loss_of(xb, yb):
         return cross_entropy(network(xb), yb).mean()
 
     vg = ms.value_and_grad(loss_of, None, opt.parameters)
 
-    @ms.jit
     def step(xb, yb):
         loss, grads = vg(xb, yb)
         # data-depend on the first layer's gradient (computed last): keeps the CPU launch from starving
         return ops.depend(loss + 0.0 * grads[0].sum(), opt(grads))
+
+    # one compile per call (one network, one shape); the compile's "compiled again" notice from MindSpore (a
+    # new network trained by the same code) goes to the debug log
+    step = quiet_jit(step)
 
     rng = np.random.default_rng(seed)
     network.set_train(True)

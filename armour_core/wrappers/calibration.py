@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Iterable
 from typing import Any
 
-from ..api.accountant import Accountant, check_delta
-from ..errors import InvalidInputError
+from ..api.accountant import Accountant, AccountantEvent, check_delta
+from ..errors import BudgetExceededError, InvalidInputError
 
 
 def resolve_accountant(accountant: Any) -> Accountant:
@@ -23,22 +25,38 @@ def resolve_accountant(accountant: Any) -> Accountant:
 
 
 def epsilon_for(noise_multiplier: float, *, delta: float, sampling_rate: float, steps: int,
-                accountant: Any = "pld", sampling: str = "poisson") -> float:
-    """ε of ``steps`` DP-SGD steps with ``noise_multiplier`` and ``sampling_rate``."""
-    acc = resolve_accountant(accountant)
+                accountant: Any = "pld", sampling: str = "poisson", spent: Iterable[AccountantEvent] = ()) -> float:
+    """ε of ``steps`` DP-SGD steps with ``noise_multiplier`` and ``sampling_rate``, composed after the events
+    already ``spent`` (e.g. a resumed ledger's ``events()``)."""
+    acc = _composed(accountant, spent)
     acc.step(noise_multiplier=noise_multiplier, sampling_rate=sampling_rate, steps=steps, sampling=sampling)
     return acc.epsilon(delta)
 
 
+def _composed(accountant: Any, spent: Iterable[AccountantEvent]) -> Accountant:
+    """A fresh accountant that has already composed the events in ``spent``."""
+    acc = resolve_accountant(accountant)
+    for e in spent:
+        acc.step(noise_multiplier=e.noise_multiplier, sampling_rate=e.sampling_rate, steps=e.steps,
+                 sampling=e.sampling)
+    return acc
+
+
 def calibrate_noise(target_epsilon: float, delta: float, sampling_rate: float, steps: int, *,
                     accountant: Any = "pld", sampling: str = "poisson", rtol: float = 1e-3,
-                    bounds: tuple[float, float] = (1e-2, 1e4)) -> float:
+                    bounds: tuple[float, float] = (1e-2, 1e4), spent: Iterable[AccountantEvent] = ()) -> float:
     """The smallest noise multiplier σ (to relative precision ``rtol``) whose ε after ``steps`` steps at
     ``sampling_rate`` is at most ``target_epsilon`` at ``delta``.
 
-    A bracket is found by doubling/halving from σ = 1 (extreme σ are costly for PLD), then bisection on
-    log σ. ε is decreasing in σ, so the returned σ always meets the target (the upper end of the final
-    bracket), never a σ that overshoots the budget.
+    ``spent``: accountant events already charged (a resumed run's ``ledger.events()``): σ is then calibrated
+    against the *remaining* budget — the composition of those events and the new steps meets the target —
+    and :class:`~armour_core.errors.BudgetExceededError` is raised when they alone already reach it.
+
+    A bracket is found by doubling/halving from σ = 1, then bisection on log σ. Accountants that are slow
+    at small σ (PLD) name cheaper, looser stages to run first (:meth:`Accountant.calibration_stages`): RDP
+    in seconds gives the upper end of PLD's bracket, so PLD is evaluated only near the answer. ε is
+    decreasing in σ, so the returned σ always meets the target with the requested accountant (the upper
+    end of the final bracket), never a σ that overshoots the budget.
     """
     if not isinstance(target_epsilon, (int, float)) or not math.isfinite(target_epsilon) or target_epsilon <= 0:
         raise InvalidInputError(f"target_epsilon must be a finite number > 0, got {target_epsilon!r}")
@@ -50,32 +68,56 @@ def calibrate_noise(target_epsilon: float, delta: float, sampling_rate: float, s
     if not 0 < rtol < 1:
         raise InvalidInputError(f"rtol must lie in (0, 1), got {rtol!r}")
     floor, ceiling = (float(b) for b in bounds)
+    spent = list(spent)
+    if spent:
+        already = _composed(accountant, spent).epsilon(delta)
+        if already >= target_epsilon:
+            raise BudgetExceededError(f"target_epsilon={target_epsilon}: the steps already taken spent epsilon "
+                                      f"{already:.4f} at delta {delta:g}; no budget remains for {steps} more steps")
 
-    def fits(sigma: float) -> bool:
-        return epsilon_for(sigma, delta=delta, sampling_rate=sampling_rate, steps=steps, accountant=accountant,
-                           sampling=sampling) <= target_epsilon
+    prior: dict[int, Accountant] = {}
 
-    sigma = 1.0
-    if fits(sigma):
-        hi = sigma
-        lo = sigma / 2
-        while fits(lo):
-            hi, lo = lo, lo / 2
-            if lo < floor:
-                return hi
-    else:
-        lo = sigma
-        hi = sigma * 2
-        while not fits(hi):
-            lo, hi = hi, hi * 2
-            if hi > ceiling:
-                raise InvalidInputError(
-                    f"target_epsilon={target_epsilon} is unreachable even with noise multiplier {ceiling:g} for "
-                    f"{steps} steps at sampling rate {sampling_rate}")
-    while hi / lo > 1.0 + rtol:
-        mid = math.sqrt(lo * hi)
-        if fits(mid):
-            hi = mid
+    def _after_spent(stage: Accountant) -> Accountant:
+        """A copy of ``stage`` that has composed ``spent`` (composed once per stage: a resumed ledger may hold
+        thousands of events, e.g. one per step of a decaying noise schedule)."""
+        if id(stage) not in prior:
+            prior[id(stage)] = _composed(stage, spent)
+        return copy.deepcopy(prior[id(stage)])
+
+    def search(stage: Accountant, hint: float | None, gap: float) -> float:
+        """Bracket σ from ``hint`` (or σ = 1) with ``stage``, then bisect; the upper end always fits."""
+
+        def fits(sigma: float) -> bool:
+            acc = _after_spent(stage)
+            acc.step(noise_multiplier=sigma, sampling_rate=sampling_rate, steps=steps, sampling=sampling)
+            return acc.epsilon(delta) <= target_epsilon
+
+        sigma, factor = (1.0, 2.0) if hint is None else (hint, 1.0 + gap)
+        if fits(sigma):
+            hi, lo = sigma, sigma / factor
+            while fits(lo):
+                factor = min(factor * factor, 4.0)  # the hint was off: widen the step
+                hi, lo = lo, lo / factor
+                if lo < floor:
+                    return hi
         else:
-            lo = mid
-    return hi
+            lo, hi = sigma, sigma * factor
+            while not fits(hi):
+                if hi > ceiling:
+                    raise InvalidInputError(
+                        f"target_epsilon={target_epsilon} is unreachable even with noise multiplier {ceiling:g} "
+                        f"for {steps} steps at sampling rate {sampling_rate}")
+                factor = min(factor * factor, 4.0)
+                lo, hi = hi, hi * factor
+        while hi / lo > 1.0 + rtol:
+            mid = math.sqrt(lo * hi)
+            if fits(mid):
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    sigma = None
+    for stage, gap in resolve_accountant(accountant).calibration_stages():
+        sigma = search(stage, sigma, gap)
+    return sigma

@@ -25,10 +25,12 @@ from mindspore.train import Model
 from .. import ms as _runtime  # noqa: F401  (CPU runtime settings)
 from .. import registry
 from ..api.accountant import Accountant, check_delta
+from ..api.arrays import check_inputs, check_labels
 from ..api.clip import ClipMechanism
 from ..api.noise import NoiseMechanism
-from ..errors import ConfigError, InvalidInputError
+from ..errors import ConfigError, InvalidInputError, PluginLoadError
 from ..ms.per_example import make_clipper
+from ..ms.runtime import first_layer_expectation, inference_mode
 from ..progress import Progress
 from .calibration import resolve_accountant
 from .ledger import PrivacyLedger
@@ -60,8 +62,8 @@ def _resolve(kind: str, value: Any, base: type, defaults: dict[str, Any]):
 
 
 def _materialise(dataset: Any) -> tuple[np.ndarray, np.ndarray, int | None]:
-    """``(x, y, batch_size)`` from ``(x, y)`` arrays or a ``mindspore.dataset`` (read once into memory:
-    Poisson sampling needs random access)."""
+    """``(x, y, batch_size)`` (float32 inputs, labels as given) from ``(x, y)`` arrays or a
+    ``mindspore.dataset`` (read once into memory: Poisson sampling needs random access)."""
     if isinstance(dataset, (tuple, list)) and len(dataset) == 2:
         x, y = (np.asarray(a) for a in dataset)
         batch = None
@@ -88,10 +90,7 @@ def _materialise(dataset: Any) -> tuple[np.ndarray, np.ndarray, int | None]:
         raise InvalidInputError(f"dataset: x and y lengths differ ({len(x)} vs {len(y)})")
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
-    if not np.all(np.isfinite(x)):
-        raise InvalidInputError("dataset: inputs contain NaN or Inf")
-    labels = np.ascontiguousarray(y.astype(np.int32))
-    return np.ascontiguousarray(x, dtype=np.float32), labels, batch
+    return np.ascontiguousarray(x, dtype=np.float32), y, batch  # checked by DPModel._check_data
 
 
 class DPModel(Model):
@@ -241,6 +240,77 @@ class DPModel(Model):
                      sampling=self.sampling)
         return acc.epsilon(delta)
 
+    # ------------------------------------------------------------------ checkpoints and the ledger head
+    def save_checkpoint(self, path: Any) -> Any:
+        """Save the network atomically with the ledger's head (:data:`~armour_core.wrappers.ledger.CHECKPOINT_KEY`)
+        after syncing the ledger, so the checkpoint later shows whether a ledger is this run's and complete."""
+        from ..ms.checkpoint import save_checkpoint_atomic
+        from .ledger import CHECKPOINT_KEY
+
+        self.ledger.sync()
+        return save_checkpoint_atomic(self._dp_network, path,
+                                      append_dict={CHECKPOINT_KEY: self.ledger.head.encode()})
+
+    def load_checkpoint(self, path: Any) -> None:
+        """Resume from a checkpoint: first check that this model's ledger reaches the head stamped into it
+        (not truncated, not another run's; a checkpoint without a head is refused), then load the weights."""
+        from ..loading import load_checkpoint
+        from ..ms.checkpoint import read_ledger_head
+        from .ledger import CHECKPOINT_KEY, LedgerError
+
+        head = read_ledger_head(path)
+        if head is None:
+            raise LedgerError(f"checkpoint {str(path)!r} carries no ledger head ({CHECKPOINT_KEY}; not saved by "
+                              "DPModel): resuming from it could not be tied to this ledger")
+        self.ledger.verify_head(head)
+        load_checkpoint(self._dp_network, path, what="checkpoint")
+
+    def _stamp(self, savers: list) -> None:
+        """Put the ledger head into every ``ModelCheckpoint`` callback's appended entries (synced first: a
+        checkpoint must never name records that are not on disk)."""
+        if savers:
+            from .ledger import CHECKPOINT_KEY
+
+            self.ledger.sync()
+            head = self.ledger.head.encode()
+            for saver in savers:
+                saver._append_dict[CHECKPOINT_KEY] = head  # MindSpore passes it to save_checkpoint(append_dict=)
+
+    # ------------------------------------------------------------------ checks before privacy is spent
+    def _prepare(self, x: np.ndarray, y: np.ndarray, physical: int) -> np.ndarray:
+        """Everything that can fail before the first step, done before anything reaches the ledger: the data
+        (returns the labels as int32), the DP validator, and the compiled step (built and dry-run once per
+        physical batch shape)."""
+        y = self._check_data(x, y)
+        _dp_validator().check(self._dp_network, x[:2])
+        if not self._compiled or self._compiled.get("physical") != physical:
+            self._build(x, y, physical)
+            self._dry_run(x, y, physical)
+            self._compiled["physical"] = physical
+        return y
+
+    def _check_data(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The attacks' input checks for DP training: finite float inputs of a shape the network takes, integer
+        labels (float labels are refused even when whole) in ``[0, classes)``, the number of classes read from
+        one uncharged forward pass on one example."""
+        check_inputs(x, name="x")
+        y = np.asarray(y)
+        if y.dtype.kind == "f":
+            raise InvalidInputError(f"y: expected integer class labels, got dtype {y.dtype} (labels are class "
+                                    "indices; cast whole-number labels with y.astype(np.int64))")
+        net = self._dp_network
+        try:
+            with inference_mode(net):
+                out = net(ms.Tensor(x[:1]))
+        except Exception as exc:  # noqa: BLE001 - MindSpore's compile/shape errors, translated below
+            hint = first_layer_expectation(net, tuple(x.shape[1:]))
+            first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            raise InvalidInputError(f"x: {type(net).__name__} cannot run on samples of shape {tuple(x.shape[1:])}"
+                                    + (f": expected {hint}" if hint else "") + f" (MindSpore: {first[:200]})") from None
+        shape = tuple(getattr(out, "shape", ()))
+        classes = int(shape[1]) if len(shape) == 2 else None
+        return check_labels(y, n=len(x), num_classes=classes, name="y").astype(np.int32)
+
     # ------------------------------------------------------------------ compiled step
     def _build(self, x: np.ndarray, y: np.ndarray, physical: int) -> None:
         params = list(self._dp_opt.parameters)
@@ -284,9 +354,30 @@ class DPModel(Model):
 
         self._compiled = {"step": ms.jit(step), "step_carry": ms.jit(step_carry), "accumulate": ms.jit(accumulate)}
 
+    def _dry_run(self, x: np.ndarray, y: np.ndarray, physical: int) -> None:
+        """Compile and run the step graph once on an all-padding batch with zero noise, then put every
+        parameter and optimizer state back in place: a network or optimizer that fails in the step fails
+        here, before the ledger charges anything. The state is restored with in-place assignment
+        (``set_data`` would detach the compiled graph from the parameters)."""
+        state = {id(p): p for p in [*self._dp_opt.get_parameters(), *self._dp_network.get_parameters()]}
+        saved = [(p, p.asnumpy().copy()) for p in state.values()]
+        idx = np.resize(np.arange(min(len(x), physical)), physical)
+        was_training = self._dp_network.training
+        try:
+            self._dp_network.set_train(True)
+            self._compiled["step"](ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(np.zeros(physical, np.float32)),
+                                   ms.Tensor(1.0, ms.float32), ms.Tensor(np.zeros(self._n_noise, np.float32)),
+                                   ms.Tensor(0.0, ms.float32), ms.Tensor(1.0, ms.float32))
+        finally:
+            self._dp_network.set_train(was_training)
+            for p, value in saved:
+                ops.assign(p, ms.Tensor(value))
+
     def _run_step(self, x, y, chunks, clip_norm: float, noise: np.ndarray, scale: float, denom: float):
         """One DP-SGD step; ``noise`` is the plugin's noise for clip norm 1, ``scale`` rescales it in the graph
-        to the current clip norm (and to the gradient's share of σ under adaptive clipping)."""
+        to the current clip norm (and to the gradient's share of σ under adaptive clipping). A batch larger
+        than the physical size is summed chunk by chunk; the carried sums enter the step as a ``mutable``
+        tuple (a plain tuple of Tensors is a compile-time constant: every chunked step would recompile)."""
         c = ms.Tensor(clip_norm, ms.float32)
         d = ms.Tensor(denom, ms.float32)
         z = ms.Tensor(noise)
@@ -303,7 +394,7 @@ class DPModel(Model):
         if carry is None:
             ratio, loss = self._compiled["step"](*args)
         else:
-            ratio, loss = self._compiled["step_carry"](*args, carry)
+            ratio, loss = self._compiled["step_carry"](*args, ms.mutable(tuple(carry)))
         ratios.append(ratio.asnumpy()[mask > 0])
         losses.append(loss.asnumpy()[mask > 0])
         return np.concatenate(ratios), np.concatenate(losses)
@@ -329,6 +420,11 @@ class DPModel(Model):
             raise InvalidInputError("batch_size: give DPModel(batch_size=...) or a batched mindspore.dataset")
         if not 1 <= batch <= n:
             raise InvalidInputError(f"batch_size must lie in [1, {n}] (dataset size), got {batch}")
+        physical = self.physical_batch_size or (batch if self.sampling == "shuffle"
+                                                else default_physical_batch(batch / n * n, n))
+        if self.micro_batches:
+            physical = math.ceil(physical / self.micro_batches) * self.micro_batches
+        y = self._prepare(x, y, physical)  # every check and the step's compilation: before the ledger hears of it
         session = self.ledger.begin_session(dataset_size=n, batch_size=batch, sampling=self.sampling,
                                             noise=type(self.noise).__name__, clip=type(self.clip).__name__,
                                             seed=self.seed)
@@ -343,12 +439,6 @@ class DPModel(Model):
                           "subsampling; each pass is accounted as one Gaussian mechanism (much larger ε than "
                           "Poisson sampling at the same noise)", ShuffledSamplingWarning, stacklevel=2)
             sampler = ShuffleSampler(n, batch, rng)
-        physical = self.physical_batch_size or (batch if self.sampling == "shuffle"
-                                                else default_physical_batch(sampler.expected_batch_size, n))
-        if self.micro_batches:
-            physical = math.ceil(physical / self.micro_batches) * self.micro_batches
-        if not self._compiled:
-            self._build(x, y, physical)
         denom = float(self.micro_batches) if self.micro_batches else sampler.expected_batch_size
         q = sampler.q
         sens = self.clipper.sensitivity
@@ -388,6 +478,7 @@ class DPModel(Model):
             pending[step_no + 1] = pool.submit(draw, step_no + 1)
             return noise
 
+        savers = _checkpoint_savers(callbacks)
         try:
             with _CallbackManager(callbacks) as cbs, Progress(total, "DP-SGD", enabled=progress, unit="steps") as bar:
                 run_context = RunContext(cb_params)
@@ -422,6 +513,7 @@ class DPModel(Model):
                         cb_params.cur_step_num += 1
                         cb_params.net_outputs = ms.Tensor(loss, ms.float32)
                         bar.update(1, loss=f"{loss:.3f}")
+                        self._stamp(savers)
                         cbs.on_train_step_end(run_context)
                         if run_context.get_stop_requested():
                             break
@@ -434,8 +526,26 @@ class DPModel(Model):
                 cbs.on_train_end(run_context)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            self.ledger.sync()
+            self.ledger.close()  # sync and release the writer's lock until the next session
             self._dp_network.set_train(False)
+
+
+def _checkpoint_savers(callbacks: Any) -> list:
+    """The ``ModelCheckpoint`` callbacks among ``callbacks`` (they get the ledger head stamped in)."""
+    from mindspore.train.callback import ModelCheckpoint
+
+    items = callbacks if isinstance(callbacks, (list, tuple)) else [] if callbacks is None else [callbacks]
+    return [cb for cb in items if isinstance(cb, ModelCheckpoint)]
+
+
+def _dp_validator():
+    """The DP validator of the privacy distribution (imported when first needed: DPModel lives in core)."""
+    try:
+        from armour_plugins_privacy import validator
+    except ImportError:
+        raise PluginLoadError("DPModel needs armour-plugins-privacy (its DP validator, noise, clipping and "
+                              "accountants): pip install armour-plugins-privacy") from None
+    return validator
 
 
 def _plugin_name(kind: str, obj: Any) -> str:

@@ -10,23 +10,33 @@ statistics) plus one mutation chain per entry. On disk (``corpus_dir``) a checkp
   the scheduler's state. Written last and atomically: it is the commit point, so a run killed at any moment
   resumes from the last complete checkpoint (files a killed run wrote after it are ignored and overwritten).
 
-No pickle is used: coverage states are encoded as JSON trees whose arrays live in the ``.npz``.
+No pickle is used: coverage states are encoded as JSON trees whose arrays live in the ``.npz``, read with
+``allow_pickle=False``. ``state.json`` records the SHA-256 of every file of the checkpoint and of its own
+content, so a missing, truncated, edited or swapped file is refused with an error naming it (this detects
+damage and mix-ups, not a forger who recomputes the digests). A run holds an exclusive lock on the
+directory (:meth:`CorpusStore.locked`), so two processes never write one corpus.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes, atomic_write_text
+from ..atomic import atomic_write_bytes, atomic_write_text, exclusive_lock
 from ..errors import InvalidInputError
 
-FORMAT = 1
+#: 2: per-file and state digests (format-1 checkpoints are refused: start afresh)
+FORMAT = 2
+_CHUNK_NAME = re.compile(r"\d{8}\.npz")
+_COVERAGE_NAME = re.compile(r"coverage-\d{8}\.npz")
 Chain = tuple  # tuple of (mutator name, {param: value}) steps
 
 
@@ -166,6 +176,17 @@ def decode_state(obj: Any, arrays: Any) -> Any:
     return obj
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _state_digest(state: dict[str, Any]) -> str:
+    """SHA-256 of ``state`` without its ``digest`` entry, in canonical JSON (of its JSON round trip, so the
+    state as written and as read back give the same digest: tuples become lists, keys strings)."""
+    body = json.loads(json.dumps({k: v for k, v in state.items() if k != "digest"}, allow_nan=False))
+    return _sha256(json.dumps(body, sort_keys=True).encode())
+
+
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -183,7 +204,20 @@ class CorpusStore:
         self.saved_entries = 0
         self.saved_findings = 0
         self.chunks: list[str] = []
+        self._digests: dict[str, str] = {}  # chunk name -> SHA-256 of its bytes
         self._coverage_file: str | None = None
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Be the only process writing this corpus for the ``with`` block (another one gets an error)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(exclusive_lock(self.dir))
+            except BlockingIOError:
+                raise InvalidInputError(f"corpus_dir: {str(self.dir)!r} is in use by another process (another "
+                                        "fuzzing run holds its lock); wait for it or use another directory") from None
+            yield self
 
     @property
     def state_path(self) -> Path:
@@ -204,55 +238,108 @@ class CorpusStore:
         """Write one checkpoint: new chunk, coverage states, then ``state.json`` (the commit point)."""
         new_e, new_f = len(corpus) - self.saved_entries, len(findings) - self.saved_findings
         chunks = list(self.chunks)
+        digests = dict(self._digests)
         if new_e or new_f or not chunks:
             name = f"{iteration:08d}.npz"
             arrays = {"x": corpus.x[self.saved_entries:], "ref": corpus.ref[self.saved_entries:],
                       "finding_x": findings.x[self.saved_findings:],
                       "meta": np.array(json.dumps({"entries": corpus.meta_rows(self.saved_entries),
                                                    "findings": findings.meta[self.saved_findings:]}))}
-            atomic_write_bytes(self.dir / "chunks" / name, _npz_bytes(arrays))
+            data = _npz_bytes(arrays)
+            atomic_write_bytes(self.dir / "chunks" / name, data)
+            digests[name] = _sha256(data)
             if name not in chunks:
                 chunks.append(name)
         arrays: dict[str, np.ndarray] = {}
         tree = encode_state(coverage_states, arrays, "coverage")
         arrays["tree"] = np.array(json.dumps(tree))
         cov_name = f"coverage-{iteration:08d}.npz"
-        atomic_write_bytes(self.dir / cov_name, _npz_bytes(arrays))
+        data = _npz_bytes(arrays)
+        atomic_write_bytes(self.dir / cov_name, data)
         payload = dict(state, format=FORMAT, iteration=iteration, chunks=chunks, coverage_file=cov_name,
                        entries=len(corpus), findings=len(findings),
-                       fuzz_count=corpus.col("fuzz_count").tolist())
+                       fuzz_count=corpus.col("fuzz_count").tolist(),
+                       files={**{c: digests[c] for c in chunks}, cov_name: _sha256(data)})
+        payload["digest"] = _state_digest(payload)
         atomic_write_text(self.state_path, json.dumps(payload, allow_nan=False))
         old = self._coverage_file
-        self.chunks, self._coverage_file = chunks, cov_name
+        self.chunks, self._coverage_file, self._digests = chunks, cov_name, {c: digests[c] for c in chunks}
         self.saved_entries, self.saved_findings = len(corpus), len(findings)
         if old and old != cov_name and (self.dir / old).exists():
             (self.dir / old).unlink()
 
     def load(self, corpus: Corpus, findings: Findings) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Fill ``corpus`` and ``findings`` from the last checkpoint; returns (state, coverage states)."""
+        """Fill ``corpus`` and ``findings`` from the last checkpoint; returns (state, coverage states).
+
+        Every file is checked against the digests in ``state.json`` before it is parsed; anything missing,
+        damaged or inconsistent raises one :class:`InvalidInputError` naming the file.
+        """
+        state = self._read_state()
+        where = str(self.state_path)
+        try:
+            for name in state["chunks"]:
+                with self._open_npz(self.dir / "chunks" / name, state["files"].get(name)) as z:
+                    meta = json.loads(str(z["meta"][()]))
+                    rows = meta["entries"]
+                    if rows:
+                        corpus.add(z["x"], z["ref"], [chain_from_json(r["chain"]) for r in rows],
+                                   **{k: np.array([r[k] for r in rows]) for k in Corpus.META})
+                    if meta["findings"]:
+                        findings.add(z["finding_x"], meta["findings"])
+            if len(corpus) != state["entries"] or len(findings) != state["findings"]:
+                raise InvalidInputError(f"corpus_dir: checkpoint of {self.dir} is inconsistent "
+                                        f"({len(corpus)} entries in chunks, state says {state['entries']})")
+            corpus.col("fuzz_count")[:] = np.asarray(state["fuzz_count"], dtype=np.int64)
+            cov_name = state["coverage_file"]
+            with self._open_npz(self.dir / cov_name, state["files"].get(cov_name)) as z:
+                coverage_states = decode_state(json.loads(str(z["tree"][()])), z)
+        except InvalidInputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a malformed entry is a damaged corpus, whatever it raises
+            raise InvalidInputError(f"corpus_dir: checkpoint {where!r} is damaged ({type(exc).__name__}: {exc})") \
+                from None
+        self.chunks = list(state["chunks"])
+        self._digests = {c: state["files"][c] for c in self.chunks}
+        self._coverage_file = cov_name
+        self.saved_entries, self.saved_findings = len(corpus), len(findings)
+        return state, coverage_states
+
+    def _read_state(self) -> dict[str, Any]:
+        """``state.json``, checked: format, its own digest, and the names of the files it lists."""
+        where = str(self.state_path)
         try:
             state = json.loads(self.state_path.read_text())
         except (OSError, ValueError) as exc:
-            raise InvalidInputError(f"corpus_dir: cannot read {self.state_path}: {exc}") from None
+            raise InvalidInputError(f"corpus_dir: cannot read {where!r}: {exc}") from None
+        if not isinstance(state, dict):
+            raise InvalidInputError(f"corpus_dir: {where!r} is not a checkpoint (a JSON object was expected)")
         if state.get("format") != FORMAT:
-            raise InvalidInputError(f"corpus_dir: {self.state_path} has format {state.get('format')!r}; "
-                                    f"this armour writes format {FORMAT}")
-        for name in state["chunks"]:
-            with np.load(self.dir / "chunks" / name, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                rows = meta["entries"]
-                if rows:
-                    corpus.add(z["x"], z["ref"], [chain_from_json(r["chain"]) for r in rows],
-                               **{k: np.array([r[k] for r in rows]) for k in Corpus.META})
-                if meta["findings"]:
-                    findings.add(z["finding_x"], meta["findings"])
-        if len(corpus) != state["entries"] or len(findings) != state["findings"]:
-            raise InvalidInputError(f"corpus_dir: checkpoint of {self.dir} is inconsistent "
-                                    f"({len(corpus)} entries in chunks, state says {state['entries']})")
-        corpus.col("fuzz_count")[:] = np.asarray(state["fuzz_count"], dtype=np.int64)
-        with np.load(self.dir / state["coverage_file"], allow_pickle=False) as z:
-            coverage_states = decode_state(json.loads(str(z["tree"])), z)
-        self.chunks = list(state["chunks"])
-        self._coverage_file = state["coverage_file"]
-        self.saved_entries, self.saved_findings = len(corpus), len(findings)
-        return state, coverage_states
+            raise InvalidInputError(f"corpus_dir: {where!r} has format {state.get('format')!r}; this armour reads "
+                                    f"format {FORMAT}: start afresh (resume=False, armour fuzz --fresh)")
+        if state.get("digest") != _state_digest(state):
+            raise InvalidInputError(f"corpus_dir: {where!r} was changed after armour wrote it (its checksum "
+                                    "does not match); restore it or start afresh")
+        chunks, files, cov = state.get("chunks"), state.get("files"), state.get("coverage_file")
+        names_ok = (isinstance(chunks, list) and isinstance(files, dict) and isinstance(cov, str)
+                    and all(isinstance(c, str) and _CHUNK_NAME.fullmatch(c) for c in chunks)
+                    and _COVERAGE_NAME.fullmatch(cov) is not None)
+        if not names_ok:
+            raise InvalidInputError(f"corpus_dir: {where!r} lists malformed checkpoint files")
+        return state
+
+    @staticmethod
+    def _open_npz(path: Path, digest: Any):
+        """The arrays of ``path`` (no pickle), once its bytes match ``digest``."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInputError(f"corpus_dir: checkpoint file {str(path)!r} cannot be read "
+                                    f"({exc.strerror or type(exc).__name__})") from None
+        if _sha256(data) != digest:
+            raise InvalidInputError(f"corpus_dir: checkpoint file {str(path)!r} is not the one the checkpoint "
+                                    "recorded (truncated, edited or replaced)")
+        try:
+            return np.load(io.BytesIO(data), allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001
+            raise InvalidInputError(f"corpus_dir: checkpoint file {str(path)!r} cannot be parsed "
+                                    f"({type(exc).__name__}: {exc})") from None

@@ -20,6 +20,7 @@ the mutant batch), and persists and resumes its corpus.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -130,7 +131,6 @@ class Fuzzer:
             raise InvalidInputError(f"keep_failures: expected a bool, got {keep_failures!r}")
         self.keep_failures = keep_failures
         self.corpus_dir = corpus_dir
-        self._layers = self._capture_layers()
 
     # ------------------------------------------------------------------ construction
     def _build_mutators(self, mutators: Any) -> list[_Mutator]:
@@ -235,11 +235,13 @@ class Fuzzer:
         except ArmourError as exc:
             raise ConfigError(f"scheduler {name!r}: {exc}") from None
 
-    def _capture_layers(self) -> tuple[str, ...] | None:
-        """The union of the layers the criteria count (captured once per batch for all of them)."""
+    def _capture_layers(self, x: np.ndarray) -> tuple[str, ...] | None:
+        """The union of the layers the criteria count (captured once per batch for all of them); ``x``: a
+        batch to learn the model's layers from (every call of a cell is a layer)."""
         layers: list[str] = []
         for cov in self.criteria.values():
-            chosen = getattr(cov, "layers", None)
+            resolve = getattr(cov, "resolve_layers", None)
+            chosen = resolve(x) if resolve is not None else getattr(cov, "layers", None)
             if chosen is None:
                 chosen = getattr(getattr(cov, "config", None), "layers", None)
             if chosen is None:
@@ -341,13 +343,20 @@ class Fuzzer:
             num_classes = self.model.num_classes
         ys = check_labels(seeds_y, n=xs.shape[0], num_classes=num_classes, name="seeds_y")
         xs = np.ascontiguousarray(xs, dtype=np.float32)
+        self._layers = self._capture_layers(xs[:1])
         self._prepare_criteria()
+        store = CorpusStore(self.corpus_dir) if self.corpus_dir is not None else None
+        # one process at a time writes a corpus: a second run on the same directory is refused
+        with store.locked() if store is not None else contextlib.nullcontext():
+            return self._run(xs, ys, store, max_iters=max_iters, resume=resume, progress=progress)
+
+    def _run(self, xs: np.ndarray, ys: np.ndarray, store: CorpusStore | None, *, max_iters: int, resume: bool,
+             progress: bool | None) -> FuzzReport:
         t0 = time.perf_counter()
         shape = xs.shape[1:]
         corpus, findings = Corpus(shape, np.float32), Findings(shape, np.float32)
         stats = {m.key: MutatorStats() for m in self.mutators}
         history: dict[str, list[float]] = {k: [] for k in self.criteria}
-        store = CorpusStore(self.corpus_dir) if self.corpus_dir is not None else None
         fingerprint = self._fingerprint(xs, ys)
         start = 0
         resumed = False

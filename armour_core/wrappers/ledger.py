@@ -1,10 +1,27 @@
-"""The privacy ledger: a durable, append-only record of every DP-SGD step, from which ε is recomputed.
+"""The privacy ledger: a durable, append-only, hash-chained record of every DP-SGD step, from which ε is
+recomputed.
 
-Format: UTF-8 text, one record per line, ``<crc32 hex> <json>\\n``. The header is written atomically
-(temp file + rename); later records are appended with one ``write`` each, *before* the step runs
-(write-ahead), so a crash can only over-count a step, never forget one. A line whose checksum fails or
-that lacks its newline can only be the last one (a write torn by a crash); it is dropped and truncated on
-the next open. A bad line anywhere else means tampering or corruption and raises :class:`LedgerError`.
+Format (version 2): UTF-8 text, one record per line, ``<digest> <mac> <json>\\n``. ``json`` holds the record
+and ``prev``, the digest of the record before it (64 zeros for the header); ``digest`` is the SHA-256 of
+``json``, so the records form a hash chain whose *head* — ``(steps recorded, digest of the last record)`` —
+commits to everything before it. ``mac`` is ``-``, or HMAC-SHA256(``ARMOUR_LEDGER_KEY``, digest) when the
+ledger was created with that key. The header carries a random run id, so two runs never share a chain.
+
+What each level detects (see docs/dp.md, "Trusting the ledger"):
+
+* the chain alone: any damaged, edited, inserted or removed record *inside* the file, and a damaged last
+  record — never dropped as a "torn write": reading refuses, naming the line; :meth:`PrivacyLedger.repair`
+  removes it deliberately and records that it did;
+* the checkpoint head (DPModel stamps it into every checkpoint it saves): a ledger cut at a record boundary,
+  emptied, or belonging to another run;
+* the MAC (only with the key): deliberate edits by someone who recomputed the chain.
+  Nothing detects a ledger deleted together with every checkpoint that refers to it.
+
+Reading (:meth:`PrivacyLedger.read`) opens the file read-only and never writes to it. A writer
+(``PrivacyLedger(path)``) reads the same way and touches the file only when it first appends: it then takes an
+exclusive, non-blocking ``flock`` (a second writer gets "in use by another process"), checks that the file is
+still byte for byte what it read, and appends. Records are written *before* the step runs (write-ahead), so a
+crash can only over-count a step, never forget one.
 
 Durability: every record reaches the OS with its ``write`` (it survives the process being killed);
 ``fsync`` pushes it to disk — after every record with ``durability="step"``, else at most every
@@ -15,43 +32,136 @@ streams: noise must never repeat across sessions).
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import hmac
 import json
 import os
 import time
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..api.accountant import AccountantEvent
 from ..atomic import atomic_write_bytes
 from ..errors import ArmourError, InvalidInputError
 
-VERSION = 1
+VERSION = 2
+#: environment variable holding the MAC key (any string); unset or empty: no MAC
+KEY_ENV = "ARMOUR_LEDGER_KEY"
+#: the checkpoint entry (``append_dict`` key) holding the ledger head, ``"<steps>:<digest>"``
+CHECKPOINT_KEY = "armour_ledger_head"
+GENESIS = "0" * 64
+_MAC = "hmac-sha256"
 
 
 class LedgerError(ArmourError):
-    """The ledger file is corrupt or belongs to a different run."""
+    """The ledger file is missing, unreadable, corrupt, in use, or belongs to a different run."""
 
 
-def _encode(record: dict[str, Any]) -> bytes:
+class LedgerHead(NamedTuple):
+    """The chain head after a record: steps recorded so far and that record's digest."""
+
+    steps: int
+    digest: str
+
+    def encode(self) -> str:
+        return f"{self.steps}:{self.digest}"
+
+    @classmethod
+    def parse(cls, text: str) -> "LedgerHead":
+        try:
+            steps, digest = str(text).split(":")
+            if len(digest) != 64 or int(steps) < 0:
+                raise ValueError
+            int(digest, 16)
+            return cls(int(steps), digest)
+        except ValueError:
+            raise LedgerError(f"{CHECKPOINT_KEY}: expected '<steps>:<sha256 hex>', got {str(text)[:80]!r}") from None
+
+
+def _key() -> bytes | None:
+    value = os.environ.get(KEY_ENV, "")
+    return value.encode() if value else None
+
+
+def _mac(key: bytes, digest: str) -> str:
+    return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
+
+
+def _encode(record: dict[str, Any], key: bytes | None) -> tuple[bytes, str]:
+    """The line for ``record`` (which carries ``prev``) and its digest."""
     body = json.dumps(record, sort_keys=True, separators=(",", ":"))
-    return f"{zlib.crc32(body.encode()):08x} {body}\n".encode()
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    return f"{digest} {_mac(key, digest) if key else '-'} {body}\n".encode(), digest
 
 
-def _decode(line: bytes) -> dict[str, Any] | None:
+def _decode(line: bytes) -> tuple[dict[str, Any], str, str] | None:
+    """``(record, digest, mac)`` of a complete line whose digest matches, else ``None``."""
     try:
-        text = line.decode()
-        crc, body = text.rstrip("\n").split(" ", 1)
-        if int(crc, 16) != zlib.crc32(body.encode()):
+        digest, mac, body = line.decode().split(" ", 2)
+        if hashlib.sha256(body.encode()).hexdigest() != digest:
             return None
-        return json.loads(body)
+        record = json.loads(body)
+        return (record, digest, mac) if isinstance(record, dict) else None
     except (UnicodeDecodeError, ValueError):
         return None
 
 
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, opened read-only; a clear :class:`LedgerError` for anything but a readable file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise LedgerError(f"ledger {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise LedgerError(f"ledger {str(path)!r} is a directory, not a ledger file") from None
+    except OSError as exc:
+        raise LedgerError(f"ledger {str(path)!r} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read()
+    except IsADirectoryError:
+        raise LedgerError(f"ledger {str(path)!r} is a directory, not a ledger file") from None
+    except OSError as exc:
+        raise LedgerError(f"ledger {str(path)!r} cannot be read ({exc.strerror or type(exc).__name__})") from None
+
+
+def _writer_active(path: Path) -> bool:
+    """Whether another process holds the writer's lock on ``path`` (probed with a shared, non-blocking lock
+    on a read-only descriptor, released at once)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops the shared lock
+
+
+def _read_settled(path: Path, wait: float = 2.0) -> bytes:
+    """The file's bytes; an incomplete last line while a writer holds the lock is a write in flight, so the
+    read is retried for up to ``wait`` seconds (a reader never takes a half-written record for damage)."""
+    data = _read_bytes(path)
+    deadline = time.monotonic() + wait
+    while data and not data.endswith(b"\n") and time.monotonic() < deadline and _writer_active(path):
+        time.sleep(0.02)
+        data = _read_bytes(path)
+    return data
+
+
 class PrivacyLedger:
     """Append-only DP-SGD step records, on disk (``path``) or in memory (``path=None``).
+
+    ``PrivacyLedger(path)`` opens a ledger to write (a new run if ``path`` does not exist; nothing is
+    written before the first record). :meth:`read` opens one only to read it. Either way an existing file
+    is verified in full (chain, MAC when keyed) and never modified by opening it.
 
     Step records hold what the accountant needs (``sigma``: the noise multiplier to account, ``q``,
     ``sampling``, ``epoch``) and what the mechanism did (``noise_multiplier``, ``clip_norm``,
@@ -59,72 +169,207 @@ class PrivacyLedger:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, durability: str = "interval",
-                 sync_interval: float = 1.0, header: dict[str, Any] | None = None):
+                 sync_interval: float = 1.0, header: dict[str, Any] | None = None, _readonly: bool = False,
+                 _data: bytes | None = None):
         if durability not in ("step", "interval"):
             raise InvalidInputError(f"durability: expected 'step' or 'interval', got {durability!r}")
         self.path = Path(path) if path is not None else None
         self.durability = durability
         self.sync_interval = float(sync_interval)
+        self.readonly = _readonly
         self.header: dict[str, Any] = {}
         self.sessions: list[dict[str, Any]] = []
         self.steps: list[dict[str, Any]] = []
+        self.repairs: list[dict[str, Any]] = []
+        #: "verified" (every MAC checked), "none" (no MAC) or "not checked: ..." (MAC present, no key)
+        self.mac_status = "none"
+        self._key: bytes | None = None
+        self._heads: set[tuple[int, str]] = set()
+        self._digest = GENESIS
         self._fd: int | None = None
+        self._on_disk = False
+        self._size = 0
+        self._hasher = hashlib.sha256()
         self._last_sync = time.monotonic()
         self._dirty = False
-        if self.path is not None and self.path.exists() and self.path.stat().st_size > 0:
-            self._load()
+        if _data is not None or (self.path is not None and (_readonly or os.path.lexists(self.path))):
+            self._parse(_read_settled(self.path) if _data is None else _data)
+            self._on_disk = True
         else:
-            self.header = {"type": "header", "version": VERSION, "created": time.time(), **(header or {})}
-            if self.path is not None:
-                atomic_write_bytes(self.path, _encode(self.header))
+            self._key = _key()
+            self.mac_status = "verified" if self._key else "none"
+            self._add({"type": "header", "version": VERSION, "created": time.time(), "run": os.urandom(16).hex(),
+                       "mac": _MAC if self._key else None, **(header or {})}, write=False)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "PrivacyLedger":
+        """Open an existing ledger read-only (it is never written); missing, empty, unreadable or corrupt
+        ledgers raise :class:`LedgerError`."""
+        if path is None:
+            raise InvalidInputError("path: reading a ledger needs its file path, got None")
+        return cls(path, _readonly=True)
 
     # ------------------------------------------------------------------ reading
-    def _load(self) -> None:
-        data = self.path.read_bytes()
+    def _parse(self, data: bytes) -> None:
+        """Verify every line of ``data`` and load the records; any bad line raises, naming it."""
+        where = f"ledger {str(self.path)!r}"
+        if not data:
+            raise LedgerError(f"{where} is empty (an emptied ledger cannot be read or resumed; if it belongs to no "
+                              "run, delete it)")
         lines = data.split(b"\n")
-        complete = lines[:-1]  # the piece after the last newline is a torn write (or empty)
-        good_bytes = 0
-        for i, raw in enumerate(complete):
-            rec = _decode(raw + b"\n")
-            if rec is None:
-                if i == len(complete) - 1:
-                    break  # torn final record: drop it
-                raise LedgerError(f"ledger {self.path}: record {i + 1} is corrupt (checksum mismatch)")
-            good_bytes += len(raw) + 1
-            kind = rec.get("type")
+        tail = lines.pop()  # bytes after the last newline: empty unless the last line is incomplete
+        if tail:
+            lines.append(tail)
+        key = _key()
+        for i, raw in enumerate(lines):
+            lineno, last = i + 1, i == len(lines) - 1
+            decoded = _decode(raw) if not (last and tail) else None
+            if decoded is None:
+                if i == 0:
+                    raise LedgerError(self._not_a_ledger(raw))
+                why = "incomplete: no newline" if last and tail else "its digest does not match its content"
+                if last:
+                    raise LedgerError(
+                        f"{where}: line {lineno} (the last) is damaged ({why}); it may be a write torn by a crash or "
+                        f"an edit, and is never dropped silently. Check the file; to remove it deliberately run "
+                        f"'python -m armour_core.wrappers.ledger repair {self.path}' (the repair is recorded)")
+                raise LedgerError(f"{where}: line {lineno} is corrupt ({why}); a record inside the ledger was "
+                                  "damaged or edited")
+            record, digest, mac = decoded
+            if record.get("prev") != self._digest:
+                raise LedgerError(f"{where}: line {lineno} breaks the hash chain (a record before it was removed, "
+                                  "inserted or replaced)")
             if i == 0:
-                if kind != "header" or rec.get("version") != VERSION:
-                    raise LedgerError(f"ledger {self.path}: not an armour privacy ledger (version {VERSION})")
-                self.header = rec
-            elif kind == "session":
-                self.sessions.append(rec)
-            elif kind == "step":
-                if rec["step"] != len(self.steps):
-                    raise LedgerError(f"ledger {self.path}: step {rec['step']} out of order "
-                                      f"(expected {len(self.steps)})")
-                self.steps.append(rec)
-            else:
-                raise LedgerError(f"ledger {self.path}: unknown record type {kind!r}")
-        if not self.header:
-            raise LedgerError(f"ledger {self.path}: missing header")
-        if good_bytes < len(data):
-            with open(self.path, "r+b") as fh:
-                fh.truncate(good_bytes)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if record.get("type") != "header" or record.get("version") != VERSION:
+                    raise LedgerError(self._not_a_ledger(raw))
+                self.mac_status = self._check_mac_mode(record, key)
+            if self.mac_status == "verified" and not hmac.compare_digest(mac, _mac(key, digest)):
+                raise LedgerError(f"{where}: line {lineno}: MAC mismatch (the record was edited, or {KEY_ENV} is not "
+                                  "the key the ledger was written with)")
+            if self.mac_status == "none" and mac != "-":
+                raise LedgerError(f"{where}: line {lineno} carries a MAC the header does not declare")
+            self._load_record(record, lineno)
+            self._digest = digest
+            self._heads.add((len(self.steps), digest))
+        self._key = key if self.mac_status == "verified" else None
+        self._size = len(data)
+        self._hasher = hashlib.sha256(data)
+
+    def _not_a_ledger(self, first: bytes) -> str:
+        where = f"ledger {str(self.path)!r}"
+        try:
+            old = json.loads(first.decode().split(" ", 1)[1])
+            if isinstance(old, dict) and old.get("type") == "header" and old.get("version") == 1:
+                return (f"{where} is a version 1 ledger, without the hash chain that makes its ε checkable; armour "
+                        f"refuses it (version {VERSION} expected): start a new ledger")
+        except (UnicodeDecodeError, ValueError, IndexError):
+            pass
+        return f"{where} is not an armour privacy ledger (version {VERSION})"
+
+    def _check_mac_mode(self, header: dict[str, Any], key: bytes | None) -> str:
+        if header.get("mac") == _MAC:
+            return "verified" if key else f"not checked: {KEY_ENV} is not set"
+        if header.get("mac") is not None:
+            raise LedgerError(f"ledger {str(self.path)!r}: unknown MAC scheme {header.get('mac')!r}")
+        if key:
+            raise LedgerError(f"ledger {str(self.path)!r} carries no MAC but {KEY_ENV} is set: it cannot be verified "
+                              f"(anyone could have rewritten it); unset {KEY_ENV} to read it unverified")
+        return "none"
+
+    def _load_record(self, rec: dict[str, Any], lineno: int) -> None:
+        kind = rec.get("type")
+        if kind == "header":
+            if self.header:
+                raise LedgerError(f"ledger {str(self.path)!r}: line {lineno}: a second header")
+            self.header = rec
+        elif kind == "session":
+            self.sessions.append(rec)
+        elif kind == "step":
+            if rec.get("step") != len(self.steps):
+                raise LedgerError(f"ledger {str(self.path)!r}: line {lineno}: step {rec.get('step')} out of order "
+                                  f"(expected {len(self.steps)})")
+            self.steps.append(rec)
+        elif kind == "repair":
+            self.repairs.append(rec)
+        else:
+            raise LedgerError(f"ledger {str(self.path)!r}: line {lineno}: unknown record type {kind!r}")
+
+    @property
+    def head(self) -> LedgerHead:
+        """The chain head: steps recorded and the digest of the last record (stamped into checkpoints)."""
+        return LedgerHead(len(self.steps), self._digest)
+
+    def verify_head(self, head: LedgerHead | str, *, what: str = "checkpoint") -> None:
+        """Raise unless this ledger's chain passes through ``head`` (the head a checkpoint was saved with):
+        fewer steps means the ledger was cut; another digest, that it is not this model's ledger."""
+        head = LedgerHead.parse(head) if isinstance(head, str) else head
+        where = f"ledger {str(self.path) if self.path else '(in memory)'!r}"
+        if head.steps > len(self.steps):
+            raise LedgerError(f"{where} is truncated: the {what} was saved after {head.steps} DP-SGD steps, the ledger "
+                              f"records only {len(self.steps)} (its ε would be under-reported)")
+        if (head.steps, head.digest) not in self._heads:
+            raise LedgerError(f"{where} does not belong to the {what}: its hash chain never reaches the {what}'s head "
+                              f"at step {head.steps} (another run's ledger, or records before that step were changed)")
 
     # ------------------------------------------------------------------ writing
-    def _append(self, record: dict[str, Any]) -> None:
-        if self.path is None:
-            return
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        data = _encode(record)
-        written = os.write(self._fd, data)
-        if written != len(data):
-            raise LedgerError(f"ledger {self.path}: short write ({written} of {len(data)} bytes)")
-        self._dirty = True
-        if self.durability == "step" or time.monotonic() - self._last_sync >= self.sync_interval:
+    def _writable(self) -> None:
+        if self.readonly:
+            raise LedgerError(f"ledger {str(self.path)!r} was opened read-only")
+        if self.header.get("mac") == _MAC and self._key is None:
+            raise LedgerError(f"ledger {str(self.path)!r} carries MACs: appending to it needs {KEY_ENV}")
+
+    def _acquire(self) -> None:
+        """Become the only writer: create the file if new, lock it, check it is still what was read."""
+        self._writable()
+        import fcntl
+
+        where = f"ledger {str(self.path)!r}"
+        if not self._on_disk:
+            first, _ = _encode(self.header, self._key)
+            try:
+                atomic_write_bytes(self.path, first, overwrite=False)
+            except FileExistsError:
+                raise LedgerError(f"{where} was created by another process after this one opened it") from None
+            self._on_disk = True
+            self._size = len(first)
+            self._hasher = hashlib.sha256(first)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+        except OSError as exc:
+            raise LedgerError(f"{where} cannot be opened for writing ({exc.strerror or type(exc).__name__})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise LedgerError(f"{where} is in use by another process (another writer holds its lock)") from None
+            raise LedgerError(f"{where} cannot be locked ({exc.strerror})") from None
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            fh.seek(0)
+            current = fh.read()
+        if len(current) != self._size or hashlib.sha256(current).hexdigest() != self._hasher.hexdigest():
+            os.close(fd)
+            raise LedgerError(f"{where} changed since it was opened (another writer, or an edit); open it again")
+        self._fd = fd
+
+    def _add(self, record: dict[str, Any], *, write: bool = True) -> None:
+        """Chain ``record`` to the head and (``write``) append it to the file."""
+        record = {**record, "prev": self._digest}
+        line, digest = _encode(record, self._key)
+        if write and self.path is not None:
+            if self._fd is None:
+                self._acquire()
+            written = os.write(self._fd, line)
+            if written != len(line):
+                raise LedgerError(f"ledger {str(self.path)!r}: short write ({written} of {len(line)} bytes)")
+            self._size += len(line)
+            self._hasher.update(line)
+            self._dirty = True
+        self._load_record(record, 0)
+        self._digest = digest
+        self._heads.add((len(self.steps), digest))
+        if write and self.path is not None and (
+                self.durability == "step" or time.monotonic() - self._last_sync >= self.sync_interval):
             self.sync()
 
     def check_compatible(self, **expected: Any) -> None:
@@ -137,20 +382,17 @@ class PrivacyLedger:
 
     def begin_session(self, **meta: Any) -> int:
         """Record the start of a training session; returns its index (0 for a new run)."""
-        rec = {"type": "session", "index": len(self.sessions), "start_step": len(self.steps), "time": time.time(),
-               **meta}
-        self._append(rec)
-        self.sessions.append(rec)
+        index = len(self.sessions)
+        self._add({"type": "session", "index": index, "start_step": len(self.steps), "time": time.time(), **meta})
         self.sync()
-        return rec["index"]
+        return index
 
     def record_step(self, *, sigma: float, q: float, sampling: str, epoch: int, **mechanism: Any) -> int:
         """Append one step (before it runs); returns its index."""
-        rec = {"type": "step", "step": len(self.steps), "sigma": float(sigma), "q": float(q), "sampling": sampling,
-               "epoch": int(epoch), **mechanism}
-        self._append(rec)
-        self.steps.append(rec)
-        return rec["step"]
+        step = len(self.steps)
+        self._add({"type": "step", "step": step, "sigma": float(sigma), "q": float(q), "sampling": sampling,
+                   "epoch": int(epoch), **mechanism})
+        return step
 
     def sync(self) -> None:
         """Flush appended records to disk (``fsync``)."""
@@ -160,9 +402,10 @@ class PrivacyLedger:
         self._last_sync = time.monotonic()
 
     def close(self) -> None:
+        """Sync and give up the writer's lock (a later append takes it again, after re-checking the file)."""
         self.sync()
         if self._fd is not None:
-            os.close(self._fd)
+            os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = None
 
     def __enter__(self) -> "PrivacyLedger":
@@ -176,6 +419,51 @@ class PrivacyLedger:
             self.close()
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
+
+    @classmethod
+    def repair(cls, path: str | os.PathLike) -> dict[str, Any]:
+        """Remove a damaged *last* line deliberately, under the writer's lock, and append a ``repair`` record
+        saying what was removed (line, bytes, SHA-256). Only the last line can be repaired: damage anywhere
+        else is an error. Returns the repair record.
+
+        A torn write-ahead record belongs to a step that never ran, so dropping it is sound; if the line was a
+        step that did run, the checkpoint head still shows the missing step."""
+        import fcntl
+
+        path = Path(path)
+        data = _read_bytes(path)
+        try:
+            cls(path, _readonly=True)
+        except LedgerError as exc:
+            if "(the last) is damaged" not in str(exc):
+                raise
+        else:
+            raise LedgerError(f"ledger {str(path)!r}: nothing to repair (every line verifies)")
+        body = data[:-1] if data.endswith(b"\n") else data
+        cut = body.rfind(b"\n") + 1
+        if cut == 0:
+            raise LedgerError(f"ledger {str(path)!r}: the header itself is damaged; nothing can be repaired")
+        led = cls(path, _data=data[:cut])
+        led._writable()
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise LedgerError(f"ledger {str(path)!r} is in use by another process (another writer holds its lock)") \
+                from None
+        if os.fstat(fd).st_size != len(data):
+            os.close(fd)
+            raise LedgerError(f"ledger {str(path)!r} changed while being repaired; try again")
+        os.ftruncate(fd, cut)
+        os.fsync(fd)
+        led._fd = fd
+        dropped = data[cut:]
+        record = {"type": "repair", "line": data[:cut].count(b"\n") + 1, "dropped_bytes": len(dropped),
+                  "dropped_sha256": hashlib.sha256(dropped).hexdigest(), "time": time.time()}
+        led._add(record)
+        led.close()
+        return led.repairs[-1]
 
     # ------------------------------------------------------------------ accounting
     @property
@@ -199,6 +487,22 @@ class PrivacyLedger:
         return acc.epsilon(delta)
 
 
+def verify_ledger(path: str | os.PathLike, *, checkpoint: str | os.PathLike | None = None) -> PrivacyLedger:
+    """Read ``path`` (read-only) and, given the ``checkpoint`` of the model it is claimed for, check that its
+    chain reaches the head stamped into that checkpoint. A checkpoint without a head is refused: nothing then
+    ties the ledger to the model."""
+    ledger = PrivacyLedger.read(path)
+    if checkpoint is not None:
+        from ..ms.checkpoint import read_ledger_head
+
+        head = read_ledger_head(checkpoint)
+        if head is None:
+            raise LedgerError(f"checkpoint {str(checkpoint)!r} carries no ledger head ({CHECKPOINT_KEY}; it was not "
+                              "saved by DPModel), so the ledger cannot be tied to it")
+        ledger.verify_head(head)
+    return ledger
+
+
 def events_from_steps(steps: Iterable[dict[str, Any]]) -> Iterable[AccountantEvent]:
     run: list[Any] | None = None  # [sigma, q, sampling, epoch key, count]
     for s in steps:
@@ -218,3 +522,34 @@ def events_from_steps(steps: Iterable[dict[str, Any]]) -> Iterable[AccountantEve
         run = new
     if run is not None:
         yield AccountantEvent(noise_multiplier=run[0], sampling_rate=run[1], steps=run[4], sampling=run[2])
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m armour_core.wrappers.ledger verify|repair PATH [--checkpoint CKPT]``."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m armour_core.wrappers.ledger",
+                                     description="Verify a privacy ledger, or deliberately repair its damaged "
+                                                 "last line.")
+    parser.add_argument("action", choices=("verify", "repair"))
+    parser.add_argument("path")
+    parser.add_argument("--checkpoint", help="with verify: a DPModel checkpoint whose ledger head must be reached")
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "repair":
+            rec = PrivacyLedger.repair(args.path)
+            print(f"removed line {rec['line']} ({rec['dropped_bytes']} bytes, sha256 {rec['dropped_sha256']}); "
+                  "the repair is recorded in the ledger")
+        else:
+            led = verify_ledger(args.path, checkpoint=args.checkpoint)
+            print(f"ledger {args.path}: {led.num_steps} steps, head {led.head.encode()}, MAC {led.mac_status}"
+                  + (", reaches the checkpoint's head" if args.checkpoint else ""))
+    except LedgerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

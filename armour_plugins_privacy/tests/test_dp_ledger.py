@@ -85,19 +85,27 @@ def test_killed_run_resumes_with_all_steps_accounted(tmp_path):
     assert resumed.sessions[1]["start_step"] == before
 
 
-def test_torn_final_record_is_dropped(tmp_path):
+def test_torn_final_record_is_refused_until_repaired(tmp_path):
+    """Issue 9 changed this: a damaged last line used to be dropped (and the file truncated) on open, which let
+    a damaged or cut step record under-report ε. Now reading refuses, naming the line, and leaves the file
+    alone; ``PrivacyLedger.repair`` removes it deliberately and records the repair."""
     path = tmp_path / "l.ledger"
     with PrivacyLedger(path, header={"delta": 1e-5}) as led:
         led.begin_session()
         for _ in range(3):
             led.record_step(sigma=1.0, q=0.1, sampling="poisson", epoch=0)
     with open(path, "ab") as fh:
-        fh.write(b'0badc0de {"type":"step","st')  # a write cut short by a crash
+        fh.write(b'0badc0de - {"type":"step","st')  # a write cut short by a crash
+    damaged = path.read_bytes()
+    with pytest.raises(LedgerError, match=r"line 6 \(the last\)"):
+        PrivacyLedger(path)
+    assert path.read_bytes() == damaged
+    assert PrivacyLedger.repair(path)["dropped_bytes"] == len(b'0badc0de - {"type":"step","st')
     again = PrivacyLedger(path)
-    assert again.num_steps == 3
-    again.record_step(sigma=1.0, q=0.1, sampling="poisson", epoch=0)  # appends cleanly after truncation
+    assert again.num_steps == 3 and len(again.repairs) == 1
+    again.record_step(sigma=1.0, q=0.1, sampling="poisson", epoch=0)  # appends cleanly after the repair
     again.close()
-    assert PrivacyLedger(path).num_steps == 4
+    assert PrivacyLedger.read(path).num_steps == 4
 
 
 def test_corrupt_middle_record_is_an_error(tmp_path):
@@ -115,7 +123,8 @@ def test_corrupt_middle_record_is_an_error(tmp_path):
 
 def test_ledger_rejects_other_runs(tmp_path):
     path = tmp_path / "l.ledger"
-    PrivacyLedger(path, header={"delta": 1e-5}).close()
+    with PrivacyLedger(path, header={"delta": 1e-5}) as led:
+        led.begin_session()
     with pytest.raises(LedgerError, match="delta"):
         PrivacyLedger(path).check_compatible(delta=1e-6)
     (tmp_path / "junk").write_text("hello\n")

@@ -20,12 +20,12 @@ time independent of ``steps``) and ``eager`` otherwise.
 Randomness (DI transforms, VMI neighbours) is drawn in numpy from the attack's seeded generator, step by
 step, and fed to the graph as inputs, so results do not depend on the mode or on how the loop is chunked.
 Batches are padded to a few bucket sizes so varying batch sizes (fuzzing, hypothesis) reuse graphs;
-compiled graphs are cached per model and loop structure.
+compiled graphs live in the model's one cache (``MSModel.compiled``), keyed by the loop structure, so they
+run in inference mode and are rebuilt when the network's parameters are replaced.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -200,29 +200,9 @@ def _classifier_gradients(model: Any, spec: LoopSpec) -> tuple[Callable, Callabl
 
 
 # ------------------------------------------------------------------------------------------ compiled forms
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _storage(model: Any) -> tuple:
-    """Where the network's parameters live. ``Parameter.set_data`` (used by ``load_param_into_net``)
-    moves a parameter to new storage that an already compiled graph does not see (MindSpore 2.10), while
-    in-place updates (optimisers, ``ops.assign``) keep it; a change here means the graphs must be rebuilt."""
-    network = getattr(model, "network", None)
-    if network is None:
-        return ()
-    return tuple(p.data_ptr() for p in network.get_parameters())
-
-
-def _cached(model: Any, key: tuple, build: Callable[[], Callable]) -> Callable:
-    per_model = _CACHE.setdefault(model, {})
-    storage = _storage(model)
-    if per_model.get("storage", storage) != storage:
-        per_model.clear()
-    per_model["storage"] = storage
-    fn = per_model.get(key)
-    if fn is None:
-        fn = per_model[key] = build()
-    return fn
+def has_graphs(model: Any) -> bool:
+    """Whether ``model`` runs plugins' MindSpore graphs (``MSModel``: capability ``graphs``)."""
+    return "graphs" in getattr(model, "capabilities", ())
 
 
 def compiled_loop(model: Any, spec: LoopSpec, mode: str, unroll: int = 0) -> Callable:
@@ -255,17 +235,16 @@ def compiled_loop(model: Any, spec: LoopSpec, mode: str, unroll: int = 0) -> Cal
 
         return ms.jit(loop)
 
-    return _cached(model, (spec, mode, unroll), build)
+    return model.compiled("attack_loop", (spec, mode, unroll), build)
 
 
 def eager_body(model: Any, spec: LoopSpec) -> Callable:
     """The uncompiled body (PyNative); gradients in-graph for MindSpore models, else via the classifier.
 
-    Bodies for other classifiers are rebuilt per call (nothing to compile): caching them would keep the
-    model alive through the closure, defeating the weak cache."""
-    if not hasattr(model, "logits_fn"):
+    Bodies for other classifiers are rebuilt per call (nothing to compile)."""
+    if not has_graphs(model):
         return _build_body(spec, *_classifier_gradients(model, spec))
-    return _cached(model, (spec, "eager", 0), lambda: _build_body(spec, *_ms_gradients(model, spec)))
+    return model.compiled("attack_loop", (spec, "eager", 0), lambda: _build_body(spec, *_ms_gradients(model, spec)))
 
 
 # ------------------------------------------------------------------------------------------ the driver
@@ -273,7 +252,7 @@ StepDraw = Callable[[int], tuple[np.ndarray | None, np.ndarray | None, np.ndarra
 
 
 def resolve_mode(model: Any, mode: str) -> str:
-    if not hasattr(model, "logits_fn"):
+    if not has_graphs(model):
         return "eager"
     return "loop" if mode == "auto" else mode
 

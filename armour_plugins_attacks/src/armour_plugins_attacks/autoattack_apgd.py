@@ -31,6 +31,7 @@ import numpy as np
 from armour_core.api.attack import Attack
 from armour_core.errors import InvalidInputError
 
+from ._graph import has_graphs
 from .autoattack_rows import padded
 from .configs_minnorm import APGDConfig, APGDTConfig
 from .minimum_norm import top_other_classes
@@ -47,98 +48,107 @@ def checkpoints(steps: int) -> list[int]:
 
 
 class _APGDGraph:
-    """The compiled APGD iteration for one model, loss, targeting mode and norm."""
+    """The compiled APGD iteration for one model, loss, targeting mode and norm (kept in the model's cache,
+    ``MSModel.compiled``, so it runs in inference mode and follows replaced weights)."""
 
-    def __init__(self, model, *, loss: str, targeted: bool, norm: str, eot: int, lo: float, hi: float):
+    def __init__(self, model, **opts):
         import mindspore as ms
-        from mindspore import ops
 
-        logits_fn = model.logits_fn
-
-        def objective(x, y, t):
-            z = logits_fn(x)
-            n_cls = z.shape[1]
-            oh_y = ops.one_hot(y, n_cls, 1.0, 0.0).astype(z.dtype)
-            z_y = (z * oh_y).sum(1)
-            if loss == "ce":
-                logp = ops.log_softmax(z, 1)
-                if targeted:
-                    oh_t = ops.one_hot(t, n_cls, 1.0, 0.0).astype(z.dtype)
-                    values = (logp * oh_t).sum(1)
-                else:
-                    values = -(logp * oh_y).sum(1)
-            else:
-                top, _ = ops.topk(z, 4 if targeted else 3)
-                if targeted:
-                    oh_t = ops.one_hot(t, n_cls, 1.0, 0.0).astype(z.dtype)
-                    z_t = (z * oh_t).sum(1)
-                    values = -(z_y - z_t) / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + 1e-12)
-                else:
-                    other = (z - 1e9 * oh_y).max(1)
-                    values = -(z_y - other) / (top[:, 0] - top[:, 2] + 1e-12)
-            return values.sum(), values, z
-
-        vg = ms.value_and_grad(objective, grad_position=0, has_aux=True)
-
-        def evaluate(x, y, t):
-            total_v, total_g, z = None, None, None
-            for _ in range(eot):
-                (_, v, z), g = vg(x, y, t)
-                total_v = v if total_v is None else total_v + v
-                total_g = g if total_g is None else total_g + g
-            return total_v / eot, total_g / eot, z
-
-        def expand(a, ref):
-            return a.reshape((-1,) + (1,) * (ref.ndim - 1))
-
-        def project(x, x0, eps):
-            d = x - x0
-            if norm == "linf":
-                d = ops.clamp(d, -eps, eps)
-            else:
-                flat = d.reshape(d.shape[0], -1)
-                nrm = ops.sqrt((flat * flat).sum(1) + 1e-24)
-                d = d * expand(ops.minimum(eps / nrm, ops.ones_like(nrm)), d)
-            return ops.clamp(x0 + d, lo, hi)
-
-        def succeeded(z, y, t, explicit):
-            pred = z.argmax(1)
-            hit = (pred == t).astype(z.dtype)
-            miss = (pred != y).astype(z.dtype)
-            return explicit * hit + (1.0 - explicit) * miss
-
-        def start(x, y, t, explicit):
-            v, g, z = evaluate(x, y, t)
-            return v, g, succeeded(z, y, t, explicit)
-
-        def step(x_k, x_prev, g_k, loss_k, eta, alpha, x0, y, t, eps, explicit,
-                 f_max, x_max, g_max, count, adv, found):
-            if norm == "linf":
-                direction = ops.sign(g_k)
-            else:
-                flat = g_k.reshape(g_k.shape[0], -1)
-                direction = g_k / expand(ops.sqrt((flat * flat).sum(1)) + 1e-12, g_k)
-            z_next = project(x_k + expand(eta, x_k) * direction, x0, eps)
-            x_next = project(x_k + alpha * (z_next - x_k) + (1.0 - alpha) * (x_k - x_prev), x0, eps)
-            v, g, z = evaluate(x_next, y, t)
-            ok = succeeded(z, y, t, explicit)
-            count = count + (v > loss_k).astype(count.dtype)
-            better = v > f_max
-            f_max = ops.where(better, v, f_max)
-            x_max = ops.where(expand(better, x_max), x_next, x_max)
-            g_max = ops.where(expand(better, g_max), g, g_max)
-            fresh = ops.logical_and(ok > 0, found <= 0)
-            adv = ops.where(expand(fresh, adv), x_next, adv)
-            found = ops.maximum(found, ok)
-            return x_next, x_k, g, v, f_max, x_max, g_max, count, adv, found
-
-        self.start = ms.jit(start)
-        self.step = ms.jit(step)
+        key = tuple(sorted(opts.items()))
+        self.start = model.compiled("apgd_start", key, lambda: _apgd_functions(model, **opts)[0])
+        self.step = model.compiled("apgd_step", key, lambda: _apgd_functions(model, **opts)[1])
         self.to_device = ms.Tensor
 
     @staticmethod
     def to_host(t):
         return t.asnumpy()
+
+
+def _apgd_functions(model, *, loss: str, targeted: bool, norm: str, eot: int, lo: float, hi: float):
+    """The jitted ``start`` (first evaluation) and ``step`` (one APGD iteration)."""
+    import mindspore as ms
+    from mindspore import ops
+
+    logits_fn = model.logits_fn
+
+    def objective(x, y, t):
+        z = logits_fn(x)
+        n_cls = z.shape[1]
+        oh_y = ops.one_hot(y, n_cls, 1.0, 0.0).astype(z.dtype)
+        z_y = (z * oh_y).sum(1)
+        if loss == "ce":
+            logp = ops.log_softmax(z, 1)
+            if targeted:
+                oh_t = ops.one_hot(t, n_cls, 1.0, 0.0).astype(z.dtype)
+                values = (logp * oh_t).sum(1)
+            else:
+                values = -(logp * oh_y).sum(1)
+        else:
+            top, _ = ops.topk(z, 4 if targeted else 3)
+            if targeted:
+                oh_t = ops.one_hot(t, n_cls, 1.0, 0.0).astype(z.dtype)
+                z_t = (z * oh_t).sum(1)
+                values = -(z_y - z_t) / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + 1e-12)
+            else:
+                other = (z - 1e9 * oh_y).max(1)
+                values = -(z_y - other) / (top[:, 0] - top[:, 2] + 1e-12)
+        return values.sum(), values, z
+
+    vg = ms.value_and_grad(objective, grad_position=0, has_aux=True)
+
+    def evaluate(x, y, t):
+        total_v, total_g, z = None, None, None
+        for _ in range(eot):
+            (_, v, z), g = vg(x, y, t)
+            total_v = v if total_v is None else total_v + v
+            total_g = g if total_g is None else total_g + g
+        return total_v / eot, total_g / eot, z
+
+    def expand(a, ref):
+        return a.reshape((-1,) + (1,) * (ref.ndim - 1))
+
+    def project(x, x0, eps):
+        d = x - x0
+        if norm == "linf":
+            d = ops.clamp(d, -eps, eps)
+        else:
+            flat = d.reshape(d.shape[0], -1)
+            nrm = ops.sqrt((flat * flat).sum(1) + 1e-24)
+            d = d * expand(ops.minimum(eps / nrm, ops.ones_like(nrm)), d)
+        return ops.clamp(x0 + d, lo, hi)
+
+    def succeeded(z, y, t, explicit):
+        pred = z.argmax(1)
+        hit = (pred == t).astype(z.dtype)
+        miss = (pred != y).astype(z.dtype)
+        return explicit * hit + (1.0 - explicit) * miss
+
+    def start(x, y, t, explicit):
+        v, g, z = evaluate(x, y, t)
+        return v, g, succeeded(z, y, t, explicit)
+
+    def step(x_k, x_prev, g_k, loss_k, eta, alpha, x0, y, t, eps, explicit,
+             f_max, x_max, g_max, count, adv, found):
+        if norm == "linf":
+            direction = ops.sign(g_k)
+        else:
+            flat = g_k.reshape(g_k.shape[0], -1)
+            direction = g_k / expand(ops.sqrt((flat * flat).sum(1)) + 1e-12, g_k)
+        z_next = project(x_k + expand(eta, x_k) * direction, x0, eps)
+        x_next = project(x_k + alpha * (z_next - x_k) + (1.0 - alpha) * (x_k - x_prev), x0, eps)
+        v, g, z = evaluate(x_next, y, t)
+        ok = succeeded(z, y, t, explicit)
+        count = count + (v > loss_k).astype(count.dtype)
+        better = v > f_max
+        f_max = ops.where(better, v, f_max)
+        x_max = ops.where(expand(better, x_max), x_next, x_max)
+        g_max = ops.where(expand(better, g_max), g, g_max)
+        fresh = ops.logical_and(ok > 0, found <= 0)
+        adv = ops.where(expand(fresh, adv), x_next, adv)
+        found = ops.maximum(found, ok)
+        return x_next, x_k, g, v, f_max, x_max, g_max, count, adv, found
+
+    return ms.jit(start), ms.jit(step)
 
 
 class _APGDNumpy:
@@ -234,13 +244,7 @@ class APGD(Attack):
     def _graph(self, loss: str, targeted: bool):
         lo, hi = self.model.bounds
         opts = dict(loss=loss, targeted=targeted, norm=self.config.norm, eot=self.config.eot_samples, lo=lo, hi=hi)
-        if not hasattr(self.model, "logits_fn"):
-            return _APGDNumpy(self.model, **opts)
-        cache = self.model.__dict__.setdefault("_armour_apgd_graphs", {})  # shared by every APGD instance
-        key = (loss, targeted, self.config.norm, self.config.eot_samples)
-        if key not in cache:
-            cache[key] = _APGDGraph(self.model, **opts)
-        return cache[key]
+        return (_APGDGraph if has_graphs(self.model) else _APGDNumpy)(self.model, **opts)
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         adv, _ = self.attack_rows(x, y, target, np.ones(len(x), dtype=bool))

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from armour_core.cli_args import (finite_float, nonnegative_float, nonnegative_int, output_dir, positive_float,
+                                  positive_int)
 from armour_core.errors import InvalidInputError
 from armour_core.loading import add_model_arguments, target_from_args
 
@@ -77,15 +79,17 @@ def register_attack(subparsers: Any) -> None:
         description="Run one attack from the registry on a model and data; writes adversarial.npz "
                     "(x_adv, y, predictions, success, norms) and attack.json (metrics) atomically into --out.")
     p.add_argument("--attack", default="fgsm", help="attack name (see: armour plugins --kind attack); default fgsm")
-    p.add_argument("--eps", type=float, default=None, help="perturbation budget (default: the attack's own)")
+    p.add_argument("--eps", type=nonnegative_float, default=None,
+                   help="perturbation budget (default: the attack's own)")
     p.add_argument("--norm", default=None, help="linf, l2, l1 or l0 (default: the attack's own)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other attack setting, e.g. steps=20 "
                                                                       "(repeatable; values parsed as JSON)")
-    p.add_argument("--target-class", type=int, default=None, help="targeted attack towards this class")
+    p.add_argument("--target-class", type=nonnegative_int, default=None, help="targeted attack towards this class")
     add_model_arguments(p)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="armour-attack", help="output directory (default ./armour-attack)")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--out", default="armour-attack", type=output_dir,
+                   help="output directory (default ./armour-attack)")
     _progress_flag(p)
     p.set_defaults(func=run_attack)
 
@@ -95,8 +99,6 @@ def run_attack(args: argparse.Namespace) -> int:
 
     from .evaluation.metrics import attack_metrics
 
-    if args.batch_size <= 0:
-        raise InvalidInputError(f"--batch-size: expected a positive int, got {args.batch_size}")
     options = parse_settings(args.set)
     for flag, value in (("eps", args.eps), ("norm", args.norm)):
         if value is not None:
@@ -166,12 +168,14 @@ def register_evaluate(subparsers: Any) -> None:
     p.add_argument("--set", action="append", metavar="ATTACK.KEY=VALUE",
                    help="attack settings, e.g. pgd.steps=20 (repeatable; values parsed as JSON)")
     add_model_arguments(p)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--examples", type=int, default=8, help="clean/adversarial pairs shown in the report (default 8)")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--examples", type=nonnegative_int, default=8,
+                   help="clean/adversarial pairs shown in the report (default 8)")
     p.add_argument("--no-determinism-check", action="store_true", help="skip re-running attacks with the same seed")
     p.add_argument("--no-gradient-check", action="store_true", help="skip the vanishing-gradient check")
-    p.add_argument("--out", default="armour-report", help="output directory (default ./armour-report)")
+    p.add_argument("--out", default="armour-report", type=output_dir,
+                   help="output directory (default ./armour-report)")
     _progress_flag(p)
     p.set_defaults(func=run_evaluate)
 
@@ -223,9 +227,10 @@ def register_defend(subparsers: Any) -> None:
                     "defended.ckpt, defense.json and a self-contained defense.html (per-epoch clean/robust "
                     "accuracy, DEEPSEC defense metrics against the original model) into --out.")
     p.add_argument("--defense", default="pad", help="defense name (see: armour plugins --kind defense); default pad")
-    p.add_argument("--eps", type=float, default=None, help="the defense's perturbation budget (default: its own)")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--eps", type=nonnegative_float, default=None,
+                   help="the defense's perturbation budget (default: its own)")
+    p.add_argument("--epochs", type=positive_int, default=1)
+    p.add_argument("--learning-rate", type=positive_float, default=1e-3)
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other defense setting, e.g. steps=7 "
                                                                       "(repeatable; values parsed as JSON)")
     p.add_argument("--static", default=None,
@@ -239,17 +244,20 @@ def register_defend(subparsers: Any) -> None:
     g.add_argument("--network", help="your network: 'package.module:factory' or 'file.py:factory'")
     g.add_argument("--checkpoint", help="trained weights of --network to start from (a MindSpore .ckpt)")
     g.add_argument("--data", help="your data: an .npz with x_train, y_train, x_test, y_test")
-    g.add_argument("--bounds", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"))
-    g.add_argument("--train-n", type=int, default=None, help="train on the first N training points")
-    g.add_argument("--test-n", type=int, default=None, help="evaluate on the first N test points")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="armour-defense", help="output directory (default ./armour-defense)")
+    g.add_argument("--bounds", type=finite_float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"))
+    g.add_argument("--train-n", type=positive_int, default=None, help="train on the first N training points")
+    g.add_argument("--test-n", type=positive_int, default=None, help="evaluate on the first N test points")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--out", default="armour-defense", type=output_dir,
+                   help="output directory (default ./armour-defense)")
     _progress_flag(p)
     p.set_defaults(func=run_defend)
 
 
 def _defend_target(args: argparse.Namespace):
     """(network, dataset record, description)."""
+    import attrs
+
     import armour_core.ms  # noqa: F401
     from armour_core import loading
 
@@ -257,8 +265,11 @@ def _defend_target(args: argparse.Namespace):
         if not (args.network and args.data):
             raise InvalidInputError("--network and --data: give both to defend your own model")
         data = loading.load_data(args.data, bounds=tuple(args.bounds))
-        net = loading.load_network(args.network, args.checkpoint)
-        return net, data, f"{args.network}" + (f" ({args.checkpoint})" if args.checkpoint else "")
+        model = loading.user_model(args.network, args.checkpoint,
+                                   {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test,
+                                    "y_test": data.y_test}, bounds=data.bounds)
+        data = attrs.evolve(data, num_classes=model.num_classes)  # the network's output width, not max(y) + 1
+        return model.network, data, f"{args.network}" + (f" ({args.checkpoint})" if args.checkpoint else "")
     from armour_core import registry
     from armour_core.ms.pretrained import pretrained
 
@@ -277,10 +288,6 @@ def run_defend(args: argparse.Namespace) -> int:
 
     from .evaluation.metrics import defense_metrics, radar_plot
 
-    for flag in ("epochs", "train_n", "test_n"):
-        v = getattr(args, flag)
-        if v is not None and v <= 0:
-            raise InvalidInputError(f"--{flag.replace('_', '-')}: expected a positive number, got {v}")
     spec = registry.spec("defense", args.defense)
     options = parse_settings(args.set)
     options.update(epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed)

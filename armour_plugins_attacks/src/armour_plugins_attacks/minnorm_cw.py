@@ -22,6 +22,7 @@ import numpy as np
 
 from armour_core.api.attack import Attack
 
+from ._graph import has_graphs
 from .autoattack_rows import padded
 from .configs_minnorm import CWConfig
 
@@ -29,53 +30,62 @@ _BIG = 1e10
 
 
 class _CWGraph:
-    """Compiled chunks of C&W Adam iterations for one model, one direction and one chunk length."""
+    """Compiled chunks of C&W Adam iterations for one model, one direction and one chunk length (kept in the
+    model's cache, ``MSModel.compiled``, so they run in inference mode and follow replaced weights)."""
 
-    def __init__(self, model, *, targeted: bool, length: int, lo: float, hi: float,
-                 beta1: float = 0.9, beta2: float = 0.999):
+    def __init__(self, model, *, targeted: bool, length: int, lo: float, hi: float):
         import mindspore as ms
-        from mindspore import ops
 
-        logits_fn = model.logits_fn
-        half = (hi - lo) / 2.0
-
-        def objective(w, x0, onehot, const, kappa):
-            xa = lo + half * (ops.tanh(w) + 1.0)
-            z = logits_fn(xa)
-            real = (z * onehot).sum(1)
-            other = (z - 1e9 * onehot).max(1)
-            gap = other - real if targeted else real - other
-            hinge = ops.relu(gap + kappa)
-            diff = (xa - x0).reshape(xa.shape[0], -1)
-            l2 = (diff * diff).sum(1)
-            loss = l2 + const * hinge
-            return loss.sum(), loss, l2, gap, xa
-
-        vg = ms.value_and_grad(objective, grad_position=0, has_aux=True)
-
-        def chunk(w, m, v, t, x0, onehot, const, kappa, lr, best_l2, best_adv, found):
-            loss = best_l2
-            for _ in range(length):
-                (_, loss, l2, gap, xa), g = vg(w, x0, onehot, const, kappa)
-                ok = (gap < -kappa).astype(best_l2.dtype)  # succeeded with confidence kappa
-                improved = ops.logical_and(ok > 0, l2 < best_l2)
-                best_l2 = ops.where(improved, l2, best_l2)
-                best_adv = ops.where(improved.reshape((-1,) + (1,) * (xa.ndim - 1)), xa, best_adv)
-                found = ops.maximum(found, ok)
-                t = t + 1.0
-                m = beta1 * m + (1.0 - beta1) * g
-                v = beta2 * v + (1.0 - beta2) * g * g
-                mhat = m / (1.0 - ops.pow(beta1, t))
-                vhat = v / (1.0 - ops.pow(beta2, t))
-                w = w - lr * mhat / (ops.sqrt(vhat) + 1e-8)
-            return w, m, v, t, loss, best_l2, best_adv, found
-
-        self.run = ms.jit(chunk)
+        self.run = model.compiled("cw_chunk", (targeted, length, lo, hi),
+                                  lambda: _cw_chunk(model, targeted=targeted, length=length, lo=lo, hi=hi))
         self.to_device = ms.Tensor
 
     @staticmethod
     def to_host(t):
         return t.asnumpy()
+
+
+def _cw_chunk(model, *, targeted: bool, length: int, lo: float, hi: float, beta1: float = 0.9,
+              beta2: float = 0.999):
+    """The jitted chunk of ``length`` C&W Adam iterations."""
+    import mindspore as ms
+    from mindspore import ops
+
+    logits_fn = model.logits_fn
+    half = (hi - lo) / 2.0
+
+    def objective(w, x0, onehot, const, kappa):
+        xa = lo + half * (ops.tanh(w) + 1.0)
+        z = logits_fn(xa)
+        real = (z * onehot).sum(1)
+        other = (z - 1e9 * onehot).max(1)
+        gap = other - real if targeted else real - other
+        hinge = ops.relu(gap + kappa)
+        diff = (xa - x0).reshape(xa.shape[0], -1)
+        l2 = (diff * diff).sum(1)
+        loss = l2 + const * hinge
+        return loss.sum(), loss, l2, gap, xa
+
+    vg = ms.value_and_grad(objective, grad_position=0, has_aux=True)
+
+    def chunk(w, m, v, t, x0, onehot, const, kappa, lr, best_l2, best_adv, found):
+        loss = best_l2
+        for _ in range(length):
+            (_, loss, l2, gap, xa), g = vg(w, x0, onehot, const, kappa)
+            ok = (gap < -kappa).astype(best_l2.dtype)  # succeeded with confidence kappa
+            improved = ops.logical_and(ok > 0, l2 < best_l2)
+            best_l2 = ops.where(improved, l2, best_l2)
+            best_adv = ops.where(improved.reshape((-1,) + (1,) * (xa.ndim - 1)), xa, best_adv)
+            found = ops.maximum(found, ok)
+            t = t + 1.0
+            m = beta1 * m + (1.0 - beta1) * g
+            v = beta2 * v + (1.0 - beta2) * g * g
+            mhat = m / (1.0 - ops.pow(beta1, t))
+            vhat = v / (1.0 - ops.pow(beta2, t))
+            w = w - lr * mhat / (ops.sqrt(vhat) + 1e-8)
+        return w, m, v, t, loss, best_l2, best_adv, found
+
+    return ms.jit(chunk)
 
 
 class _CWNumpy:
@@ -130,19 +140,13 @@ class CarliniWagnerL2(Attack):
     minimum_norm = True
 
     def _graph(self, targeted: bool, length: int):
-        if not hasattr(self.model, "logits_fn"):
-            lo, hi = self.model.bounds
-            return _CWNumpy(self.model, targeted=targeted, length=length, lo=lo, hi=hi)
-        cache = self.model.__dict__.setdefault("_armour_cw_graphs", {})  # shared by every C&W instance
-        key = (targeted, length)
-        if key not in cache:
-            lo, hi = self.model.bounds
-            cache[key] = _CWGraph(self.model, targeted=targeted, length=length, lo=lo, hi=hi)
-        return cache[key]
+        lo, hi = self.model.bounds
+        backend = _CWGraph if has_graphs(self.model) else _CWNumpy
+        return backend(self.model, targeted=targeted, length=length, lo=lo, hi=hi)
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         n_real = x.shape[0]
-        compiled = hasattr(self.model, "logits_fn")
+        compiled = has_graphs(self.model)
         idx = padded(np.arange(n_real)) if compiled else np.arange(n_real)  # few shapes -> few compilations
         x, y = x[idx], y[idx]
         target = None if target is None else target[idx]

@@ -17,15 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from ._graph import has_graphs
 from .autoattack_rows import padded
 
-_CACHE_ATTR = "_armour_minnorm_class_grad"
 
-
-def _compiled(model: Any):
-    fn = getattr(model, _CACHE_ATTR, None)
-    if fn is not None:
-        return fn
+def _build(model: Any):
     import mindspore as ms
     from mindspore import ops
 
@@ -42,9 +38,7 @@ def _compiled(model: Any):
         (_, z), g = vg(x, classes)
         return z, g
 
-    fn = ms.jit(run)
-    setattr(model, _CACHE_ATTR, fn)
-    return fn
+    return ms.jit(run)
 
 
 def class_scores_and_gradients(model: Any, x: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,11 +50,12 @@ def class_scores_and_gradients(model: Any, x: np.ndarray, classes: np.ndarray) -
     b, k = classes.shape
     xr = np.repeat(x[:, None], k, axis=1).reshape(b * k, *x.shape[1:]).astype(np.float32)
     cr = classes.reshape(-1).astype(np.int32)
-    if hasattr(model, "logits_fn"):
+    if has_graphs(model):
         import mindspore as ms
 
         idx = padded(np.arange(b * k))  # few distinct shapes -> few compilations
-        z, g = _compiled(model)(ms.Tensor(xr[idx]), ms.Tensor(cr[idx]))
+        fn = model.compiled("class_scores_and_gradients", (), lambda: _build(model))
+        z, g = fn(ms.Tensor(xr[idx]), ms.Tensor(cr[idx]))
         model.count(forward=1, backward=1, queries=b * k)
         z = z.asnumpy()[: b * k].reshape(b, k, -1)[:, 0]
         return z.astype(np.float64), g.asnumpy()[: b * k].reshape(b, k, *x.shape[1:]).astype(np.float64)

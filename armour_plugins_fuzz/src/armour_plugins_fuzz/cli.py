@@ -21,6 +21,7 @@ def _names(text: str | None) -> list[str]:
 
 
 def register(subparsers: Any) -> None:
+    from armour_core.cli_args import fraction, nonnegative_int, output_dir, positive_int
     from armour_core.loading import add_model_arguments
 
     p = subparsers.add_parser(
@@ -34,15 +35,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--adversarial", action="store_true", help="also use every fuzzing-capable attack as a mutator")
     p.add_argument("--coverage", default="neuron", help="comma-separated coverage criteria (default neuron)")
     p.add_argument("--scheduler", default="deephunter", help="seed scheduler (default deephunter)")
-    p.add_argument("--max-iters", type=int, default=200, help="total iterations (default 200)")
-    p.add_argument("--mutants-per-seed", type=int, default=20)
-    p.add_argument("--alpha", type=float, default=0.02, help="DeepHunter L0 bound (fraction of elements)")
-    p.add_argument("--beta", type=float, default=0.2, help="DeepHunter L_inf bound (fraction of the range)")
+    p.add_argument("--max-iters", type=positive_int, default=200, help="total iterations (default 200)")
+    p.add_argument("--mutants-per-seed", type=positive_int, default=20)
+    p.add_argument("--alpha", type=fraction, default=0.02, help="DeepHunter L0 bound (fraction of elements)")
+    p.add_argument("--beta", type=fraction, default=0.2, help="DeepHunter L_inf bound (fraction of the range)")
     p.add_argument("--differential", choices=("graph", "float16"), help="also run the differential oracle")
-    p.add_argument("--corpus-dir", default="armour-fuzz", help="corpus and checkpoints (default ./armour-fuzz)")
+    p.add_argument("--corpus-dir", default="armour-fuzz", type=output_dir,
+                   help="corpus and checkpoints (default ./armour-fuzz)")
     p.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --corpus-dir and start afresh")
-    p.add_argument("--out", default="armour-report", help="output directory for fuzz.json and fuzz.html")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="armour-report", type=output_dir,
+                   help="output directory for fuzz.json and fuzz.html")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: on a terminal)")
     p.add_argument("--fail-on-findings", action="store_true", help="exit with status 1 when failures were found")
@@ -63,7 +66,8 @@ def _target(args: argparse.Namespace):
             x_train, _ = validate_xy(x_train, np.zeros(len(x_train), np.int64), bounds=t.model.bounds,
                                      what="--train-data")
         else:
-            x_train, y_train = validate_xy(x_train, y_train, bounds=t.model.bounds, what="--train-data")
+            x_train, y_train = validate_xy(x_train, y_train, bounds=t.model.bounds, num_classes=t.model.num_classes,
+                                           what="--train-data")
     return t.model, t.x, t.y, x_train, y_train, t.description
 
 

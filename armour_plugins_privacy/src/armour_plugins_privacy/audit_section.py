@@ -88,13 +88,25 @@ def privacy_section(ctx: AuditContext) -> SectionResult:
                                "worst_auc": worst.auc, "max_tpr_at_1pct_fpr": tpr1,
                                "risk_member": reports[0][1].risk_member.tolist()}
     if ctx.ledger:
-        from armour_core.wrappers.ledger import PrivacyLedger
+        from armour_core.wrappers.ledger import verify_ledger
 
-        ledger = PrivacyLedger(ctx.ledger)
-        delta = float(s.get("delta", 1e-5))
+        ckpt = ctx.ledger_checkpoint
+        ledger = verify_ledger(ctx.ledger, checkpoint=ckpt)  # read-only; a bad or foreign ledger raises
+        delta = float(ledger.header.get("delta") or s.get("delta", 1e-5))
         eps = ledger.epsilon(delta)
-        metrics["ledger"] = {"path": str(ctx.ledger), "steps": ledger.num_steps, "delta": delta, "epsilon": eps}
+        tied = (f"its hash chain reaches the head stamped into {ckpt}" if ckpt else
+                "no checkpoint was given, so a ledger cut at a record boundary could not be detected")
+        metrics["ledger"] = {"path": str(ctx.ledger), "steps": ledger.num_steps, "delta": delta, "epsilon": eps,
+                             "head": ledger.head.encode(), "checkpoint_verified": bool(ckpt),
+                             "mac": ledger.mac_status, "repairs": len(ledger.repairs)}
+        if not ckpt:
+            warnings.append("privacy ledger: not checked against a checkpoint (pass --checkpoint)")
+        if ledger.mac_status.startswith("not checked"):
+            warnings.append(f"privacy ledger: MAC {ledger.mac_status}")
         body += (f"<h3>Differential privacy</h3><p>The training ledger records {ledger.num_steps} DP-SGD steps: "
-                 f"(ε = {eps:.3f}, δ = {delta:g}) by the PLD accountant.</p>")
+                 f"(ε = {eps:.3f}, δ = {delta:g}) by the PLD accountant. Every record verified against the hash "
+                 f"chain; {tied}; MAC: {ledger.mac_status}"
+                 + (f"; {len(ledger.repairs)} damaged record(s) removed by an explicit repair" if ledger.repairs
+                    else "") + ".</p>")
         headline += f"; trained with DP: ε = {eps:.2f} at δ = {delta:g}"
     return SectionResult(verdict=verdict, headline=headline, metrics=metrics, html=body, warnings=warnings)

@@ -7,6 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from armour_core.cli_args import (nonnegative_int, optional_output_file, output_file, positive_float, positive_int,
+                                  probability)
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -16,25 +19,31 @@ def register(subparsers) -> None:
                     "save a plot of epsilon against steps.")
     p.add_argument("--model", default="lenet5", help="model from the registry (default: lenet5)")
     p.add_argument("--dataset", default="digits", help="dataset from the registry (default: digits)")
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--batch-size", type=int, default=256, help="expected (Poisson) batch size")
-    p.add_argument("--target-epsilon", type=float, default=3.0,
+    p.add_argument("--network", help="your network instead: 'package.module:factory' or 'file.py:factory' "
+                                     "returning an nn.Cell (with --data)")
+    p.add_argument("--checkpoint", help="weights to start --network from (a MindSpore .ckpt; default: as built)")
+    p.add_argument("--data", help="your data: an .npz with x_train, y_train, x_test, y_test (or x and y)")
+    p.add_argument("--epochs", type=positive_int, default=15)
+    p.add_argument("--batch-size", type=positive_int, default=256, help="expected (Poisson) batch size")
+    p.add_argument("--target-epsilon", type=positive_float, default=3.0,
                    help="calibrate the noise multiplier to reach this epsilon after all epochs (default 3)")
-    p.add_argument("--noise-multiplier", type=float, default=None, help="use this sigma instead of calibrating")
-    p.add_argument("--clip-norm", type=float, default=1.0)
-    p.add_argument("--delta", type=float, default=1e-5)
-    p.add_argument("--lr", type=float, default=0.2, help="SGD learning rate (momentum 0.9)")
+    p.add_argument("--noise-multiplier", type=positive_float, default=None,
+                   help="use this sigma instead of calibrating")
+    p.add_argument("--clip-norm", type=positive_float, default=1.0)
+    p.add_argument("--delta", type=probability, default=1e-5)
+    p.add_argument("--lr", type=positive_float, default=0.2, help="SGD learning rate (momentum 0.9)")
     p.add_argument("--noise", default="gaussian", help="noise plugin (gaussian, ada_gaussian)")
     p.add_argument("--clip", default="fixed", help="clip plugin (fixed, adaptive)")
     p.add_argument("--accountant", default="pld", help="accountant plugin (pld, rdp, zcdp)")
     p.add_argument("--method", default="auto", choices=("auto", "ghost", "vmap"))
     p.add_argument("--per-layer", action="store_true", help="per-layer clipping")
     p.add_argument("--secure", action="store_true", help="cryptographically secure noise (os.urandom)")
-    p.add_argument("--budget", type=float, default=None, help="stop training before epsilon exceeds this")
-    p.add_argument("--ledger", default=None, help="privacy ledger path (resumed if it exists)")
-    p.add_argument("--plot", default="dp_epsilon.png", help="where to save the epsilon-vs-steps plot ('' for none)")
-    p.add_argument("--json", default=None, help="write the results as JSON here")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--budget", type=positive_float, default=None, help="stop training before epsilon exceeds this")
+    p.add_argument("--ledger", type=output_file, default=None, help="privacy ledger path (resumed if it exists)")
+    p.add_argument("--plot", type=optional_output_file, default="dp_epsilon.png",
+                   help="where to save the epsilon-vs-steps plot ('' for none)")
+    p.add_argument("--json", type=output_file, default=None, help="write the results as JSON here")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.set_defaults(func=run)
 
 
@@ -69,32 +78,68 @@ def save_plot(steps: list[int], eps: list[float], path: str, title: str) -> None
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _data_and_network(args: argparse.Namespace):
+    """(dataset record, untrained or --checkpoint network, label): the embedded default, or the user's
+    network and data through the shared loader (same checks and errors as every other command)."""
+    from armour_core import loading, registry
+    from armour_core.errors import InvalidInputError
+
+    if args.network or args.data or args.checkpoint:
+        if not (args.network and args.data):
+            raise InvalidInputError("--network and --data: give both to train your own network (--checkpoint "
+                                    "optionally starts it from trained weights)")
+        data = loading.load_data(args.data)
+        model = loading.user_model(args.network, args.checkpoint,
+                                   {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test,
+                                    "y_test": data.y_test}, bounds=data.bounds)
+        return data, model.network, f"{args.network} on {data.name}"
+    data = registry.create("dataset", args.dataset)
+    net = registry.create("model", args.model, input_shape=data.input_shape, num_classes=data.num_classes)
+    return data, net, f"{args.model} on {args.dataset}"
+
+
 def run(args: argparse.Namespace) -> int:
     import mindspore as ms
     from mindspore import nn
 
     import armour_core.ms  # noqa: F401  (runtime settings)
-    from armour_core import registry
-    from armour_core.errors import InvalidInputError
+    from armour_core.errors import BudgetExceededError, InvalidInputError
     from armour_core.ms.train import accuracy
     from armour_core.wrappers.calibration import calibrate_noise
     from armour_core.wrappers.dp_callbacks import PrivacyMonitor
     from armour_core.wrappers.dp_model import DPModel
 
-    if args.epochs < 1:
-        raise InvalidInputError(f"--epochs must be >= 1, got {args.epochs}")
-    data = registry.create("dataset", args.dataset)
+    ms.set_seed(args.seed)
+    data, net, name = _data_and_network(args)
     n = len(data.x_train)
+    if args.batch_size > n:
+        raise InvalidInputError(f"--batch-size: expected at most the {n} training points of {name}, "
+                                f"got {args.batch_size}")
     q = args.batch_size / n
     steps = args.epochs * max(1, round(1 / q))
+    spent, resumed = [], ""
+    if args.ledger and Path(args.ledger).exists():  # a resumed run: its earlier steps count against the target
+        from armour_core.wrappers.ledger import PrivacyLedger
+
+        previous = PrivacyLedger.read(args.ledger)  # read-only; a damaged or foreign ledger stops here
+        previous.check_compatible(delta=args.delta, sampling="poisson")
+        spent = previous.events()
+        if spent:
+            resumed = (f"; the remaining budget after the ledger's {previous.num_steps} earlier steps "
+                       f"(epsilon {previous.epsilon(args.delta, args.accountant):.4f})")
     if args.noise_multiplier is None:
-        sigma = calibrate_noise(args.target_epsilon, args.delta, q, steps, accountant=args.accountant)
+        try:
+            sigma = calibrate_noise(args.target_epsilon, args.delta, q, steps, accountant=args.accountant,
+                                    spent=spent)
+        except BudgetExceededError:
+            raise BudgetExceededError(
+                f"--target-epsilon {args.target_epsilon}: the ledger {args.ledger} already spent epsilon "
+                f"{previous.epsilon(args.delta, args.accountant):.4f} at delta {args.delta:g} over "
+                f"{previous.num_steps} steps; no budget remains (use a new --ledger or a larger target)") from None
         print(f"calibrated noise multiplier {sigma:.4f} for epsilon {args.target_epsilon} at delta {args.delta:g} "
-              f"({steps} steps, sampling rate {q:.4f}, {args.accountant})")
+              f"({steps} steps, sampling rate {q:.4f}, {args.accountant}{resumed})")
     else:
         sigma = args.noise_multiplier
-    ms.set_seed(args.seed)
-    net = registry.create("model", args.model, input_shape=data.input_shape, num_classes=data.num_classes)
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     opt = nn.Momentum(net.trainable_params(), learning_rate=args.lr, momentum=0.9)
     noise = (args.noise, {"secure": True}) if args.secure else args.noise
@@ -105,20 +150,21 @@ def run(args: argparse.Namespace) -> int:
     model.train(args.epochs, (data.x_train, data.y_train), callbacks=[monitor], progress=None)
     acc = accuracy(net, data.x_test, data.y_test)
     eps = model.epsilon()
-    print(f"{args.model} on {args.dataset}: {model.steps_taken} DP-SGD steps ({model.clipper.method} clipping), "
+    print(f"{name}: {model.steps_taken} DP-SGD steps ({model.clipper.method} clipping), "
           f"test accuracy {acc:.4f}, epsilon {eps:.4f} at delta {args.delta:g} ({args.accountant})")
     if monitor.stopped_at is not None:
         print(f"stopped at step {monitor.stopped_at}: the next step would exceed the budget {args.budget}")
     steps_curve, eps_curve = _epsilon_curve(model)
     if args.plot:
         save_plot(steps_curve, eps_curve, args.plot,
-                  f"DP-SGD {args.model}/{args.dataset}: sigma={sigma:.3g}, q={q:.3g}, delta={args.delta:g}")
+                  f"DP-SGD {name}: sigma={sigma:.3g}, q={q:.3g}, delta={args.delta:g}")
         print(f"epsilon-vs-steps plot: {Path(args.plot).resolve()}")
     if args.json:
         from armour_core.atomic import atomic_write_text
 
         atomic_write_text(args.json, json.dumps({
-            "model": args.model, "dataset": args.dataset, "noise_multiplier": sigma, "clip_norm": args.clip_norm,
+            "model": args.network or args.model, "dataset": args.data or args.dataset, "noise_multiplier": sigma,
+            "clip_norm": args.clip_norm,
             "sampling_rate": q, "steps": model.steps_taken, "delta": args.delta, "epsilon": eps,
             "accountant": args.accountant, "test_accuracy": acc, "method": model.clipper.method,
             "epsilon_curve": {"steps": steps_curve, "epsilon": eps_curve}, "history": model.history}, indent=2))

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from armour_core.cli_args import (finite_float, fraction, nonnegative_int, output_dir, positive_float,
+                                  positive_int, probability)
 from armour_core.errors import InvalidInputError
 
 DEFAULT_ATTACKS = "loss_threshold,entropy,classifier,lira"
@@ -24,32 +26,13 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="trained weights of --network (a MindSpore .ckpt)")
     p.add_argument("--data", help="your data: .npz with x_member, y_member, x_nonmember, y_nonmember "
                                   "(optional x_population, y_population)")
-    p.add_argument("--bounds", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"))
-    p.add_argument("--epochs", type=int, help="training epochs of the target (and shadow models)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="armour-report", help="output directory for the JSON and HTML report")
-
-
-def _load_npz(path: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    try:
-        data = np.load(path)
-    except OSError as exc:
-        raise InvalidInputError(f"--data: cannot read {path!r} ({exc})") from None
-    missing = [k for k in keys if k not in data]
-    if missing:
-        raise InvalidInputError(f"--data: {path!r} lacks array(s) {missing}; it has {sorted(data.files)}")
-    return {k: data[k] for k in data.files}
-
-
-def _import(target: str, what: str):
-    from armour_core.registry import import_target
-
-    try:
-        return import_target(target)
-    except Exception as exc:  # noqa: BLE001
-        raise InvalidInputError(f"{what}: cannot import {target!r} ({type(exc).__name__}: {exc})") from None
+    p.add_argument("--bounds", type=finite_float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"))
+    p.add_argument("--epochs", type=positive_int, help="training epochs of the target (and shadow models)")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--learning-rate", type=positive_float, default=1e-3)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--out", default="armour-report", type=output_dir,
+                   help="output directory for the JSON and HTML report")
 
 
 def _target(args: argparse.Namespace):
@@ -57,19 +40,17 @@ def _target(args: argparse.Namespace):
     import armour_core.ms  # noqa: F401
     from armour_core import registry
     from armour_core.ms import pretrained as pt
-    from armour_core.ms.model import MSModel
 
-    if args.network:
-        if not args.data or not args.checkpoint:
-            raise InvalidInputError("--network needs --checkpoint (trained weights) and --data (an .npz)")
-        import mindspore as ms
+    if args.network or args.data or args.checkpoint:
+        if not (args.network and args.data and args.checkpoint):
+            raise InvalidInputError("--network, --checkpoint and --data: give all three to assess your own model "
+                                    "(its factory, its trained weights and an .npz of members and non-members)")
+        from armour_core import loading
 
-        factory = _import(args.network, "--network")
-        net = factory()
-        ms.load_param_into_net(net, ms.load_checkpoint(args.checkpoint), strict_load=True)
-        d = _load_npz(args.data, ("x_member", "y_member", "x_nonmember", "y_nonmember"))
-        d = {k: (v.astype(np.float32) if k.startswith("x_") else v.astype(np.int64)) for k, v in d.items()}
-        model = MSModel(net, bounds=tuple(args.bounds), input_shape=d["x_member"].shape[1:])
+        d = loading.load_splits(args.data, loading.MEMBERSHIP, bounds=tuple(args.bounds),
+                                optional=(("x_population", "y_population"),))
+        model = loading.user_model(args.network, args.checkpoint, d, bounds=tuple(args.bounds))
+        factory = loading.import_factory(args.network)  # LiRA trains shadow models of the same architecture
         return model, factory, None, d, args.epochs or 10, f"{args.network} ({args.checkpoint})"
     pre = pt.pretrained(args.model, args.dataset, seed=args.seed, epochs=args.epochs, progress=None)
     ds = pre.dataset
@@ -95,9 +76,9 @@ def register_membership(subparsers) -> None:
     p.add_argument("--attacks", default=DEFAULT_ATTACKS, help=f"comma-separated (default {DEFAULT_ATTACKS})")
     p.add_argument("--classifier", default="lr", choices=("lr", "knn", "mlp", "rf"),
                    help="attack classifier of the 'classifier' attack")
-    p.add_argument("--shadows", type=int, default=8, help="LiRA shadow models (default 8)")
+    p.add_argument("--shadows", type=positive_int, default=8, help="LiRA shadow models (default 8)")
     p.add_argument("--offline", action="store_true", help="offline LiRA (shadows never see the targets)")
-    p.add_argument("--max-examples", type=int, default=500,
+    p.add_argument("--max-examples", type=positive_int, default=500,
                    help="members and non-members evaluated, each (default 500)")
     p.set_defaults(func=run_membership)
 
@@ -180,18 +161,18 @@ def register_suppress(subparsers) -> None:
     p.add_argument("--dataset", default="digits")
     p.add_argument("--suppressor", default="magnitude", help="suppressor plugin (magnitude, random, layerwise)")
     p.add_argument("--layers", help="comma-separated parameter names (default: every weight matrix/kernel)")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--start-epoch", type=int, default=2)
-    p.add_argument("--end-epoch", type=int, default=12)
-    p.add_argument("--mask-times", type=int, default=30)
-    p.add_argument("--sparse-start", type=float, default=0.0)
-    p.add_argument("--sparse-end", type=float, default=0.9)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=3e-3)
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--start-epoch", type=nonnegative_int, default=2)
+    p.add_argument("--end-epoch", type=nonnegative_int, default=12)
+    p.add_argument("--mask-times", type=positive_int, default=30)
+    p.add_argument("--sparse-start", type=fraction, default=0.0)
+    p.add_argument("--sparse-end", type=fraction, default=0.9)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--learning-rate", type=positive_float, default=3e-3)
     p.add_argument("--mode", choices=("pynative", "graph"), default="pynative", help="MindSpore execution mode")
     p.add_argument("--no-baseline", action="store_true", help="skip the unsuppressed comparison run")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="armour-report")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--out", default="armour-report", type=output_dir)
     p.set_defaults(func=run_suppress)
 
 
@@ -255,20 +236,20 @@ def register_audit(subparsers) -> None:
                                           "Clopper-Pearson lower bound on epsilon next to the accountant's.")
     p.add_argument("--model", default="mlp")
     p.add_argument("--dataset", default="digits")
-    p.add_argument("--train-size", type=int, default=400, help="training examples per run (default 400)")
-    p.add_argument("--canaries", type=int, default=64)
+    p.add_argument("--train-size", type=positive_int, default=400, help="training examples per run (default 400)")
+    p.add_argument("--canaries", type=positive_int, default=64)
     p.add_argument("--canary-kind", choices=("mislabel", "clean"), default="mislabel")
-    p.add_argument("--runs", type=int, default=6, help="training runs (each inserts each canary w.p. 1/2)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--learning-rate", type=float, help="default 1e-3 (Adam) or 0.5 (DP-SGD)")
+    p.add_argument("--runs", type=positive_int, default=6, help="training runs (each inserts each canary w.p. 1/2)")
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--learning-rate", type=positive_float, help="default 1e-3 (Adam) or 0.5 (DP-SGD)")
     p.add_argument("--dp", action="store_true", help="train with armour's DPModel (DP-SGD)")
-    p.add_argument("--noise-multiplier", type=float, default=1.0)
-    p.add_argument("--clip-norm", type=float, default=1.0)
-    p.add_argument("--delta", type=float, default=1e-5)
-    p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence of the bound (default 0.05)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="armour-report")
+    p.add_argument("--noise-multiplier", type=positive_float, default=1.0)
+    p.add_argument("--clip-norm", type=positive_float, default=1.0)
+    p.add_argument("--delta", type=probability, default=1e-5)
+    p.add_argument("--alpha", type=probability, default=0.05, help="1 - confidence of the bound (default 0.05)")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--out", default="armour-report", type=output_dir)
     p.set_defaults(func=run_audit)
 
 

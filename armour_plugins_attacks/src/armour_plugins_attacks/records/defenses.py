@@ -6,7 +6,7 @@ from armour_core.specs import PluginSpec
 
 _PKG = "armour_plugins_attacks.defenses"
 _CAPS = {"forward", "gradients", "parameters"}
-_MS = ("mindspore>=2.3",)
+_MS = ("mindspore==2.10.0",)  # the same pin as the pyproject (tests/test_trust_registry.py checks)
 
 
 def defenses():

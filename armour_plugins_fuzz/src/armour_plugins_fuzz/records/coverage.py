@@ -40,7 +40,7 @@ def coverage_metrics():
                      summary="Strong neuron activation coverage (DeepGauge): neurons driven above their "
                              "training maximum")
     yield _criterion("lsa", "LikelihoodSurprise", "LSAConfig", module="surprise",
-                     aliases=("likelihood_surprise",), profile=True, requires=("scipy>=1.7",),
+                     aliases=("likelihood_surprise",), profile=True, requires=("scipy>=1.10",),
                      summary="Likelihood-based surprise coverage (Kim et al. 2019): buckets of KDE surprise "
                              "adequacy hit")
     yield _criterion("dsa", "DistanceSurprise", "DSAConfig", module="surprise",

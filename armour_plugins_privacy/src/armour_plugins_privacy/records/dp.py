@@ -5,7 +5,7 @@ from __future__ import annotations
 from armour_core.specs import CommandSpec, NoiseSpec, PluginSpec
 
 _PKG = "armour_plugins_privacy"
-_DP_ACCOUNTING = ("dp-accounting>=0.4",)
+_DP_ACCOUNTING = ("dp-accounting>=0.6",)  # as the pyproject: 0.4 pairs badly with new attrs
 
 
 def noise_mechanisms():

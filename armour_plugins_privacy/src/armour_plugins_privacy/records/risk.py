@@ -40,7 +40,7 @@ def inference_attacks():
         summary="MindArmour's method: lr/knn/mlp/rf attack classifier (grid search) on the target's outputs")
     yield PluginSpec(
         name="lira", kind="inference", target=f"{_PKG}.inference.lira:LiRA", config=f"{_CFG}:LiRAConfig",
-        aliases=("likelihood_ratio",), capabilities={"forward"}, requires=("mindspore>=2.3", "scipy>=1.10"),
+        aliases=("likelihood_ratio",), capabilities={"forward"}, requires=("mindspore==2.10.0", "scipy>=1.10"),
         summary="Carlini et al. 2022 likelihood-ratio attack, online/offline, cached MindSpore shadow models")
 
 
