@@ -14,7 +14,7 @@ Exit codes (every command):
 * 1 the run completed and found a problem: ``armour audit`` has a FAIL section, ``armour fuzz
   --fail-on-findings`` found failures, ``armour plugins`` in strict mode found a broken plugin
 * 2 usage or input error: a bad argument, an output path that cannot be written, a missing, damaged or
-  mismatched checkpoint or data file, an armour error raised by a plugin
+  mismatched checkpoint or data file, a missing dependency, out of memory, an armour error raised by a plugin
 * 3 ``armour audit``: a section ended in ERROR (the report is incomplete)
 * 4 internal error: an unexpected exception (a bug in armour or a plugin); rerun with ``--debug``
 * 130 interrupted (Ctrl-C)
@@ -288,8 +288,8 @@ def _one_line(text: str) -> str:
 def _report_failure(exc: Exception, debug: bool) -> int:
     """One line on stderr for every failure; the traceback only with ``--debug``.
 
-    armour's own errors, OS errors on paths, bad files (``ValueError``) and ``MemoryError`` are the user's to
-    fix (exit 2); anything else is a bug (exit 4)."""
+    armour's own errors, OS errors on paths, bad files (``ValueError``), a missing dependency and
+    ``MemoryError`` are the user's to fix (exit 2); anything else is a bug (exit 4)."""
     if debug:
         traceback.print_exception(exc)
     hint = "" if debug else " (rerun with --debug for the traceback)"
@@ -299,6 +299,8 @@ def _report_failure(exc: Exception, debug: bool) -> int:
     elif isinstance(exc, OSError):
         where = f": {exc.filename!r}" if exc.filename else ""
         msg, code = f"{exc.strerror or first or type(exc).__name__}{where}", EXIT_USAGE
+    elif isinstance(exc, ModuleNotFoundError):
+        msg, code = f"a dependency is missing: {first}{hint}", EXIT_USAGE
     elif isinstance(exc, MemoryError):
         msg, code = "out of memory: use fewer points (--n) or a smaller --batch-size", EXIT_USAGE
     elif isinstance(exc, ValueError):

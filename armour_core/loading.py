@@ -7,7 +7,11 @@
 
 :func:`add_model_arguments` adds these flags to an ``argparse`` parser and :func:`target_from_args` turns
 parsed flags into a :class:`Target`, so every command (attack, evaluate, audit, ...) accepts the same
-input. Nothing here imports MindSpore at module import time.
+input. Commands with other data layouts (train/test splits, members/non-members) use :func:`load_splits`
+and :func:`user_model`: every command that takes ``--network``/``--checkpoint``/``--data`` goes through
+this module, so a wrong checkpoint or a bad file is refused the same way everywhere (one
+:class:`~armour_core.errors.InvalidInputError` naming the flag), never assessed silently.
+Nothing here imports MindSpore at module import time.
 """
 
 from __future__ import annotations
@@ -197,14 +201,6 @@ def validate_xy(x: Any, y: Any, *, bounds: tuple[float, float] | None = None, nu
     return np.ascontiguousarray(x, dtype=np.float32), y
 
 
-def load_xy(path: str | Path, *, x_key: str = "x", y_key: str = "y", bounds: tuple[float, float] | None = None,
-            num_classes: int | None = None, what: str = "--data") -> tuple[np.ndarray, np.ndarray]:
-    """``x`` and ``y`` from an ``.npz`` archive, validated by :func:`validate_xy`."""
-    arrays = load_npz(path, (x_key, y_key), what=what)
-    return validate_xy(arrays[x_key], arrays[y_key], bounds=bounds, num_classes=num_classes, what=what,
-                       x_key=x_key, y_key=y_key)
-
-
 # ------------------------------------------------------------------------------------ model + data
 #: The layouts ``--data`` may have, first match wins: both splits, or one set serving as both.
 TRAIN_TEST = ((("x_train", "y_train"), ("x_test", "y_test")), (("x", "y"),))
@@ -221,7 +217,11 @@ def load_splits(path: str | Path, layouts: tuple = TRAIN_TEST, *, bounds: tuple[
     layout = next((lay for lay in layouts if all(k in arrays for pair in lay for k in pair)), None)
     if layout is None:
         wanted = " or ".join(", ".join(k for pair in lay for k in pair) for lay in layouts)
-        raise InvalidInputError(f"{what}: {str(path)!r} needs arrays {wanted}; it has {sorted(arrays)}")
+        near = max(layouts, key=lambda lay: sum(k in arrays for pair in lay for k in pair))
+        missing = [k for pair in near for k in pair if k not in arrays]
+        lacks = f"lacks array(s) {missing}" if len(missing) < 2 * len(near) else f"needs arrays {wanted}"
+        raise InvalidInputError(f"{what}: {str(path)!r} {lacks}; it has {sorted(arrays)}"
+                                + (f" (expected {wanted})" if lacks.startswith("lacks") else ""))
     pairs = [*layout, *(pair for pair in optional if pair[0] in arrays or pair[1] in arrays)]
     out: dict[str, np.ndarray] = {}
     for xk, yk in pairs:
@@ -346,16 +346,6 @@ def target_from_args(args: argparse.Namespace) -> Target:
 
 
 # ------------------------------------------------------------------------------ whole-dataset loading
-def load_network(spec: str, checkpoint: str | Path | None = None) -> Any:
-    """The ``nn.Cell`` built by the factory ``spec``, with ``checkpoint`` loaded strictly when given."""
-    import armour_core.ms  # noqa: F401  (CPU runtime settings before the first graph)
-
-    net = build_network(spec)
-    if checkpoint:
-        load_checkpoint(net, checkpoint)
-    return net
-
-
 def load_data(path: str | Path, *, bounds: tuple[float, float] = (0.0, 1.0), num_classes: int | None = None) -> Any:
     """A :class:`~armour_core.data.Dataset` from an ``.npz``.
 

@@ -6,15 +6,14 @@ import abc
 from typing import Any, ClassVar
 
 import attrs
-import numpy as np
 
 from ..errors import InvalidInputError
 from .base import Algorithm
+from .validators import check_int, check_positive, check_probability
 
 def check_delta(delta: float) -> float:
-    if not isinstance(delta, (int, float)) or not 0.0 < float(delta) < 1.0:
-        raise InvalidInputError(f"delta must lie in (0, 1), got {delta!r}")
-    return float(delta)
+    """δ in (0, 1), as a float (numpy scalars accepted, strings refused)."""
+    return check_probability(delta, "delta")
 
 
 @attrs.frozen(kw_only=True)
@@ -49,16 +48,13 @@ class Accountant(Algorithm, abc.ABC):
 
     def step(self, *, noise_multiplier: float, sampling_rate: float, steps: int = 1,
              sampling: str = "poisson") -> "Accountant":
-        if not np.isfinite(noise_multiplier) or noise_multiplier <= 0:
-            raise InvalidInputError(f"noise_multiplier must be > 0, got {noise_multiplier!r}")
-        if not 0.0 < sampling_rate <= 1.0:
-            raise InvalidInputError(f"sampling_rate must lie in (0, 1], got {sampling_rate!r}")
-        if not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise InvalidInputError(f"steps must be a positive int, got {steps!r}")
+        noise_multiplier = check_positive(noise_multiplier, "noise_multiplier")
+        sampling_rate = check_probability(sampling_rate, "sampling_rate", high_closed=True)
+        steps = check_int(steps, "steps", low=1)
         if sampling not in ("poisson", "shuffle"):
             raise InvalidInputError(f"sampling must be 'poisson' or 'shuffle', got {sampling!r}")
-        event = AccountantEvent(noise_multiplier=float(noise_multiplier), sampling_rate=float(sampling_rate),
-                                steps=int(steps), sampling=sampling)
+        event = AccountantEvent(noise_multiplier=noise_multiplier, sampling_rate=sampling_rate, steps=steps,
+                                sampling=sampling)
         self._compose(event)
         self.events.append(event)
         return self

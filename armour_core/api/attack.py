@@ -15,28 +15,19 @@ from .arrays import check_inputs, check_labels, like, to_numpy
 from .base import Algorithm, make_config, seed_field
 from .model import Classifier, as_classifier
 from .norms import NORMS, clip_to_ball_and_bounds, lp_norm
+from .validators import eps_field, norm_field, norm_name
 
 
-def _norm_name(value: Any) -> str:
-    aliases = {"inf": "linf", "np.inf": "linf", "l_inf": "linf", "2": "l2", "1": "l1", "0": "l0"}
-    text = str(value).lower().replace(" ", "")
-    if text == str(float("inf")):
-        return "linf"
-    return aliases.get(text, text)
+_norm_name = norm_name  # kept for plugins that imported it from here
 
 
 @attrs.frozen(kw_only=True)
 class AttackConfig:
     """Hyperparameters every attack shares. ``eps=None`` means unbounded (minimum-norm attacks)."""
 
-    eps: float | None = attrs.field(default=0.1, validator=attrs.validators.optional(attrs.validators.ge(0.0)))
-    norm: str = attrs.field(default="linf", converter=_norm_name, validator=attrs.validators.in_(NORMS))
+    eps: float | None = eps_field(0.1, optional=True)
+    norm: str = norm_field("linf", NORMS)
     seed: int | None = seed_field()
-
-    @eps.validator
-    def _finite(self, attribute, value):
-        if value is not None and not np.isfinite(value):
-            raise ValueError(f"eps must be finite, got {value}")
 
 
 @attrs.frozen(kw_only=True)

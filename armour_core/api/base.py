@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, ClassVar
 
 import attrs
@@ -20,10 +21,40 @@ def make_config(config_cls: type, values: dict[str, Any], *, owner: str) -> Any:
         hints = [f"{k!r} (did you mean {difflib.get_close_matches(k, fields, n=1)[0]!r}?)"
                  if difflib.get_close_matches(k, fields, n=1) else repr(k) for k in unknown]
         raise ConfigError(f"{owner}: unknown config key {', '.join(hints)}; valid keys: {', '.join(sorted(fields))}")
+    values = {k: _plain(v) for k, v in values.items()}
+    numeric = {f.name for f in attrs.fields(config_cls) if _is_numeric(f.type)}
+    for key, value in values.items():
+        if key in numeric:
+            for item in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(item, (str, bytes)):
+                    raise ConfigError(f"{owner}: {key}={value!r}: expected a number, got a string (convert it first)")
+                if item is not None and (isinstance(item, bool) or not isinstance(item, numbers.Real)):
+                    raise ConfigError(f"{owner}: {key}: expected a number, got {type(item).__name__} {item!r}")
     try:
         return config_cls(**values)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{owner}: invalid config: {exc}") from None
+        # attrs' own validators raise (message, Attribute, ...): keep the message, not the tuple's repr
+        message = exc.args[0] if len(exc.args) > 1 and isinstance(exc.args[0], str) else str(exc)
+        raise ConfigError(f"{owner}: invalid config: {message}") from None
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (``np.float32(0.1)``, ``np.int64(3)``), also inside tuples/lists, as Python numbers."""
+    from .validators import plain_scalar
+
+    if isinstance(value, (tuple, list)):
+        return type(value)(plain_scalar(v) for v in value)
+    return plain_scalar(value)
+
+
+def _is_numeric(annotation: Any) -> bool:
+    """A field annotated with numbers only (``float``, ``int | None``, ``tuple[float, float]``...)."""
+    if annotation in (int, float):
+        return True
+    if not isinstance(annotation, str):
+        return False
+    words = set(annotation.replace("|", " ").replace("[", " ").replace("]", " ").replace(",", " ").split())
+    return bool(words) and words <= {"int", "float", "None", "tuple", "..."}
 
 
 class Algorithm:

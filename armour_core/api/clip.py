@@ -9,11 +9,12 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from .base import Algorithm, seed_field
+from .validators import positive_field
 
 
 @attrs.frozen(kw_only=True)
 class ClipConfig:
-    clip_norm: float = attrs.field(default=1.0, validator=attrs.validators.gt(0.0))
+    clip_norm: float = positive_field(1.0)
     seed: int | None = seed_field()
 
 

@@ -178,11 +178,7 @@ class Defense(Algorithm, abc.ABC):
 
     # ------------------------------------------------------------------ helpers
     def _num_classes(self, xa: np.ndarray) -> int:
-        try:
-            return int(self.model.num_classes)
-        except InvalidInputError:  # a bare network: one forward pass on a sample tells
-            self.model.predict(xa[:1])
-            return int(self.model.num_classes)
+        return self.model.num_classes_for(xa)  # a bare network: learned from this batch
 
     def _check_precomputed(self, x_adv: Any, xa: np.ndarray) -> np.ndarray | None:
         if x_adv is None:

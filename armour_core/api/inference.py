@@ -228,10 +228,7 @@ class MembershipInference(Algorithm, abc.ABC):
 
     def _xy(self, x: Any, y: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         xa = check_inputs(x, name=f"x_{name}", bounds=self.model.bounds, input_shape=self.model.input_shape)
-        try:
-            k = self.model.num_classes
-        except InvalidInputError:  # a bare network: one forward pass tells the number of classes
-            k = int(to_numpy(self.model.logits(xa[:1])).shape[1])
+        k = self.model.num_classes_for(xa)  # a bare network: learned from this batch
         return xa, check_labels(y, n=xa.shape[0], num_classes=k, name=f"y_{name}")
 
     def fit(self, x_member: Any, y_member: Any, x_nonmember: Any, y_nonmember: Any) -> "MembershipInference":

@@ -10,14 +10,15 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from .base import Algorithm, make_config, seed_field
+from .validators import positive_field
 
 
 @attrs.frozen(kw_only=True)
 class NoiseConfig:
     """``noise_multiplier`` σ: noise std is σ·``clip_norm`` (the sensitivity of the clipped sum)."""
 
-    noise_multiplier: float = attrs.field(default=1.0, validator=attrs.validators.gt(0.0))
-    clip_norm: float = attrs.field(default=1.0, validator=attrs.validators.gt(0.0))
+    noise_multiplier: float = positive_field(1.0)
+    clip_norm: float = positive_field(1.0)
     seed: int | None = seed_field()
     secure: bool = False  #: draw from the OS CSPRNG instead of the seeded generator
 

@@ -1,7 +1,10 @@
 """``MSModel``: a MindSpore classifier seen through armour's :class:`~armour_core.api.model.Classifier`.
 
-It owns the compiled (``mindspore.jit``) forward and loss-gradient functions, applies preprocessing inside
-(so algorithms work in input space), puts the network in inference mode and counts passes.
+It applies preprocessing inside (so algorithms work in input space), counts passes, and owns the one cache
+of compiled functions over the network (its forward and loss gradients, and every algorithm's graphs): see
+:class:`~armour_core.ms.runtime.CompiledCache` for what that guarantees (reloaded weights are followed, the
+network runs in inference mode and the caller's training flags are left as they were, compile failures become
+armour errors naming the input shape).
 """
 
 from __future__ import annotations
@@ -166,20 +169,19 @@ class MSModel(Classifier):
         shape (expected: the last batch that ran, ``input_shape``, or the first layer's ``in_channels``)."""
         x = args[0] if args else None
         shape = getattr(x, "shape", None)
-        if shape is None or type(exc).__module__.startswith("armour_core"):
-            return None
+        text = str(exc)
+        if shape is None or not ("C++ Call Stack" in text or "analyze_fail" in text):
+            return None  # not MindSpore failing to build or run the graph (armour's errors, plugin bugs)
         actual = tuple(int(s) for s in shape[1:])
         expected = self.input_shape or self._ok_shape
         if expected is not None:
             if actual == tuple(expected):
                 return None  # the input is not the problem: keep MindSpore's own error
             wanted = f"samples of shape {tuple(expected)}"
-        else:
-            hint = first_layer_expectation(self.network, actual)
-            if hint is None:
-                return None
-            wanted = hint
-        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        else:  # nothing ran yet: the first layer may tell; else the first batch is the suspect
+            wanted = first_layer_expectation(self.network, actual) or \
+                "the shape the network was built for (give input_shape= when wrapping to check it up front)"
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
         log.debug("MindSpore failure for samples of shape %s: %s", actual, exc)
         return InvalidInputError(f"x: {type(self.network).__name__} cannot run on samples of shape {actual}: "
                                  f"expected {wanted} (MindSpore: {first[:200]})")

@@ -210,31 +210,36 @@ def _signature(args: tuple) -> tuple:
 
 class Compiled:
     """A cached function of one model: runs in inference mode, compiles quietly, translates failures.
+    Without a cache (:func:`quiet_jit`): only quiet compiles, the network's mode left to the caller.
 
     Attribute access falls through to the wrapped object (e.g. an activation capture's ``mode``).
     """
 
-    def __init__(self, fn: Callable, cache: CompiledCache, kind: str):
+    def __init__(self, fn: Callable, cache: CompiledCache | None, kind: str):
         self.fn, self._cache, self.kind = fn, cache, kind
         self._seen: set = set()
+
+    def _mode(self):
+        cache = self._cache
+        return contextlib.nullcontext() if cache is None else inference_mode(cache.network, cache.cells)
 
     def __call__(self, *args):
         cache = self._cache
         sig = _signature(args)
-        first = sig not in self._seen
-        with inference_mode(cache.network, cache.cells):
-            if not first:
+        with self._mode():
+            if sig in self._seen:
                 return self.fn(*args)
             try:
                 with quiet_stderr(f"compiling {self.kind}"):
                     out = self.fn(*args)
             except Exception as exc:  # noqa: BLE001 - translated (or re-raised) below
-                translated = cache.on_failure(exc, args) if cache.on_failure else None
+                translated = cache.on_failure(exc, args) if cache is not None and cache.on_failure else None
                 if translated is None:
                     raise
                 raise translated from None
         self._seen.add(sig)
-        cache.compiles += 1
+        if cache is not None:
+            cache.compiles += 1
         return out
 
     def __getattr__(self, name: str):
@@ -284,7 +289,6 @@ class CompiledCache:
         key = (kind, options)
         entry = self._entries.get(key)
         if entry is None:
-            om_path()
             with quiet_stderr(f"building {kind}"):
                 fn = build()
             entry = self._entries[key] = Compiled(fn, self, kind)
@@ -295,26 +299,12 @@ class CompiledCache:
         return len(self._entries)
 
 
-def quiet_jit(fn: Callable) -> Callable:
+def quiet_jit(fn: Callable) -> Compiled:
     """``mindspore.jit(fn)`` whose compiles are quiet (see :func:`quiet_stderr`); for graphs that are not a
     model's inference functions (training steps), which must keep the caller's training mode."""
     import mindspore as ms
 
-    jitted = ms.jit(fn)
-    seen: set = set()
-
-    def run(*args):
-        sig = _signature(args)
-        if sig in seen:
-            return jitted(*args)
-        om_path()
-        with quiet_stderr(f"compiling {getattr(fn, '__name__', 'function')}"):
-            out = jitted(*args)
-        seen.add(sig)
-        return out
-
-    run.__wrapped__ = fn
-    return run
+    return Compiled(ms.jit(fn), None, getattr(fn, "__name__", "function"))
 
 
 def first_layer_expectation(network, actual: tuple[int, ...]) -> str | None:

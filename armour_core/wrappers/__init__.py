@@ -12,6 +12,8 @@ _LAZY = {
     "DPModel": "armour_core.wrappers.dp_model:DPModel",
     "DPOptimizerClassFactory": "armour_core.wrappers.dp_model:DPOptimizerClassFactory",
     "PrivacyLedger": "armour_core.wrappers.ledger:PrivacyLedger",
+    "LedgerError": "armour_core.wrappers.ledger:LedgerError",
+    "verify_ledger": "armour_core.wrappers.ledger:verify_ledger",
     "calibrate_noise": "armour_core.wrappers.calibration:calibrate_noise",
     "PrivacyMonitor": "armour_core.wrappers.dp_callbacks:PrivacyMonitor",
     "SuppressModel": "armour_core.wrappers.suppress_model:SuppressModel",

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..api.accountant import Accountant, AccountantEvent, check_delta
+from ..api.validators import check_int, check_positive, check_probability
 from ..errors import BudgetExceededError, InvalidInputError
 
 
@@ -42,6 +43,20 @@ def _composed(accountant: Any, spent: Iterable[AccountantEvent]) -> Accountant:
     return acc
 
 
+def _interpolate(lo: float, hi: float, eps_lo: float, eps_hi: float, target: float, rtol: float) -> float:
+    """The next σ to try inside (lo, hi): ε(σ) is close to a power law, so log ε is interpolated linearly in
+    log σ, and the guess is nudged by rtol/2.2 towards the farther end so that two good guesses close the
+    bracket to ``rtol``. Falls back to the geometric midpoint when ε is not finite and positive at both ends."""
+    middle = math.sqrt(lo * hi)
+    if not (math.isfinite(eps_lo) and eps_lo > eps_hi > 0 and eps_lo > target):
+        return middle
+    t = math.log(eps_lo / target) / math.log(eps_lo / eps_hi)
+    root = lo * (hi / lo) ** min(max(t, 0.0), 1.0)
+    nudge = 1.0 + rtol / 2.2
+    guess = root * nudge if hi / root > root / lo else root / nudge
+    return guess if lo < guess < hi else middle
+
+
 def calibrate_noise(target_epsilon: float, delta: float, sampling_rate: float, steps: int, *,
                     accountant: Any = "pld", sampling: str = "poisson", rtol: float = 1e-3,
                     bounds: tuple[float, float] = (1e-2, 1e4), spent: Iterable[AccountantEvent] = ()) -> float:
@@ -58,13 +73,10 @@ def calibrate_noise(target_epsilon: float, delta: float, sampling_rate: float, s
     decreasing in σ, so the returned σ always meets the target with the requested accountant (the upper
     end of the final bracket), never a σ that overshoots the budget.
     """
-    if not isinstance(target_epsilon, (int, float)) or not math.isfinite(target_epsilon) or target_epsilon <= 0:
-        raise InvalidInputError(f"target_epsilon must be a finite number > 0, got {target_epsilon!r}")
+    target_epsilon = check_positive(target_epsilon, "target_epsilon")
     delta = check_delta(delta)
-    if not 0.0 < sampling_rate <= 1.0:
-        raise InvalidInputError(f"sampling_rate must lie in (0, 1], got {sampling_rate!r}")
-    if not isinstance(steps, int) or steps < 1:
-        raise InvalidInputError(f"steps must be a positive int, got {steps!r}")
+    sampling_rate = check_probability(sampling_rate, "sampling_rate", high_closed=True)
+    steps = check_int(steps, "steps", low=1)
     if not 0 < rtol < 1:
         raise InvalidInputError(f"rtol must lie in (0, 1), got {rtol!r}")
     floor, ceiling = (float(b) for b in bounds)
@@ -87,10 +99,13 @@ def calibrate_noise(target_epsilon: float, delta: float, sampling_rate: float, s
     def search(stage: Accountant, hint: float | None, gap: float) -> float:
         """Bracket σ from ``hint`` (or σ = 1) with ``stage``, then bisect; the upper end always fits."""
 
+        seen: dict[float, float] = {}
+
         def fits(sigma: float) -> bool:
             acc = _after_spent(stage)
             acc.step(noise_multiplier=sigma, sampling_rate=sampling_rate, steps=steps, sampling=sampling)
-            return acc.epsilon(delta) <= target_epsilon
+            seen[sigma] = acc.epsilon(delta)
+            return seen[sigma] <= target_epsilon
 
         sigma, factor = (1.0, 2.0) if hint is None else (hint, 1.0 + gap)
         if fits(sigma):
@@ -103,18 +118,21 @@ def calibrate_noise(target_epsilon: float, delta: float, sampling_rate: float, s
         else:
             lo, hi = sigma, sigma * factor
             while not fits(hi):
+                factor = min(factor * factor, 4.0)
+                lo, hi = hi, hi * factor
                 if hi > ceiling:
                     raise InvalidInputError(
                         f"target_epsilon={target_epsilon} is unreachable even with noise multiplier {ceiling:g} "
                         f"for {steps} steps at sampling rate {sampling_rate}")
-                factor = min(factor * factor, 4.0)
-                lo, hi = hi, hi * factor
+        bisect = False
         while hi / lo > 1.0 + rtol:
-            mid = math.sqrt(lo * hi)
+            width = math.log(hi / lo)
+            mid = math.sqrt(lo * hi) if bisect else _interpolate(lo, hi, seen[lo], seen[hi], target_epsilon, rtol)
             if fits(mid):
                 hi = mid
             else:
                 lo = mid
+            bisect = not bisect and math.log(hi / lo) > 0.5 * width  # a poor guess: bisect once
         return hi
 
     sigma = None

@@ -28,6 +28,7 @@ from ..api.accountant import Accountant, check_delta
 from ..api.arrays import check_inputs, check_labels
 from ..api.clip import ClipMechanism
 from ..api.noise import NoiseMechanism
+from ..api.validators import check_positive
 from ..errors import ConfigError, InvalidInputError, PluginLoadError
 from ..ms.per_example import make_clipper
 from ..ms.runtime import first_layer_expectation, inference_mode
@@ -104,7 +105,10 @@ class DPModel(Model):
         clip_norm: per-example clip norm C (the initial one for adaptive clipping).
         noise, clip, accountant: plugin instances, registry names, or ``(name, config)``.
         delta: δ of the reported (ε, δ).
-        ledger: path of the privacy ledger (resumed if it exists) or ``None`` for an in-memory one.
+        ledger: path of the privacy ledger (resumed if it exists) or ``None`` for an in-memory one. The file
+            is locked while ``train`` runs; :meth:`save_checkpoint` / ``ModelCheckpoint`` callbacks stamp the
+            ledger head into checkpoints, and :meth:`load_checkpoint` refuses a ledger that is cut or not this
+            run's.
         batch_size: expected batch size; the sampling rate is ``batch_size / len(dataset)``. Defaults to
             the batch size of a batched ``mindspore.dataset``.
         sampling: ``"poisson"`` (default, what the accountants' amplification assumes) or ``"shuffle"``
@@ -140,12 +144,10 @@ class DPModel(Model):
             if dp_opt.get("micro_batches") is not None:
                 micro_batches = _merge("micro_batches", micro_batches, dp_opt["micro_batches"])
                 method = "micro_batch"
-        if noise_multiplier is not None and (not isinstance(noise_multiplier, (int, float))
-                                             or not math.isfinite(noise_multiplier) or noise_multiplier <= 0):
-            raise InvalidInputError(f"noise_multiplier must be a finite number > 0, got {noise_multiplier!r}")
-        if clip_norm is not None and (not isinstance(clip_norm, (int, float)) or not math.isfinite(clip_norm)
-                                      or clip_norm <= 0):
-            raise InvalidInputError(f"clip_norm must be a finite number > 0, got {clip_norm!r}")
+        if noise_multiplier is not None:
+            noise_multiplier = check_positive(noise_multiplier, "noise_multiplier")
+        if clip_norm is not None:
+            clip_norm = check_positive(clip_norm, "clip_norm")
         self.delta = check_delta(delta)
         if sampling not in ("poisson", "shuffle"):
             raise InvalidInputError(f"sampling: expected 'poisson' or 'shuffle', got {sampling!r}")
@@ -589,10 +591,8 @@ class DPOptimizerClassFactory:
 
     def set_mechanisms(self, noise: Any = "gaussian", *, noise_multiplier: float, clip_norm: float,
                        clip: Any = "fixed", **noise_config: Any) -> None:
-        if not isinstance(noise_multiplier, (int, float)) or noise_multiplier <= 0:
-            raise InvalidInputError(f"noise_multiplier must be > 0, got {noise_multiplier!r}")
-        if not isinstance(clip_norm, (int, float)) or clip_norm <= 0:
-            raise InvalidInputError(f"clip_norm must be > 0, got {clip_norm!r}")
+        noise_multiplier = check_positive(noise_multiplier, "noise_multiplier")
+        clip_norm = check_positive(clip_norm, "clip_norm")
         if isinstance(noise, str):
             noise = noise.lower()
             registry.spec("noise", noise)  # unknown mechanism: clear error now

@@ -94,7 +94,8 @@ class Differential:
         if self.mode == "graph":
             import mindspore as ms
 
-            a = self.model.logits_fn(ms.Tensor(np.ascontiguousarray(x, dtype=np.float32))).asnumpy()
+            with self.model.inference():  # PyNative, outside the compiled cache: eval mode here too
+                a = self.model.logits_fn(ms.Tensor(np.ascontiguousarray(x, dtype=np.float32))).asnumpy()
             b = self.model._logits(x)
         else:
             a = self.model._logits(x)

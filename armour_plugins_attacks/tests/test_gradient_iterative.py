@@ -239,10 +239,12 @@ def test_graphs_are_cached_and_reused_across_eps_and_steps(armour_mlp, batch):
     x, y = batch
     a = registry.create("attack", "bim", model=armour_mlp, eps=0.1, steps=3, loss="margin")
     a.generate(x, y)
-    fns = dict(_graph._CACHE[armour_mlp])
+    builds = armour_mlp.graphs.builds
     registry.create("attack", "bim", model=armour_mlp, eps=0.2, steps=7, loss="margin").generate(x[:20], y[:20])
+    compiles = armour_mlp.graphs.compiles
     a.generate(x, y, target=(y + 1) % 10)
-    assert dict(_graph._CACHE[armour_mlp]) == fns  # same structure: no new graph
+    assert armour_mlp.graphs.builds == builds  # same structure: no new graph
+    assert armour_mlp.graphs.compiles == compiles  # and no new compile for shapes seen before
 
 
 def test_passes_are_counted(armour_mlp, batch):

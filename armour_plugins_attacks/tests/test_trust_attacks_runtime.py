@@ -117,9 +117,12 @@ def test_one_compile_per_function_and_shape(data):
     for name in ("pgd", "deepfool", "cw"):
         registry.create("attack", name, model=model, **cheap_config(name)).generate(x, y)
     compiles, builds = model.graphs.compiles, model.graphs.builds
+    model.network.set_train(True)  # the caller's mode changes nothing: graphs are built in eval mode, once
     for name in ("pgd", "deepfool", "cw"):
         registry.create("attack", name, model=model, **cheap_config(name)).generate(x, y)
     assert (model.graphs.compiles, model.graphs.builds) == (compiles, builds)
+    assert model.network.training
+    model.network.set_train(False)
     ms.load_param_into_net(model.network, {p.name: ms.Parameter(p.data.copy(), name=p.name)
                                            for p in make_net(1).get_parameters()})
     for name in ("pgd", "deepfool", "cw"):

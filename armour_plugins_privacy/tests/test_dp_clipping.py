@@ -143,3 +143,15 @@ def test_bad_method_is_named():
     with pytest.raises(InvalidInputError, match="micro_batches"):
         make_clipper(MLP(input_shape=SHAPE), cross_entropy, sample_x=x, sample_y=y, batch_size=B,
                      method="micro_batch", micro_batches=4)
+
+
+def test_dense_with_activation_takes_the_ghost_path_exactly():
+    """``Dense(activation=...)`` owns its activation cell; ghost clipping treats the pair as one call (it
+    used to see the activation as a separate call and fall back to vmap)."""
+    ms.set_seed(5)
+    net = nn.SequentialCell([nn.Flatten(), nn.Dense(64, 16, activation="tanh"), nn.Dense(16, 10)])
+    clipper, sums, _, _, (net, params, x, y, mask) = _clipped(net, "auto", False)
+    assert clipper.method == "ghost", clipper.reason
+    ref = _brute_force(net, params, x, y, mask, False)
+    for s, r in zip(sums, ref):
+        np.testing.assert_allclose(s, r, atol=TOL, rtol=0)

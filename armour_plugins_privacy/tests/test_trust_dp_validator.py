@@ -75,6 +75,7 @@ def _bn_net(kind):
 def _sensitivity(net, x, y, x_other, method):
     """max over one replaced example of ‖Σ clip(g_i)(D) − Σ clip(g_i)(D')‖, through DPModel's graph."""
     model = _model(net, method=method)
+    model._dry_run = lambda *args: None  # only the clipping graph is needed here (saves a compilation)
     model._prepare(x, y, len(x))
     net.set_train(True)
     acc = model._compiled["accumulate"]
@@ -128,11 +129,11 @@ def test_batchnorm_breaks_the_bound_the_validator_protects():
     fn = ms.jit(clipper.fn)
     mask, c = ms.Tensor(np.ones(B, np.float32)), ms.Tensor(CLIP, ms.float32)
     x2 = x.copy()
-    x2[0] = other
+    x2[0] = np.full_like(other, 100.0)  # an outlier shifts the statistics every other example is normalised with
     a, b = (np.concatenate([s.asnumpy().ravel() for s in fn(ms.Tensor(v), ms.Tensor(y), mask, c)[0]])
             for v in (x, x2))
     net.set_train(False)
-    assert np.linalg.norm(a.astype(np.float64) - b) > 2 * CLIP * 1.05
+    assert np.linalg.norm(a.astype(np.float64) - b) > 2 * CLIP * 1.2
 
 
 class _Running(nn.Cell):
@@ -157,7 +158,7 @@ def test_validate_lists_each_layer_with_reason_and_fix():
     assert [(p.layer, p.cell_type) for p in problems] == [
         ("1", "BatchNorm2d"), ("2", "InstanceNorm2d"), ("5", "BatchNorm1d"), ("7", "BatchNorm3d")]
     assert all(p.reason and "fix(network)" in p.fix for p in problems)
-    x = np.zeros((2, 1, 4, 4), np.float32)
+    x = np.ones((2, 1, 4, 4), np.float32)
     running = _Running()
     (problem,) = validator.validate(running, x)
     assert problem.layer == "<network>" and "'seen'" in problem.reason

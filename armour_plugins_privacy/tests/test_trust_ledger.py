@@ -58,9 +58,14 @@ def test_reading_a_missing_ledger_is_an_error_and_creates_nothing(tmp_path):
     assert not path.exists()
 
 
-@pytest.mark.parametrize("kind", ["empty", "directory", "garbage", "unreadable"])
+@pytest.mark.parametrize("kind", ["empty", "directory", "garbage", "unreadable", "under_a_file"])
 def test_unusable_ledgers_are_errors_never_epsilon_zero(tmp_path, kind):
     path = tmp_path / "bad.ledger"
+    if kind == "under_a_file":  # a path that cannot exist: its parent is a file (read by anyone, root too)
+        (tmp_path / "file").write_text("x")
+        with pytest.raises(LedgerError, match="cannot be read"):
+            PrivacyLedger.read(tmp_path / "file" / "run.ledger")
+        return
     if kind == "empty":
         path.write_bytes(b"")
         match = "empty"
@@ -147,6 +152,22 @@ def test_damaged_last_record_is_never_dropped_and_repair_is_deliberate_and_recor
         repaired.verify_head(head)
     with pytest.raises(LedgerError, match="nothing to repair"):
         PrivacyLedger.repair(path)
+
+
+def test_ledger_command_verifies_and_repairs_only_on_request(tmp_path, capsys):
+    from armour_core.wrappers.ledger import _main
+
+    path = tmp_path / "l.ledger"
+    head = _write(path, steps=3)
+    assert _main(["verify", str(path)]) == 0
+    assert f"3 steps, head {head.encode()}, MAC none" in capsys.readouterr().out
+    with open(path, "ab") as fh:
+        fh.write(b"0123 - {")
+    assert _main(["verify", str(path)]) == 2
+    assert "line 6 (the last) is damaged" in capsys.readouterr().err
+    assert _main(["repair", str(path)]) == 0
+    assert "removed line 6 (8 bytes" in capsys.readouterr().out
+    assert _main(["verify", str(path)]) == 0 and PrivacyLedger.read(path).num_steps == 3
 
 
 def test_edited_middle_record_breaks_the_chain(tmp_path):
@@ -283,6 +304,8 @@ def test_mac_catches_a_deliberate_edit_with_a_recomputed_chain(tmp_path, monkeyp
         PrivacyLedger.read(path)
     monkeypatch.delenv(KEY_ENV)
     assert PrivacyLedger.read(path).mac_status.startswith("not checked")  # says so, never "verified"
+    with pytest.raises(LedgerError, match=f"needs {KEY_ENV}"):  # and nobody appends unMACed records to it
+        PrivacyLedger(path).begin_session()
     plain = tmp_path / "plain.ledger"
     _write(plain)
     monkeypatch.setenv(KEY_ENV, "s3cret")
@@ -302,7 +325,7 @@ def _dp_model(ledger, **kw):
     net = MLP(input_shape=(1, 8, 8), hidden=8)
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     return DPModel(network=net, loss_fn=loss, optimizer=nn.SGD(net.trainable_params(), 0.1), noise_multiplier=1.3,
-                   clip_norm=1.0, batch_size=16, ledger=str(ledger), accountant="rdp", **kw), net
+                   clip_norm=1.0, batch_size=16, ledger=str(ledger), accountant="pld", **kw), net
 
 
 def _data():
@@ -364,6 +387,9 @@ def test_dpmodel_checkpoints_carry_the_head_and_resume_checks_it(dp_run, tmp_pat
     swapped, _ = _dp_model(other)
     with pytest.raises(LedgerError, match="does not belong"):
         swapped.load_checkpoint(own)
+    deleted, _ = _dp_model(tmp_path / "gone.ledger")  # the ledger deleted: resuming starts from 0 steps
+    with pytest.raises(LedgerError, match="truncated.*4 DP-SGD steps.*only 0"):
+        deleted.load_checkpoint(own)
     plain = save_checkpoint_atomic(net, tmp_path / "plain.ckpt")
     with pytest.raises(LedgerError, match="no ledger head"):
         verify_ledger(other, checkpoint=plain)
@@ -420,12 +446,30 @@ def test_audit_checks_the_ledger_against_the_checkpoint_head(dp_run, tmp_path, c
     assert code == 2 and "truncated" in err and "4 DP-SGD steps" in err
 
 
-def _train_dp(tmp_path, target: float, capsys) -> tuple[int, str, dict | None]:
+def test_train_dp_from_dp_weights_needs_their_complete_ledger(dp_run, tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    (tmp_path / "tinynet.py").write_text("from armour_core.builtin.models import MLP\n\n\n"
+                                         "def net():\n    return MLP(input_shape=(1, 8, 8), hidden=8)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    x, y = _data()
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x[:16], y_test=y[:16])
+    base = ["train-dp", "--network", "tinynet:net", "--data", str(tmp_path / "d.npz"), "--checkpoint",
+            str(dp_run["own"]), "--batch-size", "16", "--epochs", "1", "--noise-multiplier", "1.3", "--plot", ""]
+    code, err = _cli(base, capsys)
+    assert code == 2 and "4 DP-SGD steps" in err and "--ledger" in err
+    cut = _ledger_copy(dp_run, tmp_path / "cut.ledger", drop_last=1)
+    before = _sha(cut)
+    code, err = _cli([*base, "--ledger", str(cut)], capsys)
+    assert code == 2 and "truncated" in err and _sha(cut) == before  # refused before any step
+
+
+def _train_dp(tmp_path, target: float, capsys, *extra: str) -> tuple[int, str, dict | None]:
     out = tmp_path / "dp.json"
     out.unlink(missing_ok=True)
     code, err = _cli(["train-dp", "--model", "mlp", "--epochs", "1", "--batch-size", "256", "--target-epsilon",
                       str(target), "--accountant", "rdp", "--plot", "", "--json", str(out),
-                      "--ledger", str(tmp_path / "run.ledger")], capsys)
+                      "--ledger", str(tmp_path / "run.ledger"), *extra], capsys)
     return code, err, json.loads(out.read_text()) if out.exists() else None
 
 
@@ -433,9 +477,11 @@ def test_resumed_train_dp_calibrates_against_the_remaining_budget_or_refuses(tmp
     code, err, first = _train_dp(tmp_path, 1.0, capsys)
     assert code == 0, err
     assert first["epsilon"] <= 1.0
-    code, err, second = _train_dp(tmp_path, 2.0, capsys)
+    code, err, second = _train_dp(tmp_path, 2.0, capsys, "--save-checkpoint", str(tmp_path / "dp.ckpt"))
     assert code == 0, err
-    ledger = PrivacyLedger.read(tmp_path / "run.ledger")
+    from armour_core.wrappers.ledger import verify_ledger
+
+    ledger = verify_ledger(tmp_path / "run.ledger", checkpoint=tmp_path / "dp.ckpt")  # the saved weights' head
     assert ledger.num_steps == 2 * first["steps"] == second["steps"]
     assert second["epsilon"] == pytest.approx(ledger.epsilon(DELTA, "rdp"), rel=1e-12)
     assert 1.9 < second["epsilon"] <= 2.0  # the whole run meets the target, and uses most of it

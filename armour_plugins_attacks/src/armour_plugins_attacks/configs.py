@@ -8,46 +8,35 @@ attack's first supported norm.
 
 from __future__ import annotations
 
-import math
-
 import attrs
 
-from armour_core.api.attack import AttackConfig, _norm_name
-from armour_core.api.norms import NORMS
+from armour_core.api.attack import AttackConfig
+from armour_core.api.validators import check_int, eps_field, finite, nonnegative, norm_field, positive, unit_field
 
-_ge0 = attrs.validators.ge(0.0)
-_gt0 = attrs.validators.gt(0.0)
+_ge0 = nonnegative
+_gt0 = positive
 #: losses the compiled loop and every gradient classifier support (see armour_core.api.model.LOSSES)
 _LOSSES = ("ce", "margin", "dlr")
 #: how an iterative attack runs its loop (see armour_plugins_attacks._graph)
 COMPILE_MODES = ("auto", "loop", "unroll", "step", "eager")
-
-
-def _finite(inst, attribute, value):
-    if value is not None and not math.isfinite(value):
-        raise ValueError(f"{attribute.name} must be finite, got {value}")
+_finite = finite
 
 
 def _optional_positive(inst, attribute, value):
-    if value is None:
-        return
-    _finite(inst, attribute, value)
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be > 0 (or None for the default), got {value}")
+    positive(inst, attribute, value)
 
 
 def _norm_field(default: str):
-    return attrs.field(default=default, converter=_norm_name, validator=attrs.validators.in_(NORMS))
+    return norm_field(default)
 
 
 def _eps_field(default: float):
-    return attrs.field(default=default, validator=[_ge0, _finite])
+    return eps_field(default)
 
 
 def _int_ge(low: int):
     def check(inst, attribute, value):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{attribute.name} must be an int >= {low}, got {value!r}")
+        check_int(value, attribute.name, low=low)
     return check
 
 
@@ -180,7 +169,7 @@ class DIFGSMConfig(MIMConfig):
     """
 
     decay: float = attrs.field(default=0.0, validator=[_ge0, _finite])
-    diversity_prob: float = attrs.field(default=0.5, validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)])
+    diversity_prob: float = unit_field(0.5)
     resize_rate: float = attrs.field(default=0.9, validator=[_gt0, attrs.validators.le(4.0)])
 
     @resize_rate.validator

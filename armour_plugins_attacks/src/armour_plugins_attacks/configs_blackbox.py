@@ -6,40 +6,32 @@ stops working on a sample once that sample has used its budget, and never exceed
 
 from __future__ import annotations
 
-import math
-
 import attrs
 from attrs import validators as v
 
-from armour_core.api.attack import AttackConfig, _norm_name
+from armour_core.api.attack import AttackConfig
+from armour_core.api.validators import eps_field, int_field, nonnegative_field, norm_field, positive_field, unit_field
 
 
 def _queries(default: int):
-    return attrs.field(default=default, validator=[v.instance_of(int), v.ge(1)])
+    return int_field(default, low=1)
 
 
 def _positive(default: float):
-    return attrs.field(default=default, validator=[v.instance_of((int, float)), v.gt(0.0)])
+    return positive_field(default)
 
 
 def _unit(default: float, *, closed: bool = True):
-    upper = v.le(1.0) if closed else v.lt(1.0)
-    return attrs.field(default=default, validator=[v.instance_of((int, float)), v.ge(0.0), upper])
+    return unit_field(default, high_closed=closed)
 
 
 def _count(default: int, low: int = 1):
-    return attrs.field(default=default, validator=[v.instance_of(int), v.ge(low)])
-
-
-def _finite(inst, attribute, value):
-    if value is not None and not math.isfinite(value):
-        raise ValueError(f"{attribute.name} must be finite, got {value}")
+    return int_field(default, low=low)
 
 
 def _eps(default: float | None, *, optional: bool):
     """eps: a finite radius >= 0 (``None`` = unbounded, for minimum-norm attacks)."""
-    checks = [v.instance_of((int, float)), v.ge(0.0), _finite]
-    return attrs.field(default=default, validator=v.optional(checks) if optional else checks)
+    return eps_field(default, optional=optional)
 
 
 @attrs.frozen(kw_only=True)
@@ -62,7 +54,7 @@ class HopSkipJumpConfig(BlackBoxConfig):
     """
 
     eps: float | None = _eps(None, optional=True)
-    norm: str = attrs.field(default="l2", converter=_norm_name, validator=v.in_(("l2", "linf")))
+    norm: str = norm_field("l2", ("l2", "linf"))
     max_iter: int = _count(64)
     init_evals: int = _count(100)
     max_evals: int = _count(10_000)
@@ -82,11 +74,10 @@ class NESConfig(BlackBoxConfig):
     """
 
     eps: float = _eps(0.1, optional=False)
-    norm: str = attrs.field(default="linf", converter=_norm_name, validator=v.in_(("linf", "l2")))
+    norm: str = norm_field("linf", ("linf", "l2"))
     samples: int = _count(50)
     sigma: float = _positive(0.01)
-    step_size: float | None = attrs.field(default=None, validator=v.optional([v.instance_of((int, float)),
-                                                                              v.gt(0.0)]))
+    step_size: float | None = positive_field(None, optional=True)
     momentum: float = _unit(0.9, closed=False)
     loss: str = attrs.field(default="ce", validator=v.in_(("ce", "margin")))
 
@@ -101,7 +92,7 @@ class GeneticConfig(BlackBoxConfig):
     """
 
     eps: float = _eps(0.1, optional=False)
-    norm: str = attrs.field(default="linf", converter=_norm_name, validator=v.in_(("linf",)))
+    norm: str = norm_field("linf", ("linf",))
     population: int = _count(6, low=2)
     temperature: float = _positive(0.1)
     mutation_rate: float = _unit(0.1)
@@ -119,11 +110,11 @@ class PSOConfig(BlackBoxConfig):
     """
 
     eps: float = _eps(0.1, optional=False)
-    norm: str = attrs.field(default="linf", converter=_norm_name, validator=v.in_(("linf", "l2")))
+    norm: str = norm_field("linf", ("linf", "l2"))
     particles: int = _count(10, low=2)
     inertia: tuple[float, float] = attrs.field(default=(0.9, 0.4), converter=tuple)
-    cognitive: float = attrs.field(default=2.0, validator=v.ge(0.0))
-    social: float = attrs.field(default=2.0, validator=v.ge(0.0))
+    cognitive: float = nonnegative_field(2.0)
+    social: float = nonnegative_field(2.0)
     max_velocity: float = _positive(0.5)
 
     @inertia.validator
@@ -142,7 +133,7 @@ class SaltAndPepperConfig(BlackBoxConfig):
     """
 
     eps: float | None = _eps(None, optional=True)
-    norm: str = attrs.field(default="l0", converter=_norm_name, validator=v.in_(("l0", "l2", "linf")))
+    norm: str = norm_field("l0", ("l0", "l2", "linf"))
     max_queries: int = _queries(1_000)
     steps: int = _count(100)
     repetitions: int = _count(10)
@@ -158,7 +149,7 @@ class PointwiseConfig(BlackBoxConfig):
     """
 
     eps: float | None = _eps(None, optional=True)
-    norm: str = attrs.field(default="l0", converter=_norm_name, validator=v.in_(("l0",)))
+    norm: str = norm_field("l0", ("l0",))
     init_queries: int = _count(500)
     search_steps: int = _count(10)
     refine: bool = True

@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import attrs
 
-from armour_core.api.attack import AttackConfig, _norm_name
+from armour_core.api.attack import AttackConfig
+from armour_core.api.validators import (
+    eps_field,
+    finite,
+    int_field,
+    nonnegative_field,
+    norm_field,
+    positive_field,
+    unit_field,
+)
 
 _v = attrs.validators
 
 
 def _pos_int(default: int):
-    return attrs.field(default=default, validator=[_v.instance_of(int), _v.ge(1)])
+    return int_field(default, low=1)
 
 
 def _nonneg_int(default: int):
-    return attrs.field(default=default, validator=[_v.instance_of(int), _v.ge(0)])
+    return int_field(default, low=0)
 
 
 def _optional_eps():
-    return attrs.field(default=None, validator=_v.optional(_v.ge(0.0)))
+    return eps_field(None, optional=True)
 
 
 # --------------------------------------------------------------------------- minimum norm
@@ -37,10 +46,9 @@ class DeepFoolConfig(AttackConfig):
     """
 
     eps: float | None = _optional_eps()
-    norm: str = attrs.field(default="l2", converter=_norm_name,
-                            validator=_v.in_(("l2", "linf")))
+    norm: str = norm_field("l2", ("l2", "linf"))
     steps: int = _pos_int(50)
-    overshoot: float = attrs.field(default=0.02, validator=_v.ge(0.0))
+    overshoot: float = nonnegative_field(0.02)
     candidates: int = _pos_int(9)
 
 
@@ -55,11 +63,10 @@ class CWConfig(AttackConfig):
     """
 
     eps: float | None = _optional_eps()
-    norm: str = attrs.field(default="l2", converter=_norm_name,
-                            validator=_v.in_(("l2",)))
-    confidence: float = attrs.field(default=0.0, validator=_v.ge(0.0))
-    learning_rate: float = attrs.field(default=0.01, validator=_v.gt(0.0))
-    initial_const: float = attrs.field(default=0.01, validator=_v.gt(0.0))
+    norm: str = norm_field("l2", ("l2",))
+    confidence: float = nonnegative_field(0.0)
+    learning_rate: float = positive_field(0.01)
+    initial_const: float = positive_field(0.01)
     binary_search_steps: int = _pos_int(9)
     steps: int = _pos_int(100)
     abort_early: bool = True
@@ -78,14 +85,13 @@ class FABConfig(AttackConfig):
     """
 
     eps: float | None = _optional_eps()
-    norm: str = attrs.field(default="linf", converter=_norm_name,
-                            validator=_v.in_(("linf", "l2")))
+    norm: str = norm_field("linf", ("linf", "l2"))
     steps: int = _pos_int(50)
     restarts: int = _pos_int(1)
-    alpha_max: float = attrs.field(default=0.1, validator=[_v.ge(0.0), _v.le(1.0)])
-    eta: float = attrs.field(default=1.05, validator=_v.ge(1.0))
-    beta: float = attrs.field(default=0.9, validator=[_v.gt(0.0), _v.le(1.0)])
-    init_radius: float = attrs.field(default=0.1, validator=_v.gt(0.0))
+    alpha_max: float = unit_field(0.1)
+    eta: float = attrs.field(default=1.05, validator=[finite, _v.ge(1.0)])
+    beta: float = unit_field(0.9, low_closed=False)
+    init_radius: float = positive_field(0.1)
     target_classes: int = _nonneg_int(0)
 
 
@@ -106,10 +112,9 @@ class JSMAConfig(AttackConfig):
     """
 
     eps: float | None = _optional_eps()
-    norm: str = attrs.field(default="l0", converter=_norm_name,
-                            validator=_v.in_(("l0",)))
+    norm: str = norm_field("l0", ("l0",))
     theta: float = attrs.field(default=1.0, validator=[_v.ge(-1.0), _v.le(1.0)])
-    gamma: float = attrs.field(default=0.1, validator=[_v.gt(0.0), _v.le(1.0)])
+    gamma: float = unit_field(0.1, low_closed=False)
 
     @theta.validator
     def _theta_nonzero(self, attribute, value):
@@ -127,9 +132,8 @@ class LBFGSConfig(AttackConfig):
     """
 
     eps: float | None = _optional_eps()
-    norm: str = attrs.field(default="l2", converter=_norm_name,
-                            validator=_v.in_(("l2",)))
-    initial_const: float = attrs.field(default=0.1, validator=_v.gt(0.0))
+    norm: str = norm_field("l2", ("l2",))
+    initial_const: float = positive_field(0.1)
     search_steps: int = _pos_int(6)
     max_iterations: int = _pos_int(100)
 
@@ -146,14 +150,13 @@ class APGDConfig(AttackConfig):
     ``target_classes`` most likely other classes in turn (success stays misclassification).
     """
 
-    eps: float = attrs.field(default=0.1, validator=_v.ge(0.0))
-    norm: str = attrs.field(default="linf", converter=_norm_name,
-                            validator=_v.in_(("linf", "l2")))
+    eps: float = eps_field(0.1)
+    norm: str = norm_field("linf", ("linf", "l2"))
     steps: int = _pos_int(100)
     restarts: int = _pos_int(1)
     loss: str = attrs.field(default="ce", validator=_v.in_(("ce", "dlr")))
-    rho: float = attrs.field(default=0.75, validator=[_v.gt(0.0), _v.le(1.0)])
-    momentum: float = attrs.field(default=0.75, validator=[_v.ge(0.0), _v.le(1.0)])
+    rho: float = unit_field(0.75, low_closed=False)
+    momentum: float = unit_field(0.75)
     random_start: bool = True
     target_classes: int = _nonneg_int(0)
     eot_samples: int = _pos_int(1)
@@ -176,11 +179,10 @@ class SquareConfig(AttackConfig):
     budget); ``loss``: ``margin`` (untargeted default) or ``ce``.
     """
 
-    eps: float = attrs.field(default=0.1, validator=_v.ge(0.0))
-    norm: str = attrs.field(default="linf", converter=_norm_name,
-                            validator=_v.in_(("linf", "l2")))
+    eps: float = eps_field(0.1)
+    norm: str = norm_field("linf", ("linf", "l2"))
     queries: int = _pos_int(1000)
-    p_init: float = attrs.field(default=0.05, validator=[_v.gt(0.0), _v.le(1.0)])
+    p_init: float = unit_field(0.05, low_closed=False)
     loss: str = attrs.field(default="margin", validator=_v.in_(("margin", "ce")))
     restarts: int = _pos_int(1)
 
@@ -195,9 +197,8 @@ class AutoAttackConfig(AttackConfig):
     Square, ``target_classes`` for the targeted members.
     """
 
-    eps: float = attrs.field(default=0.1, validator=_v.ge(0.0))
-    norm: str = attrs.field(default="linf", converter=_norm_name,
-                            validator=_v.in_(("linf", "l2")))
+    eps: float = eps_field(0.1)
+    norm: str = norm_field("linf", ("linf", "l2"))
     version: str = attrs.field(default="standard", validator=_v.in_(("standard", "plus", "rand")))
     steps: int = _pos_int(100)
     queries: int = _pos_int(5000)

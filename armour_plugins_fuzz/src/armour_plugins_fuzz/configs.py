@@ -12,8 +12,8 @@ import attrs
 
 from armour_core.api.coverage import CoverageConfig
 from armour_core.api.mutator import MutatorConfig, range_field
+from armour_core.api.validators import int_field, nonnegative_field, positive_field
 
-_pos_int = [attrs.validators.instance_of(int), attrs.validators.ge(1)]
 _BORDERS = ("constant", "edge", "reflect")
 
 
@@ -49,7 +49,7 @@ class MotionBlurConfig(MutatorConfig):
 
     length: tuple[float, float] = range_field((1.0, 5.0), low=0.0, high=64.0)
     angle: tuple[float, float] = range_field((0.0, 180.0), low=-360.0, high=360.0)
-    taps: int = attrs.field(default=9, validator=[attrs.validators.instance_of(int), attrs.validators.ge(2)])
+    taps: int = int_field(9, low=2)
 
 
 @attrs.frozen(kw_only=True)
@@ -171,7 +171,7 @@ class AdversarialConfig(MutatorConfig):
 
     attack: str = "fgsm"
     eps: tuple[float, float] = range_field((0.02, 0.1), low=0.0, high=1.0)
-    levels: int = attrs.field(default=4, validator=_pos_int)
+    levels: int = int_field(4)
     attack_config: dict = attrs.field(factory=dict, converter=dict, validator=_check_attack_config)
 
 
@@ -196,7 +196,7 @@ class NeuronCoverageConfig(CoverageConfig):
 class TopKConfig(CoverageConfig):
     """``k``: how many of each layer's most active neurons count for an input (DeepGauge's TKNC/TKNP)."""
 
-    k: int = attrs.field(default=3, validator=_pos_int)
+    k: int = int_field(3)
 
 
 @attrs.frozen(kw_only=True)
@@ -204,14 +204,14 @@ class TopKPatternConfig(TopKConfig):
     """``capacity``: the number of patterns that means full coverage (None: every possible pattern, the
     product over layers of C(units, k)); the raw count is ``patterns``."""
 
-    capacity: int | None = attrs.field(default=None, validator=attrs.validators.optional(_pos_int))
+    capacity: int | None = int_field(None, optional=True)
 
 
 @attrs.frozen(kw_only=True)
 class MultisectionConfig(CoverageConfig):
     """``k``: sections each neuron's training range [low, high] is cut into (DeepGauge's KMNC)."""
 
-    k: int = attrs.field(default=10, validator=_pos_int)
+    k: int = int_field(10)
 
 
 @attrs.frozen(kw_only=True)
@@ -219,7 +219,7 @@ class BoundaryConfig(CoverageConfig):
     """``std_scale``: widen the training range to [low - s·std, high + s·std] before counting corner-case
     outputs (0 is DeepGauge's definition)."""
 
-    std_scale: float = attrs.field(default=0.0, converter=float, validator=attrs.validators.ge(0.0))
+    std_scale: float = nonnegative_field(0.0)
 
 
 @attrs.frozen(kw_only=True)
@@ -231,11 +231,11 @@ class SurpriseConfig(CoverageConfig):
     more surprising than any training input. ``max_train``: at most this many training traces are kept (a
     seeded uniform subsample, ``seed``) to bound the cost."""
 
-    buckets: int = attrs.field(default=1000, validator=_pos_int)
+    buckets: int = int_field(1000)
     lower: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
     upper: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
-    max_train: int | None = attrs.field(default=5000, validator=attrs.validators.optional(_pos_int))
-    seed: int = attrs.field(default=0, validator=[attrs.validators.instance_of(int), attrs.validators.ge(0)])
+    max_train: int | None = int_field(5000, optional=True)
+    seed: int = int_field(0, low=0)
 
     @lower.validator
     def _check_lower(self, attribute, value):
@@ -259,8 +259,8 @@ class LSAConfig(SurpriseConfig):
     ``class_conditional``: one KDE per class, evaluated for each input under its predicted class (the paper's
     setting for classifiers)."""
 
-    var_threshold: float = attrs.field(default=1e-5, converter=float, validator=attrs.validators.ge(0.0))
-    bandwidth: float | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.gt(0.0)))
+    var_threshold: float = nonnegative_field(1e-5)
+    bandwidth: float | None = positive_field(None, optional=True)
     class_conditional: bool = True
 
 

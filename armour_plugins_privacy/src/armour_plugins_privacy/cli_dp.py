@@ -43,6 +43,9 @@ def register(subparsers) -> None:
     p.add_argument("--plot", type=optional_output_file, default="dp_epsilon.png",
                    help="where to save the epsilon-vs-steps plot ('' for none)")
     p.add_argument("--json", type=output_file, default=None, help="write the results as JSON here")
+    p.add_argument("--save-checkpoint", type=output_file, default=None,
+                   help="save the trained weights here, stamped with the ledger's head (armour audit --checkpoint "
+                        "then checks that a ledger is this run's and complete)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.set_defaults(func=run)
 
@@ -98,6 +101,23 @@ def _data_and_network(args: argparse.Namespace):
     return data, net, f"{args.model} on {args.dataset}"
 
 
+def _check_resumed_weights(checkpoint: str, ledger_path: str | None, ledger) -> None:
+    """Weights that DPModel trained carry the head of their ledger: continuing from them needs that ledger,
+    complete (otherwise ε would leave out the steps already in the weights). Weights without a head (not
+    trained by DPModel) start a run like any initialisation."""
+    from armour_core.ms.checkpoint import read_ledger_head
+    from armour_core.wrappers.ledger import LedgerError
+
+    head = read_ledger_head(checkpoint)
+    if head is None:
+        return
+    if ledger is None:
+        raise LedgerError(f"--checkpoint {checkpoint}: these weights come from {head.steps} DP-SGD steps recorded in a "
+                          f"privacy ledger; pass that ledger with --ledger (a new one would under-report epsilon)"
+                          + (f", not the missing {ledger_path}" if ledger_path else ""))
+    ledger.verify_head(head, what=f"--checkpoint {checkpoint}")
+
+
 def run(args: argparse.Namespace) -> int:
     import mindspore as ms
     from mindspore import nn
@@ -117,13 +137,15 @@ def run(args: argparse.Namespace) -> int:
                                 f"got {args.batch_size}")
     q = args.batch_size / n
     steps = args.epochs * max(1, round(1 / q))
-    spent, resumed = [], ""
+    spent, resumed, previous = [], "", None
     if args.ledger and Path(args.ledger).exists():  # a resumed run: its earlier steps count against the target
         from armour_core.wrappers.ledger import PrivacyLedger
 
         previous = PrivacyLedger.read(args.ledger)  # read-only; a damaged or foreign ledger stops here
         previous.check_compatible(delta=args.delta, sampling="poisson")
         spent = previous.events()
+    if args.checkpoint:
+        _check_resumed_weights(args.checkpoint, args.ledger, previous)
         if spent:
             resumed = (f"; the remaining budget after the ledger's {previous.num_steps} earlier steps "
                        f"(epsilon {previous.epsilon(args.delta, args.accountant):.4f})")
@@ -159,6 +181,9 @@ def run(args: argparse.Namespace) -> int:
         save_plot(steps_curve, eps_curve, args.plot,
                   f"DP-SGD {name}: sigma={sigma:.3g}, q={q:.3g}, delta={args.delta:g}")
         print(f"epsilon-vs-steps plot: {Path(args.plot).resolve()}")
+    if args.save_checkpoint:
+        model.save_checkpoint(args.save_checkpoint)
+        print(f"checkpoint (with the ledger head at step {model.steps_taken}): {Path(args.save_checkpoint).resolve()}")
     if args.json:
         from armour_core.atomic import atomic_write_text
 

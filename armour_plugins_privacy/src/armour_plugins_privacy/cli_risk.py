@@ -159,11 +159,14 @@ def register_suppress(subparsers) -> None:
                                           "to the same training without suppression.")
     p.add_argument("--model", default="mlp")
     p.add_argument("--dataset", default="digits")
+    p.add_argument("--network", help="your network instead: 'package.module:factory' or 'file.py:factory' "
+                                     "returning an untrained nn.Cell (with --data; trained from scratch)")
+    p.add_argument("--data", help="your data: an .npz with x_train, y_train, x_test, y_test (or x and y)")
     p.add_argument("--suppressor", default="magnitude", help="suppressor plugin (magnitude, random, layerwise)")
     p.add_argument("--layers", help="comma-separated parameter names (default: every weight matrix/kernel)")
     p.add_argument("--epochs", type=positive_int, default=20)
-    p.add_argument("--start-epoch", type=nonnegative_int, default=2)
-    p.add_argument("--end-epoch", type=nonnegative_int, default=12)
+    p.add_argument("--start-epoch", type=positive_int, default=2)
+    p.add_argument("--end-epoch", type=positive_int, default=12)
     p.add_argument("--mask-times", type=positive_int, default=30)
     p.add_argument("--sparse-start", type=fraction, default=0.0)
     p.add_argument("--sparse-end", type=fraction, default=0.9)
@@ -182,12 +185,26 @@ def run_suppress(args: argparse.Namespace) -> int:
     from .risk_suppress import suppress_experiment
 
     layers = [s.strip() for s in args.layers.split(",")] if args.layers else None
+    user: dict[str, Any] = {}
+    if args.network or args.data:
+        if not (args.network and args.data):
+            raise InvalidInputError("--network and --data: give both to train your own network with suppression")
+        from armour_core import loading
+
+        data = loading.load_data(args.data)
+        loading.user_model(args.network, None, {"x_train": data.x_train, "y_train": data.y_train,
+                                                "x_test": data.x_test, "y_test": data.y_test}, bounds=data.bounds)
+        if args.batch_size > len(data.x_train):
+            raise InvalidInputError(f"--batch-size: expected at most the {len(data.x_train)} training points of "
+                                    f"{args.data!r}, got {args.batch_size}")
+        user = {"network_fn": loading.import_factory(args.network), "data": data}
+        args.model, args.dataset = args.network, args.data  # the labels of the run
     res = suppress_experiment(model=args.model, dataset=args.dataset, suppressor=args.suppressor, layers=layers,
                               epochs=args.epochs, start_epoch=args.start_epoch, end_epoch=args.end_epoch,
                               mask_times=args.mask_times, sparse_start=args.sparse_start,
                               sparse_end=args.sparse_end, batch_size=args.batch_size,
                               learning_rate=args.learning_rate, mode=args.mode, baseline=not args.no_baseline,
-                              seed=args.seed)
+                              seed=args.seed, **user)
     print(f"{args.model} on {args.dataset}, suppressor {args.suppressor}, {args.mode} mode, "
           f"{res['seconds']:.1f} s")
     for name, s in res["sparsity"].items():

@@ -9,6 +9,7 @@ import numpy as np
 
 from armour_core.api.base import seed_field
 from armour_core.api.clip import ClipMechanism
+from armour_core.api.validators import positive_field, unit_field
 from armour_core.errors import InvalidInputError
 
 
@@ -27,12 +28,12 @@ class AdaptiveClipConfig:
     size (the paper's default: 1/20 of it).
     """
 
-    clip_norm: float = attrs.field(default=1.0, validator=attrs.validators.gt(0.0))
-    target_quantile: float = attrs.field(default=0.5, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)])
-    learning_rate: float = attrs.field(default=0.2, validator=attrs.validators.gt(0.0))
+    clip_norm: float = positive_field(1.0)
+    target_quantile: float = unit_field(0.5, low_closed=False, high_closed=False)
+    learning_rate: float = positive_field(0.2)
     update: str = attrs.field(default="geometric", validator=attrs.validators.in_(("geometric", "linear")))
-    count_noise: float = attrs.field(default=0.05, validator=attrs.validators.gt(0.0))
-    min_clip_norm: float = attrs.field(default=1e-6, validator=attrs.validators.gt(0.0))
+    count_noise: float = positive_field(0.05)
+    min_clip_norm: float = positive_field(1e-6)
     seed: int | None = seed_field()
 
 

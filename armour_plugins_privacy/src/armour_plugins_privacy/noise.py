@@ -7,6 +7,7 @@ import numpy as np
 
 from armour_core.api.base import seed_field
 from armour_core.api.noise import NoiseMechanism
+from armour_core.api.validators import positive_field, unit_field
 
 
 class Gaussian(NoiseMechanism):
@@ -26,11 +27,11 @@ class AdaGaussianConfig:
     (MindArmour's 'Step'). ``min_noise_multiplier`` floors the schedule so the guarantee never vanishes.
     """
 
-    noise_multiplier: float = attrs.field(default=1.5, validator=attrs.validators.gt(0.0))
-    clip_norm: float = attrs.field(default=1.0, validator=attrs.validators.gt(0.0))
-    decay_rate: float = attrs.field(default=6e-4, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)])
+    noise_multiplier: float = positive_field(1.5)
+    clip_norm: float = positive_field(1.0)
+    decay_rate: float = unit_field(6e-4, high_closed=False)
     decay_policy: str = attrs.field(default="time", validator=attrs.validators.in_(("time", "step")))
-    min_noise_multiplier: float = attrs.field(default=0.3, validator=attrs.validators.gt(0.0))
+    min_noise_multiplier: float = positive_field(0.3)
     seed: int | None = seed_field()
     secure: bool = False
 

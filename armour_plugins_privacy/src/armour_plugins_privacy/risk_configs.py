@@ -11,6 +11,7 @@ import attrs
 from attrs import validators as v
 
 from armour_core.api.base import seed_field
+from armour_core.api.validators import int_field, nonnegative_field, positive_field, unit_field
 
 #: attack classifiers of MindArmour's membership inference (scikit-learn estimators)
 CLASSIFIER_METHODS = ("lr", "knn", "mlp", "rf")
@@ -61,7 +62,7 @@ class ClassifierConfig:
     method: str = attrs.field(default="lr", validator=_method)
     param_grid: dict | None = attrs.field(default=None, validator=_grid)
     features: str = attrs.field(default="loss_logits", validator=v.in_(("loss_logits", "sorted_probs")))
-    cv: int = attrs.field(default=3, validator=[v.instance_of(int), v.ge(2)])
+    cv: int = int_field(3, low=2)
     n_jobs: int = attrs.field(default=1, validator=v.instance_of(int))
     seed: int | None = seed_field()
 
@@ -81,16 +82,16 @@ class LiRAConfig:
     ``cache=False``.
     """
 
-    shadows: int = attrs.field(default=16, validator=[v.instance_of(int), v.ge(1)])
+    shadows: int = int_field(16)
     online: bool = attrs.field(default=True, validator=v.instance_of(bool))
     variance: str = attrs.field(default="auto", validator=v.in_(("auto", "per_example", "global")))
-    keep_fraction: float = attrs.field(default=0.5, validator=[v.gt(0.0), v.lt(1.0)])
+    keep_fraction: float = unit_field(0.5, low_closed=False, high_closed=False)
     augment: bool = attrs.field(default=False, validator=v.instance_of(bool))
     architecture: str | None = attrs.field(default=None, validator=v.optional(v.instance_of(str)))
-    epochs: int = attrs.field(default=30, validator=[v.instance_of(int), v.ge(1)])
-    batch_size: int = attrs.field(default=64, validator=[v.instance_of(int), v.ge(1)])
-    learning_rate: float = attrs.field(default=1e-3, validator=v.gt(0.0))
-    weight_decay: float = attrs.field(default=0.0, validator=v.ge(0.0))
+    epochs: int = int_field(30)
+    batch_size: int = int_field(64)
+    learning_rate: float = positive_field(1e-3)
+    weight_decay: float = nonnegative_field(0.0)
     cache: bool = attrs.field(default=True, validator=v.instance_of(bool))
     progress: bool | None = None
     seed: int | None = seed_field()

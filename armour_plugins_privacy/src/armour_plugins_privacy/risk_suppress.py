@@ -38,8 +38,13 @@ def suppress_experiment(*, model: str = "mlp", dataset: str = "digits", suppress
                         layers: list[str] | None = None, epochs: int = 20, start_epoch: int = 2,
                         end_epoch: int = 12, mask_times: int = 30, sparse_start: float = 0.0,
                         sparse_end: float = 0.9, batch_size: int = 32, learning_rate: float = 3e-3,
-                        mode: str = "pynative", baseline: bool = True, seed: int = 0) -> dict[str, Any]:
-    """Train ``model`` on ``dataset`` with suppression (and without, when ``baseline``); JSON-ready results."""
+                        mode: str = "pynative", baseline: bool = True, seed: int = 0, network_fn: Any = None,
+                        data: Any = None) -> dict[str, Any]:
+    """Train ``model`` on ``dataset`` with suppression (and without, when ``baseline``); JSON-ready results.
+
+    ``network_fn`` (a zero-argument factory) and ``data`` (a :class:`~armour_core.data.Dataset`) replace the
+    registry's model and dataset for a user's own network and data; ``model``/``dataset`` then only label
+    the results."""
     import mindspore as ms
     from mindspore import nn
 
@@ -52,13 +57,14 @@ def suppress_experiment(*, model: str = "mlp", dataset: str = "digits", suppress
         raise InvalidInputError(f"mode: expected 'pynative' or 'graph', got {mode!r}")
     if end_epoch > epochs:
         raise InvalidInputError(f"end_epoch={end_epoch} is after the last training epoch (epochs={epochs})")
-    data = registry.create("dataset", dataset)
+    data = data if data is not None else registry.create("dataset", dataset)
     previous = ms.get_context("mode")
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
     try:
         def run(suppress: bool) -> tuple[Any, Any]:
             with seeded(seed):
-                net = registry.create("model", model, input_shape=data.input_shape, num_classes=data.num_classes)
+                net = (network_fn() if network_fn is not None else
+                       registry.create("model", model, input_shape=data.input_shape, num_classes=data.num_classes))
             loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
             opt = nn.Adam(net.trainable_params(), learning_rate=learning_rate)
             kw = dict(layers=layers, suppressor=suppressor, start_epoch=start_epoch, end_epoch=end_epoch,

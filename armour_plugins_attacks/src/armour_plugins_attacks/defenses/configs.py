@@ -8,8 +8,8 @@ from typing import Any
 import attrs
 
 from armour_core.api.defense import DefenseConfig, ratio_field
+from armour_core.api.validators import eps_field, int_field, norm_field
 
-_pos_int = [attrs.validators.instance_of(int), attrs.validators.ge(1)]
 
 
 def _check_attacks(inst, attribute, value):
@@ -54,14 +54,14 @@ class WithAttacksConfig(DefenseConfig):
 
     attacks: tuple = attrs.field(default=("fgsm",), converter=_attacks_tuple, validator=_check_attacks)
     replace_ratio: float = ratio_field(0.5)
-    eps: float | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(0.0)))
+    eps: float | None = eps_field(None, optional=True)
 
 
 @attrs.frozen(kw_only=True)
 class NADConfig(DefenseConfig):
     """Natural adversarial defense: FGSM examples of L∞ size ``eps`` replace ``replace_ratio`` of each batch."""
 
-    eps: float = attrs.field(default=0.1, validator=attrs.validators.ge(0.0))
+    eps: float = eps_field(0.1)
     replace_ratio: float = ratio_field(0.5)
 
 
@@ -70,9 +70,9 @@ class InnerMaxConfig(DefenseConfig):
     """The compiled inner maximisation: ``steps`` ascent steps of ``step_size`` (default 2.5·eps/steps,
     Madry et al.) inside the ``norm`` ball of radius ``eps``."""
 
-    eps: float = attrs.field(default=0.3, validator=attrs.validators.ge(0.0))
-    norm: str = attrs.field(default="linf", validator=attrs.validators.in_(("linf", "l2")))
-    steps: int = attrs.field(default=10, validator=_pos_int)
+    eps: float = eps_field(0.3)
+    norm: str = norm_field("linf", ("linf", "l2"))
+    steps: int = int_field(10)
     step_size: float | None = attrs.field(default=None, validator=attrs.validators.optional(
         attrs.validators.gt(0.0)))
 
@@ -114,5 +114,5 @@ class EnsembleConfig(DefenseConfig):
 
     attack: str = attrs.field(default="fgsm", validator=attrs.validators.instance_of(str))
     attack_config: dict = attrs.field(factory=dict, converter=dict)
-    eps: float = attrs.field(default=0.1, validator=attrs.validators.ge(0.0))
+    eps: float = eps_field(0.1)
     replace_ratio: float = ratio_field(0.5)

@@ -189,18 +189,18 @@ class PGDProbe(Attack):
         super().__init__(model=model, bounds=bounds, **config)
         if not hasattr(self.model, "logits_fn"):
             raise TypeError("PGDProbe needs a MindSpore model (MSModel)")
-        self._graph = None
 
     def _generate(self, x, y, target):
         import mindspore as ms
 
         c = self.config
-        if self._graph is None:
-            alpha = c.step_size if c.step_size is not None else 2.5 * c.eps / c.steps
-            self._graph = ms.jit(inner_maximiser(self.model.logits_fn, cross_entropy, eps=c.eps, alpha=alpha,
-                                                 steps=c.steps, norm=c.norm, bounds=self.model.bounds))
+        alpha = c.step_size if c.step_size is not None else 2.5 * c.eps / c.steps
+        key = (c.eps, alpha, c.steps, c.norm, tuple(self.model.bounds))
+        graph = self.model.compiled("pgd_probe", key, lambda: ms.jit(inner_maximiser(
+            self.model.logits_fn, cross_entropy, eps=c.eps, alpha=alpha, steps=c.steps, norm=c.norm,
+            bounds=self.model.bounds)))  # the model's one cache: inference mode, follows reloaded weights
         rng = self.attack_rng()
         start = random_in_ball(rng, x.shape, c.eps, c.norm) if c.random_start else np.zeros_like(x)
-        out = self._graph(tensor(x), labels(y), tensor(x + start)).asnumpy()
+        out = graph(tensor(x), labels(y), tensor(x + start)).asnumpy()
         self.model.count(forward=c.steps, backward=c.steps, queries=c.steps * len(x))
         return out

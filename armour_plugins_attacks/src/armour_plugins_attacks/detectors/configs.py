@@ -6,15 +6,15 @@ import attrs
 from attrs import validators as v
 
 from armour_core.api.detector import DetectorConfig
+from armour_core.api.validators import int_field, nonnegative_field, positive_field, unit_field
 
 
 def _pos_int(default: int | None, *, optional: bool = False, low: int = 1):
-    checks = [v.instance_of(int), v.ge(low)]
-    return attrs.field(default=default, validator=v.optional(checks) if optional else checks)
+    return int_field(default, low=low, optional=optional)
 
 
 def _pos_float(default: float):
-    return attrs.field(default=default, validator=[v.instance_of((int, float)), v.gt(0.0)])
+    return positive_field(default)
 
 
 @attrs.frozen(kw_only=True)
@@ -30,11 +30,11 @@ class MagNetConfig(DetectorConfig):
 
     architecture: str = attrs.field(default="auto", validator=v.in_(("auto", "conv", "dense")))
     hidden: int | None = _pos_int(None, optional=True)
-    noise: float = attrs.field(default=0.1, validator=[v.instance_of((int, float)), v.ge(0.0)])
+    noise: float = nonnegative_field(0.1)
     epochs: int = _pos_int(50)
     batch_size: int = _pos_int(64)
     learning_rate: float = _pos_float(1e-2)
-    weight_decay: float = attrs.field(default=1e-9, validator=[v.instance_of((int, float)), v.ge(0.0)])
+    weight_decay: float = nonnegative_field(1e-9)
 
 
 @attrs.frozen(kw_only=True)
@@ -60,13 +60,12 @@ class RegionBasedConfig(DetectorConfig):
     ``search_steps`` bisection steps on at most ``search_inputs`` of the fitting inputs; ``tolerance``
     allows that much accuracy loss)."""
 
-    radius: float | None = attrs.field(default=None, validator=v.optional([v.instance_of((int, float)),
-                                                                          v.gt(0.0)]))
+    radius: float | None = positive_field(None, optional=True)
     samples: int = _pos_int(100)
     max_radius: float = _pos_float(0.5)
     search_steps: int = _pos_int(8)
     search_inputs: int = _pos_int(256)
-    tolerance: float = attrs.field(default=0.0, validator=[v.instance_of((int, float)), v.ge(0.0), v.lt(1.0)])
+    tolerance: float = unit_field(0.0, high_closed=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -100,7 +99,7 @@ class SimilarityConfig(DetectorConfig):
     ``clear_on_detection``: empty the history after each detection (the paper's accounting, which counts
     how many detections an attack triggers)."""
 
-    fpr: float = attrs.field(default=0.001, validator=[v.gt(0.0), v.lt(1.0)])
+    fpr: float = unit_field(0.001, low_closed=False, high_closed=False)
     k: int = _pos_int(50)
     buffer_size: int = _pos_int(1000)
     clear_on_detection: bool = True
