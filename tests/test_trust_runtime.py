@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from armour_core import registry
+from armour_core.testing.checks import check_untouched, network_state
 from armour_core.testing.markers import requires_mindspore
 
 pytestmark = requires_mindspore
@@ -48,17 +49,6 @@ def make_net(seed: int, *, train: bool):
     net.set_train(train)
     return net
 
-
-def snapshot(net) -> tuple[list, dict]:
-    return ([(p.name, p.asnumpy().copy()) for p in net.get_parameters()],
-            {name: cell.training for name, cell in net.cells_and_names()})
-
-
-def assert_untouched(net, before) -> None:
-    params, flags = snapshot(net)
-    assert flags == before[1], "training flags changed"
-    for (name, a), (_, b) in zip(before[0], params):
-        assert np.array_equal(a, b), f"parameter {name} changed"
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +98,9 @@ def _cases():
 def test_network_in_training_mode_is_run_in_inference_mode_and_left_untouched(kind, name, run, images):
     x, y = images
     net = make_net(0, train=True)
-    before = snapshot(net)
+    before = network_state(net)
     got = run(name, net, x, y)
-    assert_untouched(net, before)
+    check_untouched(net, before)
     expected = run(name, make_net(0, train=False), x, y)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 

@@ -24,8 +24,10 @@ def make_config(config_cls: type, values: dict[str, Any], *, owner: str) -> Any:
     values = {k: _plain(v) for k, v in values.items()}
     numeric = {f.name for f in attrs.fields(config_cls) if _is_numeric(f.type)}
     for key, value in values.items():
-        if key in numeric:
+        if key in numeric and not isinstance(value, np.ndarray):  # arrays are left to the field's converter
             for item in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(item, (tuple, list)):
+                    continue
                 if isinstance(item, (str, bytes)):
                     raise ConfigError(f"{owner}: {key}={value!r}: expected a number, got a string (convert it first)")
                 if item is not None and (isinstance(item, bool) or not isinstance(item, numbers.Real)):
@@ -54,7 +56,7 @@ def _is_numeric(annotation: Any) -> bool:
     if not isinstance(annotation, str):
         return False
     words = set(annotation.replace("|", " ").replace("[", " ").replace("]", " ").replace(",", " ").split())
-    return bool(words) and words <= {"int", "float", "None", "tuple", "..."}
+    return bool(words & {"int", "float"}) and words <= {"int", "float", "None", "tuple", "..."}
 
 
 class Algorithm:

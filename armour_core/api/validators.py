@@ -21,7 +21,7 @@ from .norms import NORMS
 
 __all__ = ["check_number", "check_int", "check_positive", "check_nonnegative", "check_probability", "check_eps",
            "norm_name", "finite", "positive", "nonnegative", "eps_field", "norm_field", "int_field",
-           "positive_field", "nonnegative_field", "unit_field", "plain_scalar"]
+           "positive_field", "nonnegative_field", "unit_field", "plain_scalar", "required"]
 
 
 def plain_scalar(value: Any) -> Any:
@@ -143,7 +143,7 @@ def eps_field(default: float | None = 0.1, *, optional: bool = False):
     if default is None and not optional:
         raise ValueError("eps_field: a None default needs optional=True")
     check = _named(check_eps)
-    return attrs.field(default=default, validator=check if optional else [_not_none, check])
+    return attrs.field(default=default, validator=check if optional else [required, check])
 
 
 def norm_field(default: str = "linf", allowed: tuple[str, ...] = NORMS):
@@ -155,25 +155,27 @@ def int_field(default: int | None, *, low: int = 1, optional: bool = False):
     """An int ≥ ``low`` (``optional``: or None)."""
     validator = _int_ge(low)
     if not optional:
-        validator = [_not_none, validator]
+        validator = [required, validator]
     return attrs.field(default=default, validator=validator)
 
 
 def positive_field(default: float | None, *, optional: bool = False):
     """A finite number > 0 (``optional``: or None)."""
-    return attrs.field(default=default, validator=positive if optional else [_not_none, positive])
+    return attrs.field(default=default, validator=positive if optional else [required, positive])
 
 
 def nonnegative_field(default: float | None, *, optional: bool = False):
     """A finite number ≥ 0 (``optional``: or None)."""
-    return attrs.field(default=default, validator=nonnegative if optional else [_not_none, nonnegative])
+    return attrs.field(default=default, validator=nonnegative if optional else [required, nonnegative])
 
 
 def unit_field(default: float, *, low_closed: bool = True, high_closed: bool = True):
     """A fraction or probability in [0, 1] (``low_closed`` / ``high_closed`` False exclude 0 / 1)."""
-    return attrs.field(default=default, validator=[_not_none, _unit(low_closed, high_closed)])
+    return attrs.field(default=default, validator=[required, _unit(low_closed, high_closed)])
 
 
-def _not_none(inst: Any, attribute: Any, value: Any) -> None:
+def required(inst: Any, attribute: Any, value: Any) -> None:
+    """None is refused (the other validators here let None through for optional fields)."""
     if value is None:
         raise InvalidInputError(f"{attribute.name}: a value is required, got None")
+

@@ -19,7 +19,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "check": "checks", "SoftmaxRegression": "models", "listing_imports": "contracts",
+    "check": "checks", "network_state": "checks", "check_untouched": "checks",
+    "SoftmaxRegression": "models", "listing_imports": "contracts",
     "requires_mindspore": "markers", "has_module": "markers",
     **{name: "contracts" for name in (
         "PluginContract", "AttackContract", "MutatorContract", "CoverageContract", "NoiseContract",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import Any
 
 from mindspore.train.callback import Callback
 
 from ..api.accountant import check_delta
+from ..api.validators import check_positive
 from ..errors import InvalidInputError
 
 
@@ -27,8 +27,7 @@ class PrivacyMonitor(Callback):
 
     def __init__(self, budget: float | None = None, *, delta: float | None = None, every: Any = "epoch",
                  verbose: bool = True, stream: Any = None):
-        if budget is not None and (not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0):
-            raise InvalidInputError(f"budget must be a finite epsilon > 0, got {budget!r}")
+        budget = None if budget is None else check_positive(budget, "budget")
         if every != "epoch" and (not isinstance(every, int) or every < 1):
             raise InvalidInputError(f"every: expected 'epoch' or an int >= 1, got {every!r}")
         self.budget = None if budget is None else float(budget)

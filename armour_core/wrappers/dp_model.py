@@ -201,18 +201,19 @@ class DPModel(Model):
         self.clipper = None
         self.history: list[dict[str, float]] = []
         self._eps_cache: dict[tuple, float] = {}
+        self._launched = False  # whether a compiled graph of the current step was launched (see _run_step)
 
     # ------------------------------------------------------------------ privacy
     @property
     def steps_taken(self) -> int:
-        """DP-SGD steps recorded in the ledger (all sessions)."""
+        """DP-SGD steps taken, as the ledger counts them (all sessions; voided steps excluded)."""
         return self.ledger.num_steps
 
     def epsilon(self, delta: float | None = None, *, accountant: Any = None) -> float:
         """ε spent by every step in the ledger, at ``delta`` (default: the model's δ)."""
         delta = self.delta if delta is None else check_delta(delta)
         acc = self.accountant if accountant is None else resolve_accountant(accountant)
-        key = (self.ledger.num_steps, delta, type(acc).__qualname__, repr(acc.config))
+        key = (self.ledger.head, delta, type(acc).__qualname__, repr(acc.config))  # a void changes the head
         if key not in self._eps_cache:
             self._eps_cache[key] = self.ledger.epsilon(delta, acc)
         return self._eps_cache[key]
@@ -387,12 +388,15 @@ class DPModel(Model):
         ratios, losses = [], []
         carry = None
         for idx, mask in chunks[:-1]:
-            sums, ratio, loss = self._compiled["accumulate"](ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(mask), c)
+            args = (ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(mask), c)
+            self._launched = True  # from here on a failure may come from a graph that assigned parameters
+            sums, ratio, loss = self._compiled["accumulate"](*args)
             carry = sums if carry is None else tuple(a + b for a, b in zip(carry, sums))
             ratios.append(ratio.asnumpy()[mask > 0])
             losses.append(loss.asnumpy()[mask > 0])
         idx, mask = chunks[-1]
         args = (ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(mask), c, z, s, d)
+        self._launched = True
         if carry is None:
             ratio, loss = self._compiled["step"](*args)
         else:
@@ -400,6 +404,21 @@ class DPModel(Model):
         ratios.append(ratio.asnumpy()[mask > 0])
         losses.append(loss.asnumpy()[mask > 0])
         return np.concatenate(ratios), np.concatenate(losses)
+
+    def _void_if_unreleased(self, exc: BaseException) -> None:
+        """Void the step just charged if it failed before any compiled graph of it was launched (data
+        preparation, batch assembly, tensor conversion): nothing of it can have been released. A failure
+        from inside a graph stays charged: MindSpore does not apply the optimizer's assignments atomically,
+        so some parameters may already hold the noised update. If the void itself fails, the step stays
+        charged (the safe side) and the exception says so."""
+        if self._launched:
+            return
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        reason = f"{type(exc).__name__} before the step graph ran" + (f": {first}" if first else "")
+        try:
+            self.ledger.void_last_step(reason)
+        except Exception as err:  # noqa: BLE001 - the original failure is what the caller must see
+            exc.add_note(f"armour: the charged step could not be voided and stays charged ({err})")
 
     # ------------------------------------------------------------------ training
     def train(self, epoch: int, train_dataset: Any, callbacks: Any = None, dataset_sink_mode: bool = False,
@@ -504,7 +523,13 @@ class DPModel(Model):
                                                 clip_norm=clip_now, noise=name_noise, clip=name_clip,
                                                 method=self.clipper.method, micro_batches=self.micro_batches,
                                                 per_layer=self.per_layer)
-                        ratios, losses = self._run_step(x, y, pad_chunks(idx, physical), clip_now, noise, scale, denom)
+                        self._launched = False
+                        try:
+                            ratios, losses = self._run_step(x, y, pad_chunks(idx, physical), clip_now, noise, scale,
+                                                            denom)
+                        except BaseException as exc:
+                            self._void_if_unreleased(exc)
+                            raise
                         if self.clip.adaptive:
                             self.clip.update(ratios * clip_now, expected_batch_size=sampler.expected_batch_size)
                         loss = float(losses.mean()) if losses.size else float("nan")

@@ -23,6 +23,13 @@ exclusive, non-blocking ``flock`` (a second writer gets "in use by another proce
 still byte for byte what it read, and appends. Records are written *before* the step runs (write-ahead), so a
 crash can only over-count a step, never forget one.
 
+Voided steps: a step whose charge was written but which failed before anything of it was released (DPModel:
+before any compiled graph of the step was launched) is voided by a ``void`` record, appended by the writer that
+charged it, holding the lock, directly after that step record (only the *last* step of the writer's own
+session, once; the record states the reason). ε, :attr:`PrivacyLedger.num_steps` and :meth:`~PrivacyLedger.events`
+skip voided steps; :attr:`PrivacyLedger.steps` keeps every record and the head counts step *records*
+(:attr:`PrivacyLedger.charged_steps`), so a checkpoint head still detects a cut ledger.
+
 Durability: every record reaches the OS with its ``write`` (it survives the process being killed);
 ``fsync`` pushes it to disk — after every record with ``durability="step"``, else at most every
 ``sync_interval`` seconds and always at session end, epoch end and before a checkpoint. Resuming a run
@@ -181,6 +188,12 @@ class PrivacyLedger:
         self.sessions: list[dict[str, Any]] = []
         self.steps: list[dict[str, Any]] = []
         self.repairs: list[dict[str, Any]] = []
+        #: ``void`` records: steps charged but never taken (not counted in ε)
+        self.voids: list[dict[str, Any]] = []
+        self._voided: set[int] = set()
+        self._last_kind: str | None = None
+        #: index of the step this writer charged last, while it may still void it (holding the lock)
+        self._own_step: int | None = None
         #: "verified" (every MAC checked), "none" (no MAC) or "not checked: ..." (MAC present, no key)
         self.mac_status = "none"
         self._key: bytes | None = None
@@ -291,12 +304,23 @@ class PrivacyLedger:
             self.steps.append(rec)
         elif kind == "repair":
             self.repairs.append(rec)
+        elif kind == "void":
+            reason = rec.get("reason")
+            if (self._last_kind != "step" or rec.get("step") != len(self.steps) - 1
+                    or not isinstance(reason, str) or not reason.strip()):
+                raise LedgerError(f"ledger {str(self.path)!r}: line {lineno}: a void record may void only the step "
+                                  f"record just before it, with a reason (got step {rec.get('step')!r} after a "
+                                  f"{self._last_kind!r} record)")
+            self.voids.append(rec)
+            self._voided.add(rec["step"])
         else:
             raise LedgerError(f"ledger {str(self.path)!r}: line {lineno}: unknown record type {kind!r}")
+        self._last_kind = kind
 
     @property
     def head(self) -> LedgerHead:
-        """The chain head: steps recorded and the digest of the last record (stamped into checkpoints)."""
+        """The chain head: step records in the chain (voided ones included: a void adds a record, it removes
+        none) and the digest of the last record (stamped into checkpoints)."""
         return LedgerHead(len(self.steps), self._digest)
 
     def verify_head(self, head: LedgerHead | str, *, what: str = "checkpoint") -> None:
@@ -309,7 +333,12 @@ class PrivacyLedger:
                               f"records only {len(self.steps)} (its ε would be under-reported)")
         if (head.steps, head.digest) not in self._heads:
             raise LedgerError(f"{where} does not belong to the {what}: its hash chain never reaches the {what}'s head "
-                              f"at step {head.steps} (another run's ledger, or records before that step were changed)")
+                              f"at step {head.steps} (another run's ledger, records before that step were changed, "
+                              "or the record the head names was cut off)")
+        for void in self.voids:
+            if void["prev"] == head.digest:  # a head is stamped only after its step ran
+                raise LedgerError(f"{where} voids step {void['step']}, which the {what} shows was taken (its head "
+                                  f"was stamped after that step ran): the void under-reports ε")
 
     # ------------------------------------------------------------------ writing
     def _writable(self) -> None:
@@ -366,6 +395,7 @@ class PrivacyLedger:
             self._hasher.update(line)
             self._dirty = True
         self._load_record(record, 0)
+        self._own_step = None
         self._digest = digest
         self._heads.add((len(self.steps), digest))
         if write and self.path is not None and (
@@ -392,7 +422,34 @@ class PrivacyLedger:
         step = len(self.steps)
         self._add({"type": "step", "step": step, "sigma": float(sigma), "q": float(q), "sampling": sampling,
                    "epoch": int(epoch), **mechanism})
+        self._own_step = step
         return step
+
+    def void_last_step(self, reason: str) -> dict[str, Any]:
+        """Void the step this writer charged last, because it failed before anything of it was released;
+        appends a chained ``void`` record (synced) stating ``reason`` and returns it.
+
+        Refused unless the last record is that step (so never a step of an earlier session, another
+        writer's, or one already voided) and this writer still holds the lock it charged it under. Only the
+        caller can know that nothing was released: void only what provably never reached the parameters."""
+        self._writable()
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInputError(f"reason: expected a non-empty string saying why the step never ran, got "
+                                    f"{reason!r}")
+        where = f"ledger {str(self.path) if self.path else '(in memory)'!r}"
+        last = len(self.steps) - 1
+        if self._last_kind != "step":
+            raise LedgerError(f"{where}: only the last record can be voided, and it must be a step; the last record "
+                              f"is a {self._last_kind!r} record")
+        if self._own_step != last:
+            raise LedgerError(f"{where}: step {last} was not charged by this writer in this session; only the "
+                              "writer that charged a step can void it")
+        if self.path is not None and self._fd is None:
+            raise LedgerError(f"{where}: this writer no longer holds the lock it charged step {last} under "
+                              "(another writer may have appended since); the step stays charged")
+        self._add({"type": "void", "step": last, "reason": reason.strip()[:500], "time": time.time()})
+        self.sync()
+        return self.voids[-1]
 
     def sync(self) -> None:
         """Flush appended records to disk (``fsync``)."""
@@ -402,7 +459,8 @@ class PrivacyLedger:
         self._last_sync = time.monotonic()
 
     def close(self) -> None:
-        """Sync and give up the writer's lock (a later append takes it again, after re-checking the file)."""
+        """Sync and give up the writer's lock (a later append takes it again, after re-checking the file;
+        the last step can no longer be voided)."""
         self.sync()
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor releases the flock
@@ -467,14 +525,34 @@ class PrivacyLedger:
 
     # ------------------------------------------------------------------ accounting
     @property
+    def counted_steps(self) -> list[dict[str, Any]]:
+        """The step records that count: every charged step except the voided ones."""
+        return [s for s in self.steps if s["step"] not in self._voided] if self._voided else self.steps
+
+    @property
     def num_steps(self) -> int:
+        """Steps taken (charged and not voided): what ε is computed from."""
+        return len(self.steps) - len(self._voided)
+
+    @property
+    def charged_steps(self) -> int:
+        """Step records in the chain, voided ones included (the head's step count)."""
         return len(self.steps)
 
+    def summary(self) -> str:
+        """One line: steps charged and, if any, those voided with their reasons."""
+        text = f"{self.charged_steps} DP-SGD steps charged"
+        if self.voids:
+            text += f", {len(self.voids)} voided (" + "; ".join(f"step {v['step']}: {v['reason']}"
+                                                                  for v in self.voids) + ")"
+        return text
+
     def events(self, upto: int | None = None) -> list[AccountantEvent]:
-        """The recorded steps as accountant events: runs of identical Poisson steps are merged; shuffled
-        steps are grouped per pass (epoch) and charged at the pass's smallest noise multiplier."""
-        steps = self.steps if upto is None else self.steps[:upto]
-        return list(events_from_steps(steps))
+        """The counted steps (the first ``upto`` of them) as accountant events: runs of identical Poisson
+        steps are merged; shuffled steps are grouped per pass (epoch) and charged at the pass's smallest
+        noise multiplier."""
+        steps = self.counted_steps
+        return list(events_from_steps(steps if upto is None else steps[:upto]))
 
     def epsilon(self, delta: float, accountant: Any = "pld", *, upto: int | None = None) -> float:
         """ε of the recorded steps (recomputed from the records, whatever printed it before)."""
@@ -544,6 +622,7 @@ def _main(argv: list[str] | None = None) -> int:
         else:
             led = verify_ledger(args.path, checkpoint=args.checkpoint)
             print(f"ledger {args.path}: {led.num_steps} steps, head {led.head.encode()}, MAC {led.mac_status}"
+                  + (f" ({led.summary()})" if led.voids else "")
                   + (", reaches the checkpoint's head" if args.checkpoint else ""))
     except LedgerError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -76,3 +76,12 @@ def test_dp_model_takes_numpy_scalars_and_refuses_strings():
     for arg, value in (("noise_multiplier", "1.1"), ("clip_norm", "1.0"), ("delta", "1e-5")):
         with pytest.raises(InvalidInputError, match=arg):
             build(**{arg: value})
+
+
+def test_privacy_monitor_budget_takes_numpy_scalars_and_refuses_strings():
+    pytest.importorskip("mindspore")
+    from armour_core.wrappers.dp_callbacks import PrivacyMonitor
+
+    assert PrivacyMonitor(budget=np.float32(3.0), delta=np.float32(1e-5), verbose=False).budget == 3.0
+    with pytest.raises(InvalidInputError, match="budget.*string"):
+        PrivacyMonitor(budget="3.0")

@@ -11,33 +11,21 @@ from __future__ import annotations
 import attrs
 
 from armour_core.api.attack import AttackConfig
-from armour_core.api.validators import check_int, eps_field, finite, nonnegative, norm_field, positive, unit_field
+from armour_core.api.validators import (
+    eps_field,
+    int_field,
+    nonnegative_field,
+    norm_field,
+    positive,
+    positive_field,
+    required,
+    unit_field,
+)
 
-_ge0 = nonnegative
-_gt0 = positive
 #: losses the compiled loop and every gradient classifier support (see armour_core.api.model.LOSSES)
 _LOSSES = ("ce", "margin", "dlr")
 #: how an iterative attack runs its loop (see armour_plugins_attacks._graph)
 COMPILE_MODES = ("auto", "loop", "unroll", "step", "eager")
-_finite = finite
-
-
-def _optional_positive(inst, attribute, value):
-    positive(inst, attribute, value)
-
-
-def _norm_field(default: str):
-    return norm_field(default)
-
-
-def _eps_field(default: float):
-    return eps_field(default)
-
-
-def _int_ge(low: int):
-    def check(inst, attribute, value):
-        check_int(value, attribute.name, low=low)
-    return check
 
 
 # ------------------------------------------------------------------------------------------ single step
@@ -45,7 +33,7 @@ def _int_ge(low: int):
 class FGSMConfig(AttackConfig):
     """``eps``: L∞ step size (the whole budget is spent in one signed-gradient step)."""
 
-    eps: float = _eps_field(0.1)
+    eps: float = eps_field(0.1)
 
 
 @attrs.frozen(kw_only=True)
@@ -53,8 +41,8 @@ class FGMConfig(AttackConfig):
     """``eps``: length of the one gradient step in ``norm`` (L2: along the normalised gradient; L1: the budget
     goes to the largest gradient coordinates, each up to its bound)."""
 
-    eps: float = _eps_field(1.0)
-    norm: str = _norm_field("l2")
+    eps: float = eps_field(1.0)
+    norm: str = norm_field("l2")
 
 
 def _alpha_within_eps(self) -> None:
@@ -68,8 +56,8 @@ class RFGSMConfig(AttackConfig):
     """R+FGSM (Tramèr et al. 2018): a random signed step of ``alpha`` (default ``eps / 2``), then a gradient
     sign step of ``eps - alpha`` from the random point."""
 
-    eps: float = _eps_field(0.1)
-    alpha: float | None = attrs.field(default=None, validator=attrs.validators.optional([_ge0, _finite]))
+    eps: float = eps_field(0.1)
+    alpha: float | None = nonnegative_field(None, optional=True)
 
     def __attrs_post_init__(self):
         _alpha_within_eps(self)
@@ -80,9 +68,9 @@ class RFGMConfig(AttackConfig):
     """The L2 analogue of R+FGSM: a random step of L2 length ``alpha`` (default ``eps / 2``) in a uniformly
     random direction, then a normalised-gradient step of ``eps - alpha``."""
 
-    eps: float = _eps_field(1.0)
-    norm: str = _norm_field("l2")
-    alpha: float | None = attrs.field(default=None, validator=attrs.validators.optional([_ge0, _finite]))
+    eps: float = eps_field(1.0)
+    norm: str = norm_field("l2")
+    alpha: float | None = nonnegative_field(None, optional=True)
 
     def __attrs_post_init__(self):
         _alpha_within_eps(self)
@@ -92,7 +80,7 @@ class RFGMConfig(AttackConfig):
 class LLCConfig(AttackConfig):
     """Least-likely class method: one step of ``eps`` towards the class the model finds least likely."""
 
-    eps: float = _eps_field(0.1)
+    eps: float = eps_field(0.1)
 
 
 @attrs.frozen(kw_only=True)
@@ -100,7 +88,7 @@ class RLLCConfig(LLCConfig):
     """Random-start least-likely class (Tramèr et al.'s R+Step-LL): random signed step ``alpha`` (default
     ``eps / 2``), then ``eps - alpha`` towards the least-likely class."""
 
-    alpha: float | None = attrs.field(default=None, validator=attrs.validators.optional([_ge0, _finite]))
+    alpha: float | None = nonnegative_field(None, optional=True)
 
     def __attrs_post_init__(self):
         _alpha_within_eps(self)
@@ -121,9 +109,9 @@ class IterativeConfig(AttackConfig):
     compiled graph per step) or ``eager`` (no graph; always used for models that are not MindSpore models).
     """
 
-    eps: float = _eps_field(0.1)
-    steps: int = attrs.field(default=10, validator=_int_ge(1))
-    step_size: float | None = attrs.field(default=None, validator=_optional_positive)
+    eps: float = eps_field(0.1)
+    steps: int = int_field(10)
+    step_size: float | None = positive_field(None, optional=True)
     loss: str = attrs.field(default="ce", validator=attrs.validators.in_(_LOSSES))
     sparsity: float = attrs.field(default=99.0, validator=[attrs.validators.ge(0.0), attrs.validators.lt(100.0)])
     compile: str = attrs.field(default="auto", validator=attrs.validators.in_(COMPILE_MODES))
@@ -144,8 +132,8 @@ class PGDConfig(IterativeConfig):
     start that fools the model (else the last). ``random_start=False`` turns it into BIM.
     """
 
-    steps: int = attrs.field(default=40, validator=_int_ge(1))
-    restarts: int = attrs.field(default=1, validator=_int_ge(1))
+    steps: int = int_field(40)
+    restarts: int = int_field(1)
     random_start: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
 
 
@@ -154,7 +142,7 @@ class MIMConfig(IterativeConfig):
     """Momentum iterative method (Dong et al. 2018): ``decay`` μ accumulates L1-normalised gradients.
     Defaults from the paper: 10 steps of ``eps / steps``, μ = 1."""
 
-    decay: float = attrs.field(default=1.0, validator=[_ge0, _finite])
+    decay: float = nonnegative_field(1.0)
 
 
 @attrs.frozen(kw_only=True)
@@ -168,9 +156,9 @@ class DIFGSMConfig(MIMConfig):
     so fixed-size networks accept it. ``decay`` = 0 gives DI²-FGSM; ``mdifgsm`` sets it to 1 (M-DI²-FGSM).
     """
 
-    decay: float = attrs.field(default=0.0, validator=[_ge0, _finite])
+    decay: float = nonnegative_field(0.0)
     diversity_prob: float = unit_field(0.5)
-    resize_rate: float = attrs.field(default=0.9, validator=[_gt0, attrs.validators.le(4.0)])
+    resize_rate: float = attrs.field(default=0.9, validator=[required, positive, attrs.validators.le(4.0)])
 
     @resize_rate.validator
     def _not_one(self, attribute, value):
@@ -183,7 +171,7 @@ class DIFGSMConfig(MIMConfig):
 class MDIFGSMConfig(DIFGSMConfig):
     """M-DI²-FGSM: diverse inputs plus momentum (``decay`` = 1 by default)."""
 
-    decay: float = attrs.field(default=1.0, validator=[_ge0, _finite])
+    decay: float = nonnegative_field(1.0)
 
 
 @attrs.frozen(kw_only=True)
@@ -192,5 +180,5 @@ class VMIFGSMConfig(MIMConfig):
     ``mean_i ∇J(x + r_i) - ∇J(x)`` from the previous step, ``r_i ~ U[-beta * eps, beta * eps]^d``.
     Paper defaults: ``neighbours`` N = 20, ``beta`` = 1.5, μ = 1, 10 steps of ``eps / steps``."""
 
-    neighbours: int = attrs.field(default=20, validator=_int_ge(1))
-    beta: float = attrs.field(default=1.5, validator=[_gt0, _finite])
+    neighbours: int = int_field(20)
+    beta: float = positive_field(1.5)

@@ -13,32 +13,11 @@ from armour_core.api.attack import AttackConfig
 from armour_core.api.validators import eps_field, int_field, nonnegative_field, norm_field, positive_field, unit_field
 
 
-def _queries(default: int):
-    return int_field(default, low=1)
-
-
-def _positive(default: float):
-    return positive_field(default)
-
-
-def _unit(default: float, *, closed: bool = True):
-    return unit_field(default, high_closed=closed)
-
-
-def _count(default: int, low: int = 1):
-    return int_field(default, low=low)
-
-
-def _eps(default: float | None, *, optional: bool):
-    """eps: a finite radius >= 0 (``None`` = unbounded, for minimum-norm attacks)."""
-    return eps_field(default, optional=optional)
-
-
 @attrs.frozen(kw_only=True)
 class BlackBoxConfig(AttackConfig):
     """Shared by every black-box attack. ``max_queries``: model evaluations allowed per sample."""
 
-    max_queries: int = _queries(10_000)
+    max_queries: int = int_field(10_000)
 
 
 @attrs.frozen(kw_only=True)
@@ -53,14 +32,14 @@ class HopSkipJumpConfig(BlackBoxConfig):
     ``init_tries``: uniform-noise draws tried to find a starting adversarial point.
     """
 
-    eps: float | None = _eps(None, optional=True)
+    eps: float | None = eps_field(None, optional=True)
     norm: str = norm_field("l2", ("l2", "linf"))
-    max_iter: int = _count(64)
-    init_evals: int = _count(100)
-    max_evals: int = _count(10_000)
-    gamma: float = _positive(1.0)
-    init_tries: int = _count(100)
-    max_step_halvings: int = _count(20)
+    max_iter: int = int_field(64)
+    init_evals: int = int_field(100)
+    max_evals: int = int_field(10_000)
+    gamma: float = positive_field(1.0)
+    init_tries: int = int_field(100)
+    max_step_halvings: int = int_field(20)
 
 
 @attrs.frozen(kw_only=True)
@@ -73,12 +52,12 @@ class NESConfig(BlackBoxConfig):
     (cross-entropy) or ``margin`` (logit margin).
     """
 
-    eps: float = _eps(0.1, optional=False)
+    eps: float = eps_field(0.1)
     norm: str = norm_field("linf", ("linf", "l2"))
-    samples: int = _count(50)
-    sigma: float = _positive(0.01)
+    samples: int = int_field(50)
+    sigma: float = positive_field(0.01)
     step_size: float | None = positive_field(None, optional=True)
-    momentum: float = _unit(0.9, closed=False)
+    momentum: float = unit_field(0.9, high_closed=False)
     loss: str = attrs.field(default="ce", validator=v.in_(("ce", "margin")))
 
 
@@ -91,13 +70,13 @@ class GeneticConfig(BlackBoxConfig):
     (the schedule starts at 0.5 / 0.4 and decays by 0.9 per plateau of ``patience`` generations).
     """
 
-    eps: float = _eps(0.1, optional=False)
+    eps: float = eps_field(0.1)
     norm: str = norm_field("linf", ("linf",))
-    population: int = _count(6, low=2)
-    temperature: float = _positive(0.1)
-    mutation_rate: float = _unit(0.1)
-    mutation_range: float = _unit(0.15)
-    patience: int = _count(5)
+    population: int = int_field(6, low=2)
+    temperature: float = positive_field(0.1)
+    mutation_rate: float = unit_field(0.1)
+    mutation_range: float = unit_field(0.15)
+    patience: int = int_field(5)
 
 
 @attrs.frozen(kw_only=True)
@@ -109,13 +88,13 @@ class PSOConfig(BlackBoxConfig):
     ``max_velocity``: per-coordinate velocity cap as a fraction of ``eps``.
     """
 
-    eps: float = _eps(0.1, optional=False)
+    eps: float = eps_field(0.1)
     norm: str = norm_field("linf", ("linf", "l2"))
-    particles: int = _count(10, low=2)
+    particles: int = int_field(10, low=2)
     inertia: tuple[float, float] = attrs.field(default=(0.9, 0.4), converter=tuple)
     cognitive: float = nonnegative_field(2.0)
     social: float = nonnegative_field(2.0)
-    max_velocity: float = _positive(0.5)
+    max_velocity: float = positive_field(0.5)
 
     @inertia.validator
     def _inertia(self, attribute, value):
@@ -132,11 +111,11 @@ class SaltAndPepperConfig(BlackBoxConfig):
     restarts (the smallest perturbation in ``norm`` is kept). ``eps=None``: unbounded.
     """
 
-    eps: float | None = _eps(None, optional=True)
+    eps: float | None = eps_field(None, optional=True)
     norm: str = norm_field("l0", ("l0", "l2", "linf"))
-    max_queries: int = _queries(1_000)
-    steps: int = _count(100)
-    repetitions: int = _count(10)
+    max_queries: int = int_field(1_000)
+    steps: int = int_field(100)
+    repetitions: int = int_field(10)
 
 
 @attrs.frozen(kw_only=True)
@@ -148,8 +127,8 @@ class PointwiseConfig(BlackBoxConfig):
     coordinate as close to the original as the decision allows).
     """
 
-    eps: float | None = _eps(None, optional=True)
+    eps: float | None = eps_field(None, optional=True)
     norm: str = norm_field("l0", ("l0",))
-    init_queries: int = _count(500)
-    search_steps: int = _count(10)
+    init_queries: int = int_field(500)
+    search_steps: int = int_field(10)
     refine: bool = True

@@ -22,18 +22,6 @@ from armour_core.api.validators import (
 _v = attrs.validators
 
 
-def _pos_int(default: int):
-    return int_field(default, low=1)
-
-
-def _nonneg_int(default: int):
-    return int_field(default, low=0)
-
-
-def _optional_eps():
-    return eps_field(None, optional=True)
-
-
 # --------------------------------------------------------------------------- minimum norm
 @attrs.frozen(kw_only=True)
 class DeepFoolConfig(AttackConfig):
@@ -45,11 +33,11 @@ class DeepFoolConfig(AttackConfig):
     10 classes).
     """
 
-    eps: float | None = _optional_eps()
+    eps: float | None = eps_field(None, optional=True)
     norm: str = norm_field("l2", ("l2", "linf"))
-    steps: int = _pos_int(50)
+    steps: int = int_field(50)
     overshoot: float = nonnegative_field(0.02)
-    candidates: int = _pos_int(9)
+    candidates: int = int_field(9)
 
 
 @attrs.frozen(kw_only=True)
@@ -62,15 +50,15 @@ class CWConfig(AttackConfig):
     the loss has not fallen by 0.01 % over the last tenth of ``steps``.
     """
 
-    eps: float | None = _optional_eps()
+    eps: float | None = eps_field(None, optional=True)
     norm: str = norm_field("l2", ("l2",))
     confidence: float = nonnegative_field(0.0)
     learning_rate: float = positive_field(0.01)
     initial_const: float = positive_field(0.01)
-    binary_search_steps: int = _pos_int(9)
-    steps: int = _pos_int(100)
+    binary_search_steps: int = int_field(9)
+    steps: int = int_field(100)
     abort_early: bool = True
-    chunk: int = _pos_int(10)
+    chunk: int = int_field(10)
 
 
 @attrs.frozen(kw_only=True)
@@ -84,22 +72,22 @@ class FABConfig(AttackConfig):
     likely other classes is attacked in turn (success stays misclassification).
     """
 
-    eps: float | None = _optional_eps()
+    eps: float | None = eps_field(None, optional=True)
     norm: str = norm_field("linf", ("linf", "l2"))
-    steps: int = _pos_int(50)
-    restarts: int = _pos_int(1)
+    steps: int = int_field(50)
+    restarts: int = int_field(1)
     alpha_max: float = unit_field(0.1)
     eta: float = attrs.field(default=1.05, validator=[finite, _v.ge(1.0)])
     beta: float = unit_field(0.9, low_closed=False)
     init_radius: float = positive_field(0.1)
-    target_classes: int = _nonneg_int(0)
+    target_classes: int = int_field(0, low=0)
 
 
 @attrs.frozen(kw_only=True)
 class FABTConfig(FABConfig):
     """FAB-T as AutoAttack runs it: targeted boundaries towards the 9 most likely other classes."""
 
-    target_classes: int = _nonneg_int(9)
+    target_classes: int = int_field(9, low=0)
 
 
 @attrs.frozen(kw_only=True)
@@ -111,7 +99,7 @@ class JSMAConfig(AttackConfig):
     number of changed features.
     """
 
-    eps: float | None = _optional_eps()
+    eps: float | None = eps_field(None, optional=True)
     norm: str = norm_field("l0", ("l0",))
     theta: float = attrs.field(default=1.0, validator=[_v.ge(-1.0), _v.le(1.0)])
     gamma: float = unit_field(0.1, low_closed=False)
@@ -131,11 +119,11 @@ class LBFGSConfig(AttackConfig):
     is adversarial. Untargeted calls aim at the most likely wrong class.
     """
 
-    eps: float | None = _optional_eps()
+    eps: float | None = eps_field(None, optional=True)
     norm: str = norm_field("l2", ("l2",))
     initial_const: float = positive_field(0.1)
-    search_steps: int = _pos_int(6)
-    max_iterations: int = _pos_int(100)
+    search_steps: int = int_field(6)
+    max_iterations: int = int_field(100)
 
 
 # --------------------------------------------------------------------------- AutoAttack family
@@ -152,14 +140,14 @@ class APGDConfig(AttackConfig):
 
     eps: float = eps_field(0.1)
     norm: str = norm_field("linf", ("linf", "l2"))
-    steps: int = _pos_int(100)
-    restarts: int = _pos_int(1)
+    steps: int = int_field(100)
+    restarts: int = int_field(1)
     loss: str = attrs.field(default="ce", validator=_v.in_(("ce", "dlr")))
     rho: float = unit_field(0.75, low_closed=False)
     momentum: float = unit_field(0.75)
     random_start: bool = True
-    target_classes: int = _nonneg_int(0)
-    eot_samples: int = _pos_int(1)
+    target_classes: int = int_field(0, low=0)
+    eot_samples: int = int_field(1)
 
 
 @attrs.frozen(kw_only=True)
@@ -167,7 +155,7 @@ class APGDTConfig(APGDConfig):
     """APGD-T as AutoAttack runs it: targeted DLR against the 9 most likely other classes."""
 
     loss: str = attrs.field(default="dlr", validator=_v.in_(("ce", "dlr")))
-    target_classes: int = _nonneg_int(9)
+    target_classes: int = int_field(9, low=0)
 
 
 @attrs.frozen(kw_only=True)
@@ -181,10 +169,10 @@ class SquareConfig(AttackConfig):
 
     eps: float = eps_field(0.1)
     norm: str = norm_field("linf", ("linf", "l2"))
-    queries: int = _pos_int(1000)
+    queries: int = int_field(1000)
     p_init: float = unit_field(0.05, low_closed=False)
     loss: str = attrs.field(default="margin", validator=_v.in_(("margin", "ce")))
-    restarts: int = _pos_int(1)
+    restarts: int = int_field(1)
 
 
 @attrs.frozen(kw_only=True)
@@ -200,7 +188,7 @@ class AutoAttackConfig(AttackConfig):
     eps: float = eps_field(0.1)
     norm: str = norm_field("linf", ("linf", "l2"))
     version: str = attrs.field(default="standard", validator=_v.in_(("standard", "plus", "rand")))
-    steps: int = _pos_int(100)
-    queries: int = _pos_int(5000)
-    target_classes: int = _pos_int(9)
-    eot_samples: int = _pos_int(20)
+    steps: int = int_field(100)
+    queries: int = int_field(5000)
+    target_classes: int = int_field(9)
+    eot_samples: int = int_field(20)

@@ -23,6 +23,7 @@ from dp_accounting import rdp as dp_rdp
 from dp_accounting.rdp import rdp_privacy_accountant as rdp_math
 
 from armour_core.api.accountant import Accountant, AccountantEvent
+from armour_core.api.validators import positive_field
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def pld_loss_width(event: AccountantEvent) -> tuple[float, float]:
 
 @attrs.frozen(kw_only=True)
 class PldConfig:
-    value_discretization_interval: float = attrs.field(default=1e-4, validator=attrs.validators.gt(0.0))
+    value_discretization_interval: float = positive_field(1e-4)
 
 
 class PldAccountant(Accountant):

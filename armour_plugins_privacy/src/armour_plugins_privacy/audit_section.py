@@ -96,17 +96,21 @@ def privacy_section(ctx: AuditContext) -> SectionResult:
         eps = ledger.epsilon(delta)
         tied = (f"its hash chain reaches the head stamped into {ckpt}" if ckpt else
                 "no checkpoint was given, so a ledger cut at a record boundary could not be detected")
-        metrics["ledger"] = {"path": str(ctx.ledger), "steps": ledger.num_steps, "delta": delta, "epsilon": eps,
+        metrics["ledger"] = {"path": str(ctx.ledger), "steps": ledger.num_steps, "charged": ledger.charged_steps,
+                             "voided": [v["step"] for v in ledger.voids], "delta": delta, "epsilon": eps,
                              "head": ledger.head.encode(), "checkpoint_verified": bool(ckpt),
                              "mac": ledger.mac_status, "repairs": len(ledger.repairs)}
         if not ckpt:
             warnings.append("privacy ledger: not checked against a checkpoint (pass --checkpoint)")
         if ledger.mac_status.startswith("not checked"):
             warnings.append(f"privacy ledger: MAC {ledger.mac_status}")
-        body += (f"<h3>Differential privacy</h3><p>The training ledger records {ledger.num_steps} DP-SGD steps: "
-                 f"(ε = {eps:.3f}, δ = {delta:g}) by the PLD accountant. Every record verified against the hash "
+        body += (f"<h3>Differential privacy</h3><p>The training ledger records {R.esc(ledger.summary())}; "
+                 f"the {ledger.num_steps} steps taken give ε = {eps:.3f} at δ = {delta:g} by the PLD accountant"
+                 + (" (a voided step failed before any of it was released, so it is not counted)" if ledger.voids
+                    else "") + ". Every record verified against the hash "
                  f"chain; {tied}; MAC: {ledger.mac_status}"
                  + (f"; {len(ledger.repairs)} damaged record(s) removed by an explicit repair" if ledger.repairs
                     else "") + ".</p>")
-        headline += f"; trained with DP: ε = {eps:.2f} at δ = {delta:g}"
+        headline += f"; trained with DP: ε = {eps:.2f} at δ = {delta:g}" + (f" ({ledger.summary()})" if ledger.voids
+                                                                             else "")
     return SectionResult(verdict=verdict, headline=headline, metrics=metrics, html=body, warnings=warnings)

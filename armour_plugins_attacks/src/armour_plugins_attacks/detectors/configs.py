@@ -9,14 +9,6 @@ from armour_core.api.detector import DetectorConfig
 from armour_core.api.validators import int_field, nonnegative_field, positive_field, unit_field
 
 
-def _pos_int(default: int | None, *, optional: bool = False, low: int = 1):
-    return int_field(default, low=low, optional=optional)
-
-
-def _pos_float(default: float):
-    return positive_field(default)
-
-
 @attrs.frozen(kw_only=True)
 class MagNetConfig(DetectorConfig):
     """The auto-encoder MagNet trains on clean data (Meng & Chen, 2017).
@@ -29,11 +21,11 @@ class MagNetConfig(DetectorConfig):
     """
 
     architecture: str = attrs.field(default="auto", validator=v.in_(("auto", "conv", "dense")))
-    hidden: int | None = _pos_int(None, optional=True)
+    hidden: int | None = int_field(None, optional=True)
     noise: float = nonnegative_field(0.1)
-    epochs: int = _pos_int(50)
-    batch_size: int = _pos_int(64)
-    learning_rate: float = _pos_float(1e-2)
+    epochs: int = int_field(50)
+    batch_size: int = int_field(64)
+    learning_rate: float = positive_field(1e-2)
     weight_decay: float = nonnegative_field(1e-9)
 
 
@@ -49,7 +41,7 @@ class MagNetDivergenceConfig(MagNetConfig):
     """Detector II: Jensen–Shannon divergence between the classifier's softmax at ``temperature`` on x
     and on AE(x) (the paper uses T = 10 and 40)."""
 
-    temperature: float = _pos_float(10.0)
+    temperature: float = positive_field(10.0)
 
 
 @attrs.frozen(kw_only=True)
@@ -61,10 +53,10 @@ class RegionBasedConfig(DetectorConfig):
     allows that much accuracy loss)."""
 
     radius: float | None = positive_field(None, optional=True)
-    samples: int = _pos_int(100)
-    max_radius: float = _pos_float(0.5)
-    search_steps: int = _pos_int(8)
-    search_inputs: int = _pos_int(256)
+    samples: int = int_field(100)
+    max_radius: float = positive_field(0.5)
+    search_steps: int = int_field(8)
+    search_inputs: int = int_field(256)
     tolerance: float = unit_field(0.0, high_closed=False)
 
 
@@ -72,7 +64,7 @@ class RegionBasedConfig(DetectorConfig):
 class SpatialSmoothingConfig(DetectorConfig):
     """``window``: median-filter size over the spatial axes of each sample (each channel separately)."""
 
-    window: int = _pos_int(3, low=2)
+    window: int = int_field(3, low=2)
 
 
 @attrs.frozen(kw_only=True)
@@ -100,8 +92,8 @@ class SimilarityConfig(DetectorConfig):
     how many detections an attack triggers)."""
 
     fpr: float = unit_field(0.001, low_closed=False, high_closed=False)
-    k: int = _pos_int(50)
-    buffer_size: int = _pos_int(1000)
+    k: int = int_field(50)
+    buffer_size: int = int_field(1000)
     clear_on_detection: bool = True
 
     @buffer_size.validator
