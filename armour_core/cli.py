@@ -262,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("armour: interrupted", file=sys.stderr, flush=True)
             return EXIT_INTERRUPTED
+        except BrokenPipeError:  # `armour plugins | head`: the reader left; nothing to report
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
         except Exception as exc:  # noqa: BLE001 - the one place every failure becomes one line
             return _report_failure(exc, debug)
 
@@ -318,6 +322,11 @@ _QUIET_LOGGERS = ("absl", "jax", "matplotlib", "PIL", "numba")
 _QUIET_MODULES = r"(mindspore|dp_accounting|absl|scipy|sklearn|matplotlib|numpy|pluggy|attr)(\.|$)"
 
 
+def _warning_line(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """What remains after the filters is armour's (or a plugin's) own: one line, not Python's source echo."""
+    print(f"armour: warning: {_one_line(str(message))}", file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
 def _output_policy(debug: bool) -> Iterator[None]:
     """A normal run prints only armour's lines; ``--debug`` shows everything, armour's debug log included.
@@ -358,6 +367,7 @@ def _output_policy(debug: bool) -> Iterator[None]:
             warnings.filterwarnings("ignore", module=_QUIET_MODULES)
             for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
                 warnings.filterwarnings("ignore", category=category)
+            warnings.showwarning = _warning_line  # restored by catch_warnings
         try:
             yield
         finally:
