@@ -10,12 +10,13 @@ not flags. Nothing here imports MindSpore.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from .api import validators as V
 from .errors import InvalidInputError
 
 
@@ -106,41 +107,26 @@ def optional_output_file(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ numbers
-def _number(text: str, kind: type, expected: str, ok: Callable[[float], bool]) -> int | float:
-    try:
-        value = kind(text)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if isinstance(value, float) and not math.isfinite(value) or not ok(value):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
+def _number(kind: type, check: Callable[[Any], Any], expected: str) -> Callable[[str], Any]:
+    """An argparse ``type``: parse ``text`` as ``kind``, then apply the API's own validator
+    (:mod:`armour_core.api.validators`), so a flag and the keyword it feeds accept exactly the same values."""
+
+    def convert(text: str) -> Any:
+        try:
+            return check(kind(text))
+        except (TypeError, ValueError, InvalidInputError):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+    return convert
 
 
-def positive_int(text: str) -> int:
-    return _number(text, int, "a positive integer", lambda v: v > 0)
-
-
-def nonnegative_int(text: str) -> int:
-    return _number(text, int, "an integer >= 0", lambda v: v >= 0)
-
-
-def positive_float(text: str) -> float:
-    return _number(text, float, "a finite number > 0", lambda v: v > 0)
-
-
-def nonnegative_float(text: str) -> float:
-    return _number(text, float, "a finite number >= 0", lambda v: v >= 0)
-
-
-def probability(text: str) -> float:
-    """Strictly between 0 and 1 (δ, a significance level, a sampling rate)."""
-    return _number(text, float, "a number in (0, 1)", lambda v: 0 < v < 1)
-
-
-def fraction(text: str) -> float:
-    """In [0, 1] (a share of elements or of a range, a sparsity)."""
-    return _number(text, float, "a number in [0, 1]", lambda v: 0 <= v <= 1)
-
-
-def finite_float(text: str) -> float:
-    return _number(text, float, "a finite number", lambda v: True)
+positive_int = _number(int, lambda v: V.check_int(v, "value", low=1), "a positive integer")
+nonnegative_int = _number(int, lambda v: V.check_int(v, "value", low=0), "an integer >= 0")
+positive_float = _number(float, lambda v: V.check_positive(v, "value"), "a finite number > 0")
+nonnegative_float = _number(float, lambda v: V.check_nonnegative(v, "value"), "a finite number >= 0")
+#: strictly between 0 and 1 (δ, a significance level, a sampling rate)
+probability = _number(float, lambda v: V.check_probability(v, "value"), "a number in (0, 1)")
+#: in [0, 1] (a share of elements or of a range, a sparsity)
+fraction = _number(float, lambda v: V.check_probability(v, "value", low_closed=True, high_closed=True),
+                   "a number in [0, 1]")
+finite_float = _number(float, lambda v: V.check_finite(v, "value"), "a finite number")

@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import InvalidInputError
 from .norms import NORMS
 
-__all__ = ["check_number", "check_int", "check_positive", "check_nonnegative", "check_probability", "check_eps",
+__all__ = ["check_number", "check_finite", "check_int", "check_positive", "check_nonnegative", "check_probability",
+           "check_eps",
            "norm_name", "finite", "positive", "nonnegative", "eps_field", "norm_field", "int_field",
            "positive_field", "nonnegative_field", "unit_field", "plain_scalar", "required"]
 
@@ -55,7 +56,8 @@ def check_int(value: Any, name: str, *, low: int | None = None) -> int:
     return int(value)
 
 
-def _finite(value: Any, name: str) -> float:
+def check_finite(value: Any, name: str) -> float:
+    """A finite number (no NaN, no infinity)."""
     x = check_number(value, name)
     if not math.isfinite(x):
         raise InvalidInputError(f"{name}: expected a finite number, got {x}")
@@ -64,7 +66,7 @@ def _finite(value: Any, name: str) -> float:
 
 def check_positive(value: Any, name: str) -> float:
     """A finite number > 0 (noise multiplier, clip norm, learning rate, ...)."""
-    x = _finite(value, name)
+    x = check_finite(value, name)
     if x <= 0:
         raise InvalidInputError(f"{name}: expected a finite number > 0, got {x}")
     return x
@@ -72,7 +74,7 @@ def check_positive(value: Any, name: str) -> float:
 
 def check_nonnegative(value: Any, name: str) -> float:
     """A finite number ≥ 0."""
-    x = _finite(value, name)
+    x = check_finite(value, name)
     if x < 0:
         raise InvalidInputError(f"{name}: expected a finite number >= 0, got {x}")
     return x
@@ -111,7 +113,7 @@ def _named(check):
     return validator
 
 
-finite = _named(_finite)
+finite = _named(check_finite)
 positive = _named(check_positive)
 nonnegative = _named(check_nonnegative)
 

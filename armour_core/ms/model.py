@@ -17,7 +17,7 @@ import numpy as np
 from mindspore import nn, ops
 
 from ..api.model import Classifier
-from ..errors import InvalidInputError
+from ..errors import CapabilityError, InvalidInputError
 from .losses import LOSSES
 from .runtime import CompiledCache, first_layer_expectation, inference_mode, log
 
@@ -183,8 +183,22 @@ class MSModel(Classifier):
                 "the shape the network was built for (give input_shape= when wrapping to check it up front)"
         first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
         log.debug("MindSpore failure for samples of shape %s: %s", actual, exc)
+        if self._runs_eagerly(x):  # the shape is fine: graph mode rejects the network's code itself
+            return CapabilityError(f"model: {type(self.network).__name__} runs eagerly on samples of shape "
+                                   f"{actual} but MindSpore cannot compile it in graph mode, which armour needs "
+                                   f"(MindSpore: {first[:200]}); rewrite that part of construct")
         return InvalidInputError(f"x: {type(self.network).__name__} cannot run on samples of shape {actual}: "
                                  f"expected {wanted} (MindSpore: {first[:200]})")
+
+    def _runs_eagerly(self, x: Any) -> bool:
+        """Whether the network runs on ``x`` in PyNative (inference mode, caller's flags restored): tells a
+        wrong input shape from code that only graph mode rejects. Only called after a compile failure."""
+        try:
+            with self.inference():
+                self.logits_fn(x)
+        except Exception:  # noqa: BLE001 - any eager failure means the input is the suspect
+            return False
+        return True
 
     def grad_fn(self, loss: str = "ce"):
         """The compiled ``(x, y) -> (per-sample loss, d sum(loss) / dx)`` for ``loss``."""

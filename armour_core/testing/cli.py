@@ -120,8 +120,12 @@ def user_files(root: Path, n: int = 24) -> UserFiles:
     spec = importlib.util.spec_from_file_location("_armour_testing_nets", root / "nets.py")
     nets = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(nets)
+    from armour_core.ms.seeding import seeded
+
     ckpt = root / "small.ckpt"
-    ms.save_checkpoint(nets.small(), str(ckpt))
+    with seeded(0):
+        small = nets.small()
+    ms.save_checkpoint(small, str(ckpt))
     ms.save_checkpoint(nets.wider(), str(root / "wider.ckpt"))
     ms.save_checkpoint(nets.other(), str(root / "other.ckpt"))
     net = nets.small()
@@ -133,7 +137,9 @@ def user_files(root: Path, n: int = 24) -> UserFiles:
 
     rng = np.random.default_rng(0)
     x = rng.random((n, 1, 8, 8), dtype=np.float32)
-    y = np.arange(n) % 10
+    # labels: the checkpointed network's own predictions, so commands that need correctly classified inputs
+    # (fuzzing seeds) have them whatever the initialisation drew
+    y = small(ms.Tensor(x)).asnumpy().argmax(axis=1).astype(np.int64)
     h = n // 2
     splits = dict(x=x, y=y, x_train=x[:h], y_train=y[:h], x_test=x[h:], y_test=y[h:], x_member=x[:h],
                   y_member=y[:h], x_nonmember=x[h:], y_nonmember=y[h:])

@@ -127,8 +127,9 @@ def _build_layer(spec: dict):
     return nn.LayerNorm(spec["shape"], begin_norm_axis=1, begin_params_axis=1)
 
 
-def _build_network(blocks: list[dict], features: int, classes: int, softmax: bool, seed: int):
-    """Build the described classifier (MindSpore imported here, never at module import) with seeded weights."""
+def build_classifier(spec: dict):
+    """The classifier ``spec`` describes (a drawn network's ``spec`` attribute: rebuilds it, bit-identical, to
+    reproduce a failure), with weights seeded by ``spec["seed"]``. MindSpore is imported here, on first use."""
     import mindspore as ms
     from mindspore import nn
 
@@ -168,15 +169,15 @@ def _build_network(blocks: list[dict], features: int, classes: int, softmax: boo
             return z
 
     layers = []
-    for spec in blocks:
-        if spec["kind"] == "reuse":
-            layers.append(Reuse(_build_layer(spec["conv"]), getattr(nn, spec["act"])(), spec["conv_twice"]))
-        elif spec["kind"] == "residual":
-            layers.append(Residual(_build_layer(spec["conv"]), getattr(nn, spec["act"])()))
+    for block in spec["blocks"]:
+        if block["kind"] == "reuse":
+            layers.append(Reuse(_build_layer(block["conv"]), getattr(nn, block["act"])(), block["conv_twice"]))
+        elif block["kind"] == "residual":
+            layers.append(Residual(_build_layer(block["conv"]), getattr(nn, block["act"])()))
         else:
-            layers.append(_build_layer(spec))
-    net = RandomClassifier(layers, nn.Dense(features, classes), softmax)
-    rng = np.random.default_rng(seed)
+            layers.append(_build_layer(block))
+    net = RandomClassifier(layers, nn.Dense(spec["features"], spec["classes"]), spec["softmax"])
+    rng = np.random.default_rng(spec["seed"])
     for p in net.get_parameters():
         name = p.name.rsplit(".", 1)[-1]
         if name in ("gamma", "moving_variance"):
@@ -186,6 +187,8 @@ def _build_network(blocks: list[dict], features: int, classes: int, softmax: boo
         else:  # weights: unit-variance pre-activations, so predictions vary from sample to sample
             value = rng.normal(0.0, 1.5 / np.sqrt(max(1, int(np.prod(p.shape[1:])))), p.shape)
         p.set_data(ms.Tensor(value.astype(np.float32)))
+    net.input_shape, net.num_classes, net.outputs_probabilities = spec["input"], spec["classes"], spec["softmax"]
+    net.spec = spec
     return net
 
 
@@ -198,7 +201,8 @@ def random_classifiers(draw, *, max_blocks: int = 3, channels=(1, 3), sizes=(5, 
     ``pad_mode``, grouped when the channels allow), BatchNorm2d / LayerNorm / GroupNorm, ReLU / Tanh / GELU /
     Sigmoid, max / average pooling, always one cell called twice in ``construct`` and one residual add; then
     Flatten + Dense to K classes, and a Softmax when ``probabilities`` (drawn when None). The network carries
-    ``input_shape``, ``num_classes``, ``outputs_probabilities`` and ``spec`` (the drawn description) attributes.
+    ``input_shape``, ``num_classes``, ``outputs_probabilities`` and ``spec`` attributes (``spec`` is the drawn
+    description: print it in a failure report; :func:`build_classifier` rebuilds the same network from it).
     MindSpore is imported only when a network is drawn.
     """
     c = draw(st.sampled_from(channels))
@@ -206,8 +210,5 @@ def random_classifiers(draw, *, max_blocks: int = 3, channels=(1, 3), sizes=(5, 
     blocks, (co, ho, wo) = draw(_block_specs(c, h, w, max_blocks))
     k = draw(st.integers(*classes))
     probs = draw(st.booleans()) if probabilities is None else probabilities
-    seed = draw(seeds)
-    net = _build_network(blocks, co * ho * wo, k, probs, seed)
-    net.input_shape, net.num_classes, net.outputs_probabilities = (c, h, w), k, probs
-    net.spec = {"input": (c, h, w), "blocks": blocks, "classes": k, "softmax": probs, "seed": seed}
-    return net
+    return build_classifier({"input": (c, h, w), "blocks": blocks, "features": co * ho * wo, "classes": k,
+                             "softmax": probs, "seed": draw(seeds)})

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from armour_core import registry
+from armour_core.errors import InvalidInputError
 from armour_core.testing.checks import check_untouched, network_state
 from armour_core.testing.markers import requires_mindspore
 from armour_core.testing.strategies import bounds, random_classifiers, seeds
@@ -34,7 +35,7 @@ BUDGET = {"steps": 5, "restarts": 1, "binary_search_steps": 2, "chunk": 3, "sear
           "max_iter": 2, "samples": 4, "population": 4, "particles": 4, "repetitions": 2, "init_queries": 20}
 #: ε range per norm, as a fraction of the data range (L0: a coordinate count)
 EPS = {"linf": (0.02, 0.3), "l2": (0.2, 2.0), "l1": (1.0, 10.0)}
-ROWS = 4
+MAX_ROWS = 5
 
 
 def budget(name: str) -> dict:
@@ -59,23 +60,32 @@ def cases(draw):
         config["eps"] = draw(st.floats(a, b)) * (hi - lo)
     net = draw(random_classifiers())
     rng = np.random.default_rng(draw(seeds))
-    x = (lo + (hi - lo) * rng.uniform(0.0, 1.0, (ROWS, *net.input_shape))).astype(np.float32)
-    y = rng.integers(0, net.num_classes, ROWS)
-    target = (y + rng.integers(1, net.num_classes, ROWS)) % net.num_classes if (
-        cls.targeted and draw(st.booleans())) else None
+    rows = draw(st.integers(1, MAX_ROWS))
+    unit = rng.uniform(0.0, 1.0, (rows, *net.input_shape))
+    if draw(st.booleans()):  # saturated images: every pixel on a bound, where projections must clip
+        unit = np.round(unit)
+    x = (lo + (hi - lo) * unit).astype(np.float32)
+    y = rng.integers(0, net.num_classes, rows) if draw(st.booleans()) else None  # None: the model's labels
+    target = None
+    if cls.targeted and draw(st.booleans()):
+        start = y if y is not None else rng.integers(0, net.num_classes, rows)
+        target = (start + rng.integers(1, net.num_classes, rows)) % net.num_classes
     return net, name, config, (lo, hi), x, y, target, draw(st.booleans())
 
 
-def raw_outputs(net, x: np.ndarray) -> np.ndarray:
-    """The network's own outputs in inference mode, called directly (not through armour); flags restored."""
+def raw_predictions(net, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The network's own labels in inference mode, called directly (not through armour; flags restored), and
+    which rows are clear: their top two outputs differ by more than float32 noise between graph and PyNative."""
     import mindspore as ms
 
     mode = net.training
     net.set_train(False)
     try:
-        return net(ms.Tensor(x)).asnumpy().astype(np.float64)
+        out = net(ms.Tensor(x)).asnumpy().astype(np.float64)
     finally:
         net.set_train(mode)
+    top = np.sort(out, axis=1)
+    return out.argmax(1), top[:, -1] - top[:, -2] > 1e-4 * max(1.0, float(np.abs(out).max()))
 
 
 def measured_norms(delta: np.ndarray, norm: str) -> np.ndarray:
@@ -90,7 +100,7 @@ def rounding(norm: str, scale: float, dims: int) -> float:
     return {"linf": 2 * ulp, "l2": 2 * ulp * np.sqrt(dims), "l1": 2 * ulp * dims, "l0": 0.0}[norm]
 
 
-@settings(max_examples=10, deadline=None, derandomize=True,
+@settings(max_examples=24, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=cases())
 def test_attack_results_hold_on_random_networks(case):
@@ -100,7 +110,14 @@ def test_attack_results_hold_on_random_networks(case):
     net.set_train(train)
     model = MSModel(net, bounds=(lo, hi), output="probabilities" if net.outputs_probabilities else "logits")
     before = network_state(net)
-    res = registry.create("attack", name, model=model, **config).generate(x, y, target=target)
+    try:
+        res = registry.create("attack", name, model=model, **config).generate(x, y, target=target)
+    except InvalidInputError as e:
+        # APGD's DLR loss divides by z_pi1 - z_pi3 (targeted: the mean of z_pi3 and z_pi4), so APGD-T and
+        # AutoAttack refuse networks with fewer classes, as the reference implementation does
+        assert "loss='dlr'" in str(e) and net.num_classes < 4, e
+        check_untouched(net, before)
+        return
     check_untouched(net, before)
 
     adv = np.asarray(res.adversarial)
@@ -114,10 +131,10 @@ def test_attack_results_hold_on_random_networks(case):
     if registry.get("attack", name).minimum_norm:
         assert np.all(np.isfinite(res.norms[res.success]))
 
-    out = raw_outputs(net, adv)
-    top = np.sort(out, axis=1)
-    clear = top[:, -1] - top[:, -2] > 1e-4 * max(1.0, float(np.abs(out).max()))
-    pred = out.argmax(1)
+    pred, clear = raw_predictions(net, adv)
+    if y is None:  # the attack's labels are the network's predictions on the clean batch
+        y, clear_clean = raw_predictions(net, x)
+        clear &= clear_clean
     expected = pred == target if target is not None else pred != y
     np.testing.assert_array_equal(res.success[clear], expected[clear])
     np.testing.assert_array_equal(res.predictions[clear], pred[clear])
