@@ -19,11 +19,6 @@ from armour_core.api.validators import check_int, check_number, check_positive, 
 from armour_core.errors import ConfigError, InvalidInputError
 from armour_core.testing.config_checks import (
     check_config_types,
-    check_eps_finite,
-    check_norm_message,
-    check_numpy_numbers_accepted,
-    check_strings_refused,
-    check_wrong_types_are_one_line,
     registered_configs,
 )
 
@@ -88,30 +83,10 @@ def test_core_base_configs_pass_every_check(cls):
 
 
 @pytest.mark.parametrize("kind, name, cls", CONFIGS, ids=IDS)
-def test_numpy_numbers_are_accepted(kind, name, cls):
-    check_numpy_numbers_accepted(cls, name)
-
-
-@pytest.mark.parametrize("kind, name, cls", CONFIGS, ids=IDS)
-def test_string_numbers_are_refused_naming_the_field(kind, name, cls):
-    check_strings_refused(cls, name)
-
-
-@pytest.mark.parametrize("kind, name, cls", CONFIGS, ids=IDS)
-def test_eps_is_finite_wherever_it_is_defined(kind, name, cls):
-    if not check_eps_finite(cls, name):
-        pytest.skip("no scalar eps")
-
-
-@pytest.mark.parametrize("kind, name, cls", CONFIGS, ids=IDS)
-def test_unknown_norm_lists_the_valid_norms(kind, name, cls):
-    if not check_norm_message(cls, name):
-        pytest.skip("no norm")
-
-
-@pytest.mark.parametrize("kind, name, cls", CONFIGS, ids=IDS)
-def test_wrong_types_are_one_line_errors_naming_the_field(kind, name, cls):
-    check_wrong_types_are_one_line(cls, name)
+def test_every_installed_config_passes_every_check(kind, name, cls):
+    """numpy numbers accepted, strings refused naming the field, eps finite wherever a config has a scalar eps,
+    an unknown norm answered with the valid ones, wrong types one line naming the field."""
+    check_config_types(cls, name)
 
 
 def test_apgd_and_square_refuse_infinite_eps():

@@ -76,10 +76,11 @@ def _conv_spec(draw, c: int, h: int, w: int, *, keep_shape: bool = False) -> tup
 
 
 @st.composite
-def _block_specs(draw, c: int, h: int, w: int, max_blocks: int) -> tuple[list[dict], tuple[int, int, int]]:
-    """Plain layers plus at least one reused cell and one residual add, in a random order."""
+def _block_specs(draw, c: int, h: int, w: int, max_blocks: int,
+                 residual: bool) -> tuple[list[dict], tuple[int, int, int]]:
+    """Plain layers plus one reused cell and (``residual``) one residual add, in a random order."""
     kinds = draw(st.lists(st.sampled_from(("conv", "norm", "act", "pool")), min_size=1, max_size=max_blocks))
-    kinds += ["reuse", "residual"]
+    kinds += ["reuse", "residual"] if residual else ["reuse"]
     kinds = draw(st.permutations(kinds))
     blocks = []
     for kind in kinds:
@@ -194,20 +195,23 @@ def build_classifier(spec: dict):
 
 @st.composite
 def random_classifiers(draw, *, max_blocks: int = 3, channels=(1, 3), sizes=(5, 12), classes=(2, 10),
-                       probabilities: bool | None = None):
+                       probabilities: bool | None = None, residual: bool | None = True):
     """A small, never-called MindSpore image classifier with seeded weights (deterministic per draw).
 
     Channel-first input ``(C, H, W)``; a random mix of Conv2d (odd and non-square kernels, stride 1/2, every
     ``pad_mode``, grouped when the channels allow), BatchNorm2d / LayerNorm / GroupNorm, ReLU / Tanh / GELU /
-    Sigmoid, max / average pooling, always one cell called twice in ``construct`` and one residual add; then
-    Flatten + Dense to K classes, and a Softmax when ``probabilities`` (drawn when None). The network carries
+    Sigmoid, max / average pooling, always one cell called twice in ``construct`` and one residual add (when
+    ``residual``; drawn when None: without it the leaf calls form a chain, which armour captures through a
+    compiled pass instead of hooks); then Flatten + Dense to K classes, and a Softmax when ``probabilities``
+    (drawn when None). The network carries
     ``input_shape``, ``num_classes``, ``outputs_probabilities`` and ``spec`` attributes (``spec`` is the drawn
     description: print it in a failure report; :func:`build_classifier` rebuilds the same network from it).
     MindSpore is imported only when a network is drawn.
     """
     c = draw(st.sampled_from(channels))
     h = w = draw(st.integers(*sizes))
-    blocks, (co, ho, wo) = draw(_block_specs(c, h, w, max_blocks))
+    with_residual = draw(st.booleans()) if residual is None else residual
+    blocks, (co, ho, wo) = draw(_block_specs(c, h, w, max_blocks, with_residual))
     k = draw(st.integers(*classes))
     probs = draw(st.booleans()) if probabilities is None else probabilities
     return build_classifier({"input": (c, h, w), "blocks": blocks, "features": co * ho * wo, "classes": k,

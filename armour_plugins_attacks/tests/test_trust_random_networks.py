@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import attrs
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +37,10 @@ BUDGET = {"steps": 5, "restarts": 1, "binary_search_steps": 2, "chunk": 3, "sear
 #: ε range per norm, as a fraction of the data range (L0: a coordinate count)
 EPS = {"linf": (0.02, 0.3), "l2": (0.2, 2.0), "l1": (1.0, 10.0)}
 MAX_ROWS = 5
+#: examples per attack (the first is hypothesis' simplest draw); time-bounded for CI
+EXAMPLES = 2
+SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow,
+                                                                        HealthCheck.data_too_large])
 
 
 def budget(name: str) -> dict:
@@ -44,9 +49,9 @@ def budget(name: str) -> dict:
 
 
 @st.composite
-def cases(draw):
-    """(network, attack name, config, x, y, target, train) for one run."""
-    name = draw(st.sampled_from(registry.names("attack")))
+def cases(draw, name: str | None = None):
+    """(network, attack name, config, x, y, target, train) for one run (of attack ``name``, or a drawn one)."""
+    name = name or draw(st.sampled_from(registry.names("attack")))
     cls = registry.get("attack", name)
     norm = draw(st.sampled_from(cls.norms))
     lo, hi = draw(bounds())
@@ -100,10 +105,14 @@ def rounding(norm: str, scale: float, dims: int) -> float:
     return {"linf": 2 * ulp, "l2": 2 * ulp * np.sqrt(dims), "l1": 2 * ulp * dims, "l0": 0.0}[norm]
 
 
-@settings(max_examples=24, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(case=cases())
-def test_attack_results_hold_on_random_networks(case):
+@pytest.mark.parametrize("attack", registry.names("attack"))
+def test_attack_results_hold_on_random_networks(attack):
+    """Every registered attack, on two networks each run (hypothesis tries the simplest draw first, then a
+    random one); for a longer exploration, raise ``EXAMPLES``."""
+    settings(max_examples=EXAMPLES, **SETTINGS)(given(case=cases(attack))(check_attack))()
+
+
+def check_attack(case):
     from armour_core.ms import MSModel
 
     net, name, config, (lo, hi), x, y, target, train = case
