@@ -50,7 +50,6 @@ def make_net(seed: int, *, train: bool):
     return net
 
 
-
 @pytest.fixture(scope="module")
 def images():
     rng = np.random.default_rng(3)

@@ -431,6 +431,15 @@ class DistributionContract:
                 registry.get(other_kinds[0], "armour_surely_not_a_plugin")
             check(f"pip install {other}" in str(exc.value), str(exc.value))
 
+    def test_configs_take_numpy_numbers_and_refuse_strings(self):
+        """Every config of the distribution: numpy scalars accepted, string numbers refused naming the field,
+        eps finite wherever defined, an unknown norm answered with the valid ones, one-line errors."""
+        from .config_checks import check_config_types, registered_configs
+
+        for _, name, cls in registered_configs(self.dist):
+            check_config_types(cls, name)
+            check(True)
+
 
 HEAVY = ("mindspore", "mindarmour", "torch", "tensorflow", "sklearn", "scipy", "matplotlib", "dp_accounting")
 

@@ -79,15 +79,22 @@ class Differential:
                                   f"got {type(model).__name__}")
         self.model, self.mode, self.tol = model, mode, tol
         self._other = None
-        if mode == "float16":
+
+    def _float16_twin(self, x: np.ndarray):
+        """The float16 copy, built at the first comparison: a never-called network learns its number of
+        classes from that batch first."""
+        if self._other is None:
             import mindspore as ms
 
             from ..ms.model import MSModel
 
-            net16 = copy.deepcopy(model.network)
+            m = self.model
+            num_classes = m.num_classes_for(x)
+            net16 = copy.deepcopy(m.network)
             net16.to_float(ms.float16)
-            self._other = MSModel(net16, bounds=model.bounds, num_classes=model.num_classes,
-                                  input_shape=model.input_shape, output=model.output)
+            self._other = MSModel(net16, bounds=m.bounds, num_classes=num_classes, input_shape=m.input_shape,
+                                  output=m.output)
+        return self._other
 
     def compare(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(disagreement mask, max |logit difference| per sample)."""
@@ -99,7 +106,7 @@ class Differential:
             b = self.model._logits(x)
         else:
             a = self.model._logits(x)
-            b = self._other._logits(x).astype(np.float32)
+            b = self._float16_twin(x)._logits(x).astype(np.float32)
         self.model.count(forward=2, queries=2 * int(x.shape[0]))
         diff = np.abs(a.astype(np.float64) - b.astype(np.float64)).reshape(len(a), -1)
         diff = np.where(np.isfinite(diff), diff, np.inf).max(axis=1)

@@ -336,11 +336,7 @@ class Fuzzer:
             raise InvalidInputError(f"max_iters: expected a non-negative int, got {max_iters!r}")
         xs = check_inputs(seeds_x, name="seeds_x", bounds=self.bounds,
                           input_shape=getattr(self.model, "input_shape", None))
-        try:
-            num_classes = self.model.num_classes
-        except InvalidInputError:  # a bare network wrapped without input_shape: learn it from one seed
-            self.model.logits(xs[:1])
-            num_classes = self.model.num_classes
+        num_classes = self.model.num_classes_for(xs[:1])  # a never-called network learns it from one seed
         ys = check_labels(seeds_y, n=xs.shape[0], num_classes=num_classes, name="seeds_y")
         xs = np.ascontiguousarray(xs, dtype=np.float32)
         self._layers = self._capture_layers(xs[:1])

@@ -56,7 +56,6 @@ def make_net(seed: int, *, train: bool = False):
     return net
 
 
-
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(7)

@@ -216,6 +216,18 @@ def test_differential_oracle(armour_lenet, seeds):
     assert not bad.any() and np.all(diff < 1e-3)
 
 
+def test_float16_oracle_on_a_never_called_network(seeds):
+    """The float16 twin learns the number of classes from the first batch (it used to need a forward pass
+    before the oracle was built)."""
+    from armour_core.ms.model import MSModel
+
+    x, _ = seeds
+    net = registry.create("model", "mlp", input_shape=(1, 8, 8), num_classes=10)  # never called
+    oracle = fuzz_oracles.Differential(MSModel(net), "float16", tol=1e-9)
+    bad, diff = oracle.compare(x[:4])
+    assert bad.shape == (4,) and oracle._other.num_classes == 10 and np.all((diff > 0) & (diff < 0.5))
+
+
 def test_report_json_and_html(run_blur_shift, tmp_path):
     _, rep, _ = run_blur_shift
     html, js = rep.write(tmp_path)
