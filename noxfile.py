@@ -57,6 +57,9 @@ def tests(session: nox.Session) -> None:
 
 
 def _alone(session: nox.Session, name: str) -> None:
+    # Only ``name`` is installed, so a test in its tree that needs a sibling distribution would skip in every
+    # session: a test that needs two distributions lives in tests/ (the ``tests`` session), and
+    # tests/test_every_test_runs.py fails on a plugin test that imports a sibling or skips on one.
     session.install(".[testing,mindspore]", DISTS[name], "mlxtend>=0.23")  # the dist brings the rest itself
     others = [d for d in DISTS if d != name]
     session.run("python", "-c", "import importlib.metadata as md, sys\n"

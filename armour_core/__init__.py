@@ -16,6 +16,24 @@ from .errors import (ArmourError, CapabilityError, ConfigError, InvalidInputErro
                      PluginConflictError, PluginLoadError, PluginUnavailableError, UnknownPluginError)
 from .plugins import hookimpl  # noqa: E402
 from .specs import PluginSpec  # noqa: E402
+from .wiring import register_model_adapter, set_default_registry  # noqa: E402
+
+
+def _is_mindspore_cell(model: Any) -> bool:
+    return type(model).__module__.startswith("mindspore") or any(
+        c.__name__ == "Cell" and c.__module__.startswith("mindspore") for c in type(model).__mro__)
+
+
+def _wrap_cell(model: Any, **options: Any) -> Any:
+    """``MSModel(model)``; imported on use because it imports MindSpore (``import armour_core`` never does)."""
+    from .ms.model import MSModel
+
+    return MSModel(model, **{k: v for k, v in options.items() if v is not None})
+
+
+# The composition root: api/ bases reach the MindSpore runtime and the registry only through these.
+register_model_adapter(_is_mindspore_cell, _wrap_cell)
+set_default_registry(registry)
 
 _LAZY = {
     "DPModel": "armour_core.wrappers.dp_model:DPModel",

@@ -9,6 +9,7 @@ import pytest
 from armour_core import registry
 from armour_core.api.detector import threshold_for_fpr
 from armour_core.testing import requires_mindspore
+from armour_core.testing.markers import has_module
 
 pytestmark = requires_mindspore
 
@@ -100,28 +101,39 @@ def test_fpr_threshold_correct_when_n_fpr_below_one(n, fpr, armour_mlp, armour_d
         assert not np.asarray(det.detect(x)).any(), name
 
 
-@pytest.mark.parametrize("name", ["adversarial_training", "nad", "pad", "trades", "mart",
-                                  "adversarial_training_with_attacks"])
+#: every defense whose Config has a ``replace_ratio`` (TRADES and MART have none: they always train on both)
+REPLACE_RATIO = ["adversarial_training", "adversarial_training_with_attacks", "ensemble_adversarial_training", "nad",
+                 "pad"]
+
+
+@pytest.mark.parametrize("name", REPLACE_RATIO)
 def test_pure_adversarial_training_replace_ratio_one_is_allowed(name):
     """Pitfall: "Pure adversarial training (`replace_ratio = 1`) is allowed." Every defense with a
     ``replace_ratio`` accepts 1 and trains a batch with it (its own attack generating the examples, or given
     ones for plain ``adversarial_training``)."""
-    import attrs
-
     from armour_core.ms import pretrained as pt
 
     if name not in registry.names("defense"):
         pytest.skip(f"{name} is not registered")
-    fields = {f.name for f in attrs.fields(registry.get("defense", name).Config)}
-    if "replace_ratio" not in fields:
-        pytest.skip(f"{name} has no replace_ratio")
     data = registry.create("dataset", "digits")
     net = pt.build("mlp", data, seed=0)
-    d = registry.create("defense", name, network=net, replace_ratio=1.0)
+    extra = {"static_models": [pt.build("mlp", data, seed=1)]} if name == "ensemble_adversarial_training" else {}
+    d = registry.create("defense", name, network=net, replace_ratio=1.0, **extra)
     x, y = data.x_train[:16], data.y_train[:16]
     given = {"x_adv": np.clip(x + 0.2, 0, 1).astype(np.float32)} if name == "adversarial_training" else {}
     loss = d.train_batch(x, y, **given)
     assert np.isfinite(loss)
+
+
+def test_replace_ratio_list_is_every_defense_with_one():
+    """Guard: the list above is exactly the registered defenses with a ``replace_ratio`` (none skips)."""
+    import attrs
+
+    if not has_module("armour_plugins_attacks"):
+        pytest.skip("needs armour-plugins-attacks (the 'tests' session)")
+    with_ratio = {n for n in registry.names("defense")
+                  if "replace_ratio" in {f.name for f in attrs.fields(registry.get("defense", n).Config)}}
+    assert with_ratio == set(REPLACE_RATIO)
 
 
 def test_attack_metrics_are_absolute_and_over_initially_correct_points(armour_softmax, armour_digits):

@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 
 from ..errors import CapabilityError, InvalidInputError
+from ..wiring import default_registry
 from .arrays import check_inputs, check_labels
 from .base import Algorithm, make_config, seed_field
 from .model import as_classifier
@@ -199,12 +200,10 @@ class Defense(Algorithm, abc.ABC):
         if eval_attack is None:
             return self.default_eval_attack()
         if isinstance(eval_attack, str):
-            from .. import registry
-
             eps = getattr(self.config, "eps", None)
             options = {"eps": eps} if eps is not None else {}
             seed = getattr(self.config, "seed", None)
-            return registry.create("attack", eval_attack, model=self.model, seed=seed, **options)
+            return default_registry().create("attack", eval_attack, model=self.model, seed=seed, **options)
         if not hasattr(eval_attack, "batch_generate"):
             raise InvalidInputError(f"eval_attack: expected an Attack or an attack name, got "
                                     f"{type(eval_attack).__name__}")

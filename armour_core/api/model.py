@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CapabilityError, InvalidInputError
+from ..wiring import model_adapter
 from .arrays import like, to_numpy
 
 
@@ -102,12 +103,7 @@ def as_classifier(model: Any, **options: Any) -> Classifier:
                 raise InvalidInputError(f"model: options {sorted(unknown)} conflict with the wrapped model; "
                                         "set them when wrapping it")
         return model
-    if type(model).__module__.startswith("mindspore") or _is_cell(model):
-        from ..ms.model import MSModel
-
-        return MSModel(model, **{k: v for k, v in options.items() if v is not None})
+    wrap = model_adapter(model)  # a MindSpore cell -> MSModel, installed by the package root
+    if wrap is not None:
+        return wrap(model, **options)
     raise InvalidInputError(f"model: expected a MindSpore nn.Cell or an armour Classifier, got {type(model).__name__}")
-
-
-def _is_cell(obj: Any) -> bool:
-    return any(c.__name__ == "Cell" and c.__module__.startswith("mindspore") for c in type(obj).__mro__)

@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 
 from ..errors import ConfigError, InvalidInputError, UnknownPluginError
+from ..wiring import default_registry
 from .arrays import check_inputs, like, to_numpy
 from .base import Algorithm, make_config, seed_field
 
@@ -252,8 +253,4 @@ def _mutator_keys(reg: Any) -> set[str]:
 
 
 def _registry(registry: Any):
-    if registry is not None:
-        return registry
-    from .. import registry as default
-
-    return default
+    return registry if registry is not None else default_registry()

@@ -22,7 +22,6 @@ parameter tensors by ``C/√K``, which keeps the total sensitivity at ``C``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import attrs
@@ -31,6 +30,8 @@ import numpy as np
 from mindspore import nn, ops
 
 from ..errors import InvalidInputError
+from . import ghost
+from .ghost import clip_factors, row_sq  # defined beside ghost clipping (which per_example builds on)
 
 
 def per_example_gradients(network: nn.Cell, loss_fn: Callable, params: Sequence[ms.Parameter] | None = None,
@@ -82,38 +83,6 @@ def clip_rows(grads, clip_norm, mask, per_layer: bool):
     for j in range(len(flat)):
         sums = sums + (ops.matmul(factors[j].reshape(1, rows), flat[j]).reshape(grads[j].shape[1:]),)
     return sums, ratio
-
-
-def row_sq(t):
-    """Squared L2 norm of each row of a 2-D tensor, as a matmul with a ones vector (MindSpore's CPU
-    ReduceSum is 20-30x slower than a matmul here)."""
-    return ops.matmul(t * t, ops.ones((t.shape[1], 1), t.dtype)).reshape(-1)
-
-
-def clip_factors(sq: tuple, clip_norm, mask, per_layer: bool):
-    """Per-parameter scaling factors ``min(1, bound/‖g‖)·mask`` and each example's clip ratio.
-
-    ``sq`` holds, per parameter, the (B,) squared norms of the examples' gradients.
-    """
-    n_params = len(sq)
-    factors = ()
-    if per_layer:
-        bound = clip_norm * (1.0 / math.sqrt(n_params))
-        ratio = ops.zeros_like(mask)
-        for j in range(n_params):
-            norm = ops.sqrt(sq[j])
-            factors = factors + (ops.clamp(bound / (norm + 1e-12), max=1.0) * mask,)
-            ratio = ops.maximum(ratio, norm / bound)
-    else:
-        total = sq[0]
-        for j in range(1, n_params):
-            total = total + sq[j]
-        norm = ops.sqrt(total)
-        f = ops.clamp(clip_norm / (norm + 1e-12), max=1.0) * mask
-        for _ in range(n_params):
-            factors = factors + (f,)
-        ratio = norm / clip_norm
-    return factors, ratio * mask
 
 
 def per_example_loss(loss_fn: Callable, sample_logits: np.ndarray, sample_y: np.ndarray) -> Callable:
@@ -241,8 +210,6 @@ def make_clipper(network: nn.Cell, loss_fn: Callable, params: Sequence[ms.Parame
     ``vmap`` otherwise (the reason is kept in :attr:`Clipper.reason`); ``"micro_batch"`` needs
     ``micro_batches``.
     """
-    from . import ghost
-
     if method not in METHODS:
         raise InvalidInputError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     if (micro_batches is not None) != (method == "micro_batch"):

@@ -248,26 +248,6 @@ def test_registry_mutators_by_category(armour_lenet, seeds):
     assert sum(s.tried for s in rep.mutators.values()) == 4 * len(names) * 2
 
 
-def test_design_example_with_affine_and_adversarial(armour_lenet, seeds, tmp_path):
-    """DESIGN.md §9: names from the registry; the attack name becomes an adversarial mutator via its record."""
-    from armour_core.api.mutator import adversarial_attack_names
-
-    if "fgsm" not in adversarial_attack_names() or "rotate" not in registry.names("mutator"):
-        pytest.skip("needs the 'fgsm' attack (fuzzing=True) and the 'rotate' mutator in the registry")
-    from armour_core import Fuzzer as LazyFuzzer
-
-    fz = LazyFuzzer(model=armour_lenet, mutators=["gaussian_blur", ("rotate", {"degrees": (-15, 15)}), "fgsm"],
-                    coverage="neuron", scheduler="deephunter", corpus_dir=tmp_path / "corpus", mutants_per_seed=9)
-    assert [m.category for m in fz.mutators] == ["pixel", "affine", "adversarial"]
-    rep = fz.run(*seeds, max_iters=6)
-    assert all(s.tried > 0 for s in rep.mutators.values())
-    adv = [j for j, f in enumerate(rep.findings) if f["chain"] and f["chain"][-1]["mutator"] == "fgsm"]
-    if adv:
-        pred = np.asarray(armour_lenet.predict(rep.findings_x[adv]))
-        assert np.all(pred != [rep.findings[j]["label"] for j in adv])
-    assert (tmp_path / "corpus" / "state.json").exists()
-
-
 def test_registry_affine_moves_reference_identically(armour_lenet, seeds):
     """For every registered affine mutator (perspective draws inner randomness too): an entry one affine step
     from its seed has exactly its reference as input, and affine happens at most once per lineage."""

@@ -8,15 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from armour_core import registry
-from armour_core.api.mutator import (adversarial_attack_names, create_mutator, is_valid, mutator_category,
-                                     mutator_names)
+from armour_core.api.mutator import create_mutator, is_valid, mutator_category, mutator_names
 from armour_core.errors import ConfigError, InvalidInputError, UnknownPluginError
-
-
-#: adversarial mutators adapt attacks from armour-plugins-attacks; installed alone, the fuzz distribution has none
-requires_fuzzing_attack = pytest.mark.skipif(
-    not any(getattr(s.facet, "fuzzing", False) for s in registry.specs("attack")),
-    reason="no attack with AttackSpec(fuzzing=True) is installed (pip install armour-plugins-attacks)")
 
 
 def mut(name, **config):
@@ -129,35 +122,13 @@ def test_tensor_in_tensor_out():
     assert isinstance(out, ms.Tensor) and out.shape == x.shape
 
 
-@requires_fuzzing_attack
-def test_categories_come_from_records_and_adversarial_from_attack_facets():
-    fuzzing = [s.name for s in registry.specs("attack") if getattr(s.facet, "fuzzing", False)]
-    assert "fgsm" in fuzzing
-    assert adversarial_attack_names() == sorted(fuzzing)
-    # a registered mutator wins a name shared with an attack ('salt_and_pepper' is both); such an attack
-    # stays reachable as ("adversarial", {"attack": name})
-    own = set(registry.names("mutator"))
-    assert set(mutator_names("adversarial")) == set(fuzzing) - own
-    for name in mutator_names():
-        cat = mutator_category(name)
-        if name in fuzzing and name not in own:
-            assert cat == "adversarial"
-        else:
-            assert cat == registry.spec("mutator", name).facet.category == registry.get("mutator", name).category
+def test_categories_come_from_records():
+    """A mutator's category is its record's (adversarial ones, which need attacks, are checked in
+    tests/test_trust_fuzz_with_attacks.py)."""
+    for name in registry.names("mutator"):
+        assert mutator_category(name) == registry.spec("mutator", name).facet.category \
+            == registry.get("mutator", name).category
     assert set(mutator_names("affine")) == {"translate", "scale", "shear", "rotate", "perspective", "curve"}
-
-
-@requires_fuzzing_attack
-def test_every_fuzzing_attack_works_as_a_mutator(armour_mlp, armour_digits):
-    x = armour_digits.x_test[:6]
-    for name in adversarial_attack_names():
-        m = registry.create("mutator", "adversarial", attack=name, model=armour_mlp, eps=(0.1, 0.1), levels=1)
-        assert m.category == "adversarial" and m.attack_name == name
-        out = m.mutate(x)
-        assert out.shape == x.shape and out.dtype == x.dtype and out.min() >= 0 and out.max() <= 1
-        if m.norm == "linf":
-            assert np.abs(out - x).max() <= 0.1 + 1e-6, name
-    assert create_mutator("pgd", model=armour_mlp).attack_name == "pgd"
 
 
 def test_clear_errors():
@@ -180,18 +151,6 @@ def test_clear_errors():
         mut("rotate", bounds=(1, 0))
     with pytest.raises(InvalidInputError, match="bounds"):
         mut("contrast", bounds=(0, 1)).mutate(random_images() * 255)
-
-
-@requires_fuzzing_attack
-def test_adversarial_errors(armour_mlp):
-    with pytest.raises(ConfigError, match="model"):
-        create_mutator("fgsm")
-    with pytest.raises(ConfigError, match="attack"):
-        registry.create("mutator", "adversarial", model=armour_mlp, attack="no_such_attack")
-    with pytest.raises(ConfigError, match="eps"):
-        registry.create("mutator", "adversarial", model=armour_mlp, attack_config={"eps": 0.3})
-    with pytest.raises(InvalidInputError, match="bounds"):
-        registry.create("mutator", "adversarial", model=armour_mlp, bounds=(0, 255))
 
 
 def test_validity_knows_the_data_range():
