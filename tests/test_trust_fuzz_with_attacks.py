@@ -19,11 +19,11 @@ from armour_core.testing import MutatorContract, check
 from armour_core.testing import strategies as S
 from armour_core.testing.markers import has_module
 
-pytestmark = [
-    pytest.mark.skipif(not (has_module("armour_plugins_attacks") and has_module("armour_plugins_fuzz")),
-                       reason="needs armour-plugins-attacks and armour-plugins-fuzz (the 'tests' session)"),
-    pytest.mark.filterwarnings("ignore::UserWarning"),
-]
+if not (has_module("armour_plugins_attacks") and has_module("armour_plugins_fuzz")):
+    # skipped before collection: collected-but-skipped contract classes would trip the kit's no-check guard
+    pytest.skip("needs armour-plugins-attacks and armour-plugins-fuzz (the 'tests' session)", allow_module_level=True)
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 class TestAdversarial(MutatorContract):
