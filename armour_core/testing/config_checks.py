@@ -19,6 +19,7 @@ import numpy as np
 from .. import registry
 from ..api.base import make_config
 from ..errors import ArmourError, ConfigError
+from .checks import check
 
 
 def registered_configs(dist: str | None = None) -> list[tuple[str, str, type]]:
@@ -56,14 +57,14 @@ def check_numpy_numbers_accepted(cls: type, name: str) -> None:
     for field, default in numeric_fields(cls):
         for cast in (np.int64,) if isinstance(default, int) else (np.float64, np.float32):
             value = getattr(make_config(cls, {field: cast(default)}, owner=name), field)
-            assert math.isclose(value, default, rel_tol=1e-6), (name, field, cast, value)
-            assert type(value) in (int, float), (name, field, type(value))  # stored as a Python number
+            check(math.isclose(value, default, rel_tol=1e-6), str((name, field, cast, value)))
+            check(type(value) in (int, float), str((name, field, type(value))))  # stored as a Python number
 
 
 def check_strings_refused(cls: type, name: str) -> None:
     for field, default in numeric_fields(cls):
         message = _refused(cls, name, {field: str(default)})
-        assert field in message and "string" in message, message
+        check(field in message and "string" in message, message)
 
 
 def check_eps_finite(cls: type, name: str) -> bool:
@@ -72,7 +73,7 @@ def check_eps_finite(cls: type, name: str) -> bool:
     if "eps" not in fields or isinstance(fields["eps"].default, (tuple, attrs.Factory)):
         return False
     for bad in (math.inf, np.inf, math.nan, np.float32("inf"), -math.inf):
-        assert "eps" in _refused(cls, name, {"eps": bad})
+        check("eps" in _refused(cls, name, {"eps": bad}), f"{name}: eps={bad!r} was refused without naming eps")
     return True
 
 
@@ -82,8 +83,8 @@ def check_norm_message(cls: type, name: str) -> bool:
     if "norm" not in fields:
         return False
     message = _refused(cls, name, {"norm": "l7"})
-    assert "norm" in message and "l7" in message and "Attribute(" not in message, message
-    assert fields["norm"].default in message, message  # the valid norms are listed
+    check("norm" in message and "l7" in message and "Attribute(" not in message, message)
+    check(fields["norm"].default in message, message)  # the valid norms are listed
     return True
 
 
@@ -92,7 +93,7 @@ def check_wrong_types_are_one_line(cls: type, name: str) -> None:
         try:
             make_config(cls, {field: object()}, owner=name)
         except ArmourError as exc:
-            assert "Attribute(" not in str(exc) and field in str(exc) and "\n" not in str(exc), str(exc)
+            check("Attribute(" not in str(exc) and field in str(exc) and "\n" not in str(exc), str(exc))
         else:
             raise AssertionError(f"{name}: {field}=object() was accepted")
 

@@ -134,6 +134,25 @@ def _read_bytes(path: Path) -> bytes:
         raise LedgerError(f"ledger {str(path)!r} cannot be read ({exc.strerror or type(exc).__name__})") from None
 
 
+def _lock_for_writing(path: Path) -> int:
+    """An append descriptor on ``path`` holding the writers' exclusive lock (released when it is closed)."""
+    import fcntl
+
+    where = f"ledger {str(path)!r}"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    except OSError as exc:
+        raise LedgerError(f"{where} cannot be opened for writing ({exc.strerror or type(exc).__name__})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            raise LedgerError(f"{where} is in use by another process (another writer holds its lock)") from None
+        raise LedgerError(f"{where} cannot be locked ({exc.strerror})") from None
+    return fd
+
+
 def _writer_active(path: Path) -> bool:
     """Whether another process holds the writer's lock on ``path`` (probed with a shared, non-blocking lock
     on a read-only descriptor, released at once)."""
@@ -350,7 +369,6 @@ class PrivacyLedger:
     def _acquire(self) -> None:
         """Become the only writer: create the file if new, lock it, check it is still what was read."""
         self._writable()
-        import fcntl
 
         where = f"ledger {str(self.path)!r}"
         if not self._on_disk:
@@ -362,17 +380,7 @@ class PrivacyLedger:
             self._on_disk = True
             self._size = len(first)
             self._hasher = hashlib.sha256(first)
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
-        except OSError as exc:
-            raise LedgerError(f"{where} cannot be opened for writing ({exc.strerror or type(exc).__name__})") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise LedgerError(f"{where} is in use by another process (another writer holds its lock)") from None
-            raise LedgerError(f"{where} cannot be locked ({exc.strerror})") from None
+        fd = _lock_for_writing(self.path)
         with os.fdopen(os.dup(fd), "rb") as fh:
             fh.seek(0)
             current = fh.read()
@@ -486,7 +494,6 @@ class PrivacyLedger:
 
         A torn write-ahead record belongs to a step that never ran, so dropping it is sound; if the line was a
         step that did run, the checkpoint head still shows the missing step."""
-        import fcntl
 
         path = Path(path)
         data = _read_bytes(path)
@@ -503,13 +510,7 @@ class PrivacyLedger:
             raise LedgerError(f"ledger {str(path)!r}: the header itself is damaged; nothing can be repaired")
         led = cls(path, _data=data[:cut])
         led._writable()
-        fd = os.open(path, os.O_RDWR | os.O_APPEND)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise LedgerError(f"ledger {str(path)!r} is in use by another process (another writer holds its lock)") \
-                from None
+        fd = _lock_for_writing(path)
         if os.fstat(fd).st_size != len(data):
             os.close(fd)
             raise LedgerError(f"ledger {str(path)!r} changed while being repaired; try again")
