@@ -135,10 +135,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         overrides["robustness"] = {"eps": list(parse_eps(args.eps, bounds))}
     from .ms import pretrained as pt
 
-    if args.ledger:  # the privacy evidence is verified (read-only) before any computation
-        from .wrappers.ledger import verify_ledger
-
-        verify_ledger(args.ledger, checkpoint=args.checkpoint)
+    for section in registry.audit_sections():  # e.g. the privacy ledger, verified read-only before any computation
+        if section.precheck:
+            import_target(section.precheck)(vars(args))
     if args.network:
         import attrs
 

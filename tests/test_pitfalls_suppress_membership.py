@@ -57,7 +57,7 @@ def test_suppress_model_in_graph_and_pynative_keeps_parameter_names(mode, armour
     import mindspore.dataset as mds
     from mindspore import nn
 
-    from armour_core.wrappers.suppress_model import SuppressModel
+    from armour_plugins_privacy.suppress.model import SuppressModel
 
     net = _UserNet.build(0)
     names = [p.name for p in net.get_parameters()]

@@ -1,6 +1,5 @@
-"""Training and testing wrappers built from registry plugins: ``DPModel``, ``SuppressModel``, ``Fuzzer``.
-
-Import-light: nothing here imports MindSpore until an attribute is first used.
+"""The Fuzzer, until it moves to armour-plugins-fuzz (issue 10); the DP and suppress engines already live in
+armour-plugins-privacy. Import-light: nothing here imports MindSpore until an attribute is first used.
 """
 
 from __future__ import annotations
@@ -9,14 +8,6 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "DPModel": "armour_core.wrappers.dp_model:DPModel",
-    "DPOptimizerClassFactory": "armour_core.wrappers.dp_model:DPOptimizerClassFactory",
-    "PrivacyLedger": "armour_core.wrappers.ledger:PrivacyLedger",
-    "LedgerError": "armour_core.wrappers.ledger:LedgerError",
-    "verify_ledger": "armour_core.wrappers.ledger:verify_ledger",
-    "calibrate_noise": "armour_core.wrappers.calibration:calibrate_noise",
-    "PrivacyMonitor": "armour_core.wrappers.dp_callbacks:PrivacyMonitor",
-    "SuppressModel": "armour_core.wrappers.suppress_model:SuppressModel",
     "Fuzzer": "armour_core.wrappers.fuzzer:Fuzzer",
 }
 
