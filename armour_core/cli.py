@@ -141,12 +141,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.network:
         import attrs
 
-        from .loading import load_data, user_model
+        from .loading import load_data, split_arrays, user_model
 
         data = load_data(args.data)
-        model = user_model(args.network, args.checkpoint, {"x_train": data.x_train, "y_train": data.y_train,
-                                                            "x_test": data.x_test, "y_test": data.y_test},
-                           bounds=data.bounds)
+        model = user_model(args.network, args.checkpoint, split_arrays(data), bounds=data.bounds)
         data = attrs.evolve(data, num_classes=model.num_classes)  # the network's output width, not max(y) + 1
         model_name, train_fn = args.network, None
     else:

@@ -35,18 +35,6 @@ def _ds(digits, batch=64):
                                   num_parallel_workers=1).batch(batch, drop_remainder=True)
 
 
-@pytest.fixture(params=["pynative", "graph"])
-def mode(request):
-    import mindspore as ms
-
-    import armour_core.ms  # noqa: F401
-
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE if request.param == "graph" else ms.PYNATIVE_MODE)
-    yield request.param
-    ms.set_context(mode=previous)
-
-
 def test_reaches_sparsity_and_checkpoint_loads(mode, digits, tmp_path):
     import mindspore as ms
     from mindspore import nn

@@ -19,12 +19,12 @@ def register(subparsers) -> None:
         description="Train a network from the registry on an embedded dataset with DP-SGD (Poisson sampling, "
                     "per-example clipping, Gaussian noise), print epsilon per epoch and the test accuracy, and "
                     "save a plot of epsilon against steps.")
-    p.add_argument("--model", default="lenet5", help="model from the registry (default: lenet5)")
-    p.add_argument("--dataset", default="digits", help="dataset from the registry (default: digits)")
-    p.add_argument("--network", help="your network instead: 'package.module:factory' or 'file.py:factory' "
-                                     "returning an nn.Cell (with --data)")
-    p.add_argument("--checkpoint", help="weights to start --network from (a MindSpore .ckpt; default: as built)")
-    p.add_argument("--data", help="your data: an .npz with x_train, y_train, x_test, y_test (or x and y)")
+    from armour_core.loading import add_model_arguments
+
+    add_model_arguments(p, limit=False,
+                        checkpoint_help="weights to start --network from (a MindSpore .ckpt; default: as built)",
+                        data_help="your data: an .npz with x_train, y_train, x_test, y_test (or x and y), "
+                                  "floats within --bounds")
     p.add_argument("--epochs", type=positive_int, default=15)
     p.add_argument("--batch-size", type=positive_int, default=256, help="expected (Poisson) batch size")
     p.add_argument("--target-epsilon", type=positive_float, default=3.0,
@@ -92,10 +92,8 @@ def _data_and_network(args: argparse.Namespace):
         if not (args.network and args.data):
             raise InvalidInputError("--network and --data: give both to train your own network (--checkpoint "
                                     "optionally starts it from trained weights)")
-        data = loading.load_data(args.data)
-        model = loading.user_model(args.network, args.checkpoint,
-                                   {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test,
-                                    "y_test": data.y_test}, bounds=data.bounds)
+        data = loading.load_data(args.data, bounds=tuple(args.bounds))
+        model = loading.user_model(args.network, args.checkpoint, loading.split_arrays(data), bounds=data.bounds)
         return data, model.network, f"{args.network} on {data.name}"
     data = registry.create("dataset", args.dataset)
     net = registry.create("model", args.model, input_shape=data.input_shape, num_classes=data.num_classes)

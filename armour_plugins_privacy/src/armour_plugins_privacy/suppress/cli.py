@@ -50,8 +50,7 @@ def run(args: argparse.Namespace) -> int:
         from armour_core import loading
 
         data = loading.load_data(args.data)
-        loading.user_model(args.network, None, {"x_train": data.x_train, "y_train": data.y_train,
-                                                "x_test": data.x_test, "y_test": data.y_test}, bounds=data.bounds)
+        loading.user_model(args.network, None, loading.split_arrays(data), bounds=data.bounds)
         if args.batch_size > len(data.x_train):
             raise InvalidInputError(f"--batch-size: expected at most the {len(data.x_train)} training points of "
                                     f"{args.data!r}, got {args.batch_size}")

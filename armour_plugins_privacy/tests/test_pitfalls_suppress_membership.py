@@ -12,18 +12,6 @@ from armour_core.testing import requires_mindspore
 pytestmark = requires_mindspore
 
 
-@pytest.fixture(params=["pynative", "graph"])
-def mode(request):
-    import mindspore as ms
-
-    import armour_core.ms  # noqa: F401
-
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE if request.param == "graph" else ms.PYNATIVE_MODE)
-    yield request.param
-    ms.set_context(mode=previous)
-
-
 class _UserNet:
     """A user network with its own parameter names (built lazily: MindSpore is imported in the test)."""
 
