@@ -170,6 +170,21 @@ def test_ledger_command_verifies_and_repairs_only_on_request(tmp_path, capsys):
     assert _main(["verify", str(path)]) == 0 and PrivacyLedger.read(path).num_steps == 3
 
 
+def test_ledger_command_runs_from_its_documented_module(tmp_path):
+    """``python -m armour_plugins_privacy.dp.ledger verify`` (docs/dp.md), without importing MindSpore."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "l.ledger"
+    head = _write(path, steps=2)
+    code = ("import runpy, sys\nsys.argv = ['ledger', 'verify', sys.argv[1]]\n"
+            "try:\n    runpy.run_module('armour_plugins_privacy.dp.ledger', run_name='__main__')\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            "assert 'mindspore' not in sys.modules\n")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
+    assert f"2 steps, head {head.encode()}" in out
+
+
 def test_edited_middle_record_breaks_the_chain(tmp_path):
     path = tmp_path / "l.ledger"
     _write(path, steps=6)
