@@ -36,6 +36,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
+
 def row_sq(t):
     """Squared L2 norm of each row of a 2-D tensor, as a matmul with a ones vector (MindSpore's CPU
     ReduceSum is 20-30x slower than a matmul here)."""
