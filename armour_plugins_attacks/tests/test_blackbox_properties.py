@@ -11,7 +11,7 @@ from armour_core import registry
 from armour_core.api.model import Classifier
 from armour_core.errors import InvalidInputError
 from armour_core.testing import check
-from armour_plugins_attacks import blackbox
+from armour_plugins_attacks.blackbox import oracle as blackbox
 
 ALL = ["hsja", "nes", "genetic", "pso", "pointwise", "salt_and_pepper"]
 SMALL = {

@@ -129,7 +129,7 @@ def test_similarity_detects_a_query_attack(armour_lenet, armour_digits, monkeypa
             det.detect(q)
             return self.inner._logits(q)
 
-    from armour_plugins_attacks import blackbox
+    from armour_plugins_attacks.blackbox import oracle as blackbox
 
     monkeypatch.setattr(blackbox, "_bucket", lambda m: m)  # the detector must see real queries only
     ok = np.flatnonzero(armour_lenet.predict(d.x_test[:20]) == d.y_test[:20])[:1]

@@ -9,9 +9,9 @@ import pytest
 from armour_core import registry
 from armour_core.api.norms import clip_to_ball_and_bounds, lp_norm
 from armour_core.errors import ConfigError, InvalidInputError
-from armour_plugins_attacks import _graph
-from armour_plugins_attacks.gradient_numeric import l1_box_step, sparse_count
-from armour_plugins_attacks.iterative_diversity import apply, diversity_matrices, resize_pad_matrix
+from armour_plugins_attacks.gradient import loop as _graph
+from armour_plugins_attacks.gradient.steps import l1_box_step, sparse_count
+from armour_plugins_attacks.gradient.diversity import apply, diversity_matrices, resize_pad_matrix
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ import armour_core.ms  # noqa: F401 - applies the CPU runtime settings before th
 from armour_core.errors import InvalidInputError
 from armour_core.progress import Progress
 
-from ..blackbox import _bucket
+from ..blackbox.oracle import _bucket
 
 #: optimiser steps compiled into one graph call
 _GROUP = 4

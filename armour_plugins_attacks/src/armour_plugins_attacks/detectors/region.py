@@ -18,7 +18,7 @@ import numpy as np
 
 from armour_core.api.detector import Detector
 
-from ..blackbox import MAX_CALL_ELEMENTS, padded_logits
+from ..blackbox.oracle import MAX_CALL_ELEMENTS, padded_logits
 from .configs import RegionBasedConfig
 
 

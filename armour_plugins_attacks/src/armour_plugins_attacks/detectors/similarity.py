@@ -27,7 +27,7 @@ import numpy as np
 
 from armour_core.api.detector import Detector
 
-from ..blackbox import padded_logits
+from ..blackbox.oracle import padded_logits
 from .configs import SimilarityConfig
 
 
