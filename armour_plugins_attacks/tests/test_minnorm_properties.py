@@ -264,7 +264,7 @@ def test_lbfgs_targeted_hits_target(armour_mlp, batch):
 @pytest.mark.parametrize("name, bad", [
     ("deepfool", {"norm": "l1"}), ("deepfool", {"overshoot": -0.1}), ("cw", {"confidence": -1.0}),
     ("cw", {"learning_rate": 0.0}), ("apgd", {"loss": "hinge"}), ("apgd", {"rho": 1.5}),
-    ("square", {"queries": 0}), ("square", {"p_init": 0.0}), ("autoattack", {"version": "fast"}),
+    ("square", {"max_queries": 0}), ("square", {"p_init": 0.0}), ("autoattack", {"version": "fast"}),
     ("fab", {"alpha_max": 2.0}), ("jsma", {"theta": 0.0}), ("jsma", {"gamma": 1.5}),
     ("lbfgs", {"search_steps": 0}),
 ])
