@@ -32,7 +32,9 @@ KINDS: tuple[str, ...] = tuple(KIND_HOOKS)
 _NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
-CAPABILITIES = frozenset({"forward", "gradients", "probabilities", "activations", "train", "parameters"})
+#: what an algorithm may need from a model; ``graphs``: it builds its own MindSpore graphs on the model
+#: (``MSModel.compiled``), so only a MindSpore model will do
+CAPABILITIES = frozenset({"forward", "gradients", "probabilities", "activations", "train", "parameters", "graphs"})
 
 
 def _check_name(inst, attribute, value):

@@ -29,13 +29,14 @@ import math
 import numpy as np
 
 from armour_core.api.attack import Attack
+from armour_core.api.batching import pad_to_bucket
 from armour_core.errors import InvalidInputError
 
 from ..gradient.loop import has_graphs
-from .rows import padded
 from .configs import APGDConfig, APGDTConfig
 from ..minnorm.deepfool import top_other_classes
 from ..minnorm.scores import class_scores_and_gradients
+from .records import RECORDS
 
 
 def checkpoints(steps: int) -> list[int]:
@@ -238,8 +239,7 @@ class APGD(Attack):
     """Auto-PGD, L∞ and L2, CE or DLR, untargeted / targeted (``target=``) / APGD-T (``target_classes``)."""
 
     Config = APGDConfig
-    norms = ("linf", "l2")
-    targeted = True
+    record = RECORDS["apgd"]
 
     def _graph(self, loss: str, targeted: bool):
         lo, hi = self.model.bounds
@@ -270,11 +270,11 @@ class APGD(Attack):
             plans = [(y, False, False)]
         for tgt, targeted_loss, explicit in plans:
             for _ in range(cfg.restarts):
-                noise = self._noise(rng, x.shape)  # drawn for every row: see autoattack.rows
+                noise = self._noise(rng, x.shape)  # drawn for every row: see the package docstring
                 rows = np.flatnonzero(active & ~found)
                 if rows.size == 0:
                     return adv, found
-                idx = padded(rows)
+                idx = pad_to_bucket(rows)
                 out, ok = self._restart(x[idx], y[idx], tgt[idx], noise[idx], targeted_loss, explicit)
                 adv[rows] = out[: rows.size]
                 found[rows] = ok[: rows.size]
@@ -348,3 +348,4 @@ class APGDT(APGD):
     """APGD-T: APGD with the targeted DLR loss against the 9 most likely other classes (AutoAttack's member)."""
 
     Config = APGDTConfig
+    record = RECORDS["apgd_t"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import attrs
 
-from armour_core.api.attack import AttackConfig
-from armour_core.api.validators import eps_field, int_field, norm_field, unit_field
+from armour_core.api.attack import AttackConfig, record_norm_field
+from armour_core.api.validators import eps_field, int_field, unit_field
+from .records import RECORDS
 
 _v = attrs.validators
 
@@ -22,7 +23,7 @@ class APGDConfig(AttackConfig):
     """
 
     eps: float = eps_field(0.1)
-    norm: str = norm_field("linf", ("linf", "l2"))
+    norm: str = record_norm_field(RECORDS["apgd"])
     steps: int = int_field(100)
     restarts: int = int_field(1)
     loss: str = attrs.field(default="ce", validator=_v.in_(("ce", "dlr")))
@@ -37,6 +38,7 @@ class APGDConfig(AttackConfig):
 class APGDTConfig(APGDConfig):
     """APGD-T as AutoAttack runs it: targeted DLR against the 9 most likely other classes."""
 
+    norm: str = record_norm_field(RECORDS["apgd_t"])
     loss: str = attrs.field(default="dlr", validator=_v.in_(("ce", "dlr")))
     target_classes: int = int_field(9, low=0)
 
@@ -52,7 +54,7 @@ class AutoAttackConfig(AttackConfig):
     """
 
     eps: float = eps_field(0.1)
-    norm: str = norm_field("linf", ("linf", "l2"))
+    norm: str = record_norm_field(RECORDS["autoattack"])
     version: str = attrs.field(default="standard", validator=_v.in_(("standard", "plus", "rand")))
     steps: int = int_field(100)
     queries: int = int_field(5000)

@@ -13,7 +13,7 @@ def _attack(name, target, config, summary, *, targeted, aliases=()):
                       facet=AttackSpec(norms=("linf", "l2"), threat_model="white_box", targeted=targeted))
 
 
-def attacks():
+def _records():
     yield _attack("apgd", "apgd:APGD", "APGDConfig",
                   "Auto-PGD (Croce & Hein 2020): step-size halving at checkpoints, momentum, CE or DLR loss",
                   targeted=True, aliases=("auto_pgd",))
@@ -23,3 +23,12 @@ def attacks():
     yield _attack("autoattack", "suite:AutoAttack", "AutoAttackConfig",
                   "AutoAttack (Croce & Hein 2020): APGD-CE, APGD-T, FAB-T and Square, point-wise worst case",
                   targeted=False, aliases=("auto_attack",))
+
+
+#: the family's records by name: the one declaration of each algorithm's facts (norms, targeting, needed
+#: capabilities); implementation classes name theirs in ``record`` and configs read their norms from it
+RECORDS = {s.name: s for s in _records()}
+
+
+def attacks():
+    yield from RECORDS.values()

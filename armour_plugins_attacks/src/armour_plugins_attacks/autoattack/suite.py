@@ -9,7 +9,7 @@ as broken as soon as one member succeeds, and its adversarial point is that memb
 * ``rand`` (randomised defences): APGD-CE and APGD-DLR with Expectation over Transformation
   (``eot_samples`` gradient samples per step).
 
-Every member draws its randomness for the whole batch (:mod:`.rows`), so running it on the
+Every member draws its randomness for the whole batch (see the package docstring), so running it on the
 remaining rows gives the same result per sample as running it alone: AutoAttack's robust accuracy is at
 most each member's (``members()`` returns them, configured as used here).
 """
@@ -26,14 +26,14 @@ from .apgd import APGD
 from ..blackbox.square import Square
 from .configs import AutoAttackConfig
 from ..minnorm.fab import FAB
+from .records import RECORDS
 
 
 class AutoAttack(Attack):
     """AutoAttack, L∞ and L2, untargeted; ``last_report`` holds per-member successes of the last call."""
 
     Config = AutoAttackConfig
-    norms = ("linf", "l2")
-    targeted = False
+    record = RECORDS["autoattack"]
 
     def members(self) -> list[tuple[str, Attack]]:
         """``(label, attack)`` pairs in the order they run, configured from this ensemble's config."""

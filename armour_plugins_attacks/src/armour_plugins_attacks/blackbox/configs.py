@@ -9,8 +9,9 @@ from __future__ import annotations
 import attrs
 from attrs import validators as v
 
-from armour_core.api.attack import AttackConfig
-from armour_core.api.validators import eps_field, int_field, nonnegative_field, norm_field, positive_field, unit_field
+from armour_core.api.attack import AttackConfig, record_norm_field
+from armour_core.api.validators import eps_field, int_field, nonnegative_field, positive_field, unit_field
+from .records import RECORDS
 
 
 @attrs.frozen(kw_only=True)
@@ -33,7 +34,7 @@ class HopSkipJumpConfig(BlackBoxConfig):
     """
 
     eps: float | None = eps_field(None, optional=True)
-    norm: str = norm_field("l2", ("l2", "linf"))
+    norm: str = record_norm_field(RECORDS["hsja"])
     max_iter: int = int_field(64)
     init_evals: int = int_field(100)
     max_evals: int = int_field(10_000)
@@ -53,7 +54,7 @@ class NESConfig(BlackBoxConfig):
     """
 
     eps: float = eps_field(0.1)
-    norm: str = norm_field("linf", ("linf", "l2"))
+    norm: str = record_norm_field(RECORDS["nes"])
     samples: int = int_field(50)
     sigma: float = positive_field(0.01)
     step_size: float | None = positive_field(None, optional=True)
@@ -71,7 +72,7 @@ class GeneticConfig(BlackBoxConfig):
     """
 
     eps: float = eps_field(0.1)
-    norm: str = norm_field("linf", ("linf",))
+    norm: str = record_norm_field(RECORDS["genetic"])
     population: int = int_field(6, low=2)
     temperature: float = positive_field(0.1)
     mutation_rate: float = unit_field(0.1)
@@ -89,7 +90,7 @@ class PSOConfig(BlackBoxConfig):
     """
 
     eps: float = eps_field(0.1)
-    norm: str = norm_field("linf", ("linf", "l2"))
+    norm: str = record_norm_field(RECORDS["pso"])
     particles: int = int_field(10, low=2)
     inertia: tuple[float, float] = attrs.field(default=(0.9, 0.4), converter=tuple)
     cognitive: float = nonnegative_field(2.0)
@@ -112,7 +113,7 @@ class SaltAndPepperConfig(BlackBoxConfig):
     """
 
     eps: float | None = eps_field(None, optional=True)
-    norm: str = norm_field("l0", ("l0", "l2", "linf"))
+    norm: str = record_norm_field(RECORDS["salt_and_pepper"])
     max_queries: int = int_field(1_000)
     steps: int = int_field(100)
     repetitions: int = int_field(10)
@@ -128,7 +129,7 @@ class PointwiseConfig(BlackBoxConfig):
     """
 
     eps: float | None = eps_field(None, optional=True)
-    norm: str = norm_field("l0", ("l0",))
+    norm: str = record_norm_field(RECORDS["pointwise"])
     init_queries: int = int_field(500)
     search_steps: int = int_field(10)
     refine: bool = True
@@ -145,7 +146,7 @@ class SquareConfig(BlackBoxConfig):
     """
 
     eps: float = eps_field(0.1)
-    norm: str = norm_field("linf", ("linf", "l2"))
+    norm: str = record_norm_field(RECORDS["square"])
     max_queries: int = int_field(1000)
     p_init: float = unit_field(0.05, low_closed=False)
     loss: str = attrs.field(default="margin", validator=v.in_(("margin", "ce")))

@@ -24,14 +24,14 @@ import numpy as np
 
 from .oracle import BlackBoxAttack
 from .configs import GeneticConfig
+from .records import RECORDS
 
 
 class GenAttack(BlackBoxAttack):
     """GenAttack, L∞, untargeted and targeted, score-based."""
 
     Config = GeneticConfig
-    norms = ("linf",)
-    targeted = True
+    record = RECORDS["genetic"]
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         cfg = self.config

@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .oracle import MAX_CALL_ELEMENTS, QueryOracle, StartingPointAttack, row_norms
+from armour_core.api.batching import MAX_CALL_ELEMENTS
+
+from .oracle import QueryOracle, StartingPointAttack, row_norms
 from .configs import HopSkipJumpConfig
+from .records import RECORDS
 
 
 class HopSkipJump(StartingPointAttack):
     """HopSkipJumpAttack, L2 and L∞, untargeted and targeted (``target=``), decision-based."""
 
     Config = HopSkipJumpConfig
-    norms = ("l2", "linf")
-    targeted = True
-    minimum_norm = True
+    record = RECORDS["hsja"]
 
     # ------------------------------------------------------------------ geometry
     def _theta(self, d: int) -> float:

@@ -17,14 +17,14 @@ import numpy as np
 
 from .oracle import BlackBoxAttack
 from .configs import NESConfig
+from .records import RECORDS
 
 
 class NES(BlackBoxAttack):
     """NES gradient estimation + PGD, L∞ and L2, untargeted and targeted, score-based."""
 
     Config = NESConfig
-    norms = ("linf", "l2")
-    targeted = True
+    record = RECORDS["nes"]
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         cfg = self.config

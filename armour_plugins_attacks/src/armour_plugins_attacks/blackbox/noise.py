@@ -15,6 +15,7 @@ import numpy as np
 
 from .oracle import BlackBoxAttack, QueryOracle, row_norms
 from .configs import SaltAndPepperConfig
+from .records import RECORDS
 
 
 def salt_and_pepper_search(orc: QueryOracle, xf: np.ndarray, needed: np.ndarray, *, steps: int,
@@ -61,9 +62,7 @@ class SaltAndPepper(BlackBoxAttack):
     decision-based."""
 
     Config = SaltAndPepperConfig
-    norms = ("l0", "l2", "linf")
-    targeted = False
-    minimum_norm = True
+    record = RECORDS["salt_and_pepper"]
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         cfg = self.config

@@ -22,40 +22,10 @@ import numpy as np
 
 from armour_core.api.arrays import check_inputs, to_numpy
 from armour_core.api.attack import Attack
+from armour_core.api.batching import padded_logits
 from armour_core.api.norms import lp_norm, project
 from armour_core.errors import BudgetExceededError, InvalidInputError
 from armour_core.progress import Progress
-
-#: Largest number of floats sent to the model in one call (bounds memory for big populations).
-MAX_CALL_ELEMENTS = 1 << 23
-
-
-def _bucket(m: int) -> int:
-    """Rows to send for ``m`` real rows: the next power of two (at least 16)."""
-    return max(16, 1 << int(np.ceil(np.log2(max(m, 1)))))
-
-
-def padded_logits(model: Any, x: np.ndarray, *, chunk: int | None = None) -> np.ndarray:
-    """Logits (float64) of a batch of any size, in calls of at most ``chunk`` rows padded to power-of-two
-    shapes (a compiled forward recompiles for each new shape). Counts one forward pass per call and one
-    query per real row."""
-    x = np.asarray(x, dtype=np.float32)
-    m = x.shape[0]
-    if chunk is None:
-        d = int(np.prod(x.shape[1:])) if x.ndim > 1 else 1
-        chunk = int(max(16, min(8192, 1 << int(np.log2(max(MAX_CALL_ELEMENTS // max(d, 1), 16))))))
-    out = []
-    for start in range(0, m, chunk):
-        part = x[start:start + chunk]
-        k = part.shape[0]
-        size = _bucket(k)
-        if size > k:
-            part = np.concatenate([part, np.repeat(part[:1], size - k, axis=0)])
-        z = model._logits(part)
-        model.count(forward=1, queries=k)
-        out.append(np.asarray(z[:k], dtype=np.float64))
-    return np.concatenate(out) if out else np.zeros((0, 0))
-
 
 class QueryOracle:
     """Per-sample query accounting over a classifier, for one batch of ``n`` samples.
@@ -163,7 +133,6 @@ class QueryOracle:
 class BlackBoxAttack(Attack):
     """Base of the black-box attacks: no gradients, a per-sample query budget, flat rows inside."""
 
-    needs_gradients = False
 
     def _oracle(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> QueryOracle:
         self._last_oracle = QueryOracle(self.model, x.shape[1:], y, target, self.config.max_queries,

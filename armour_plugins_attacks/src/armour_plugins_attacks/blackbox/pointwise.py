@@ -20,15 +20,14 @@ import numpy as np
 from .oracle import QueryOracle, StartingPointAttack
 from .noise import salt_and_pepper_search
 from .configs import PointwiseConfig
+from .records import RECORDS
 
 
 class Pointwise(StartingPointAttack):
     """Pointwise attack, L0, untargeted and targeted, decision-based."""
 
     Config = PointwiseConfig
-    norms = ("l0",)
-    targeted = True
-    minimum_norm = True
+    record = RECORDS["pointwise"]
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         cfg = self.config

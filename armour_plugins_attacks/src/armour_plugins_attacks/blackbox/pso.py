@@ -19,14 +19,14 @@ import numpy as np
 
 from .oracle import BlackBoxAttack
 from .configs import PSOConfig
+from .records import RECORDS
 
 
 class PSO(BlackBoxAttack):
     """Particle swarm attack, L∞ and L2, untargeted and targeted, score-based."""
 
     Config = PSOConfig
-    norms = ("linf", "l2")
-    targeted = True
+    record = RECORDS["pso"]
 
     def _random_in_ball(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
         eps = float(self.config.eps)

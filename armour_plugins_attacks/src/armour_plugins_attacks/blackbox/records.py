@@ -8,7 +8,7 @@ _PKG = "armour_plugins_attacks"
 _CFG = f"{_PKG}.blackbox.configs"
 
 
-def attacks():
+def _records():
     yield PluginSpec(
         name="hsja", kind="attack", target=f"{_PKG}.blackbox.hsja:HopSkipJump", config=f"{_CFG}:HopSkipJumpConfig",
         aliases=("hop_skip_jump", "hopskipjump"), capabilities={"forward"},
@@ -51,3 +51,12 @@ def attacks():
         facet=AttackSpec(norms=("linf", "l2"), threat_model="black_box", targeted=True),
         summary="Square Attack (Andriushchenko et al. 2020): score-based random search, L∞ and L2, "
                 "query budget")
+
+
+#: the family's records by name: the one declaration of each algorithm's facts (norms, targeting, needed
+#: capabilities); implementation classes name theirs in ``record`` and configs read their norms from it
+RECORDS = {s.name: s for s in _records()}
+
+
+def attacks():
+    yield from RECORDS.values()

@@ -17,7 +17,7 @@ evaluations per sample and per restart (the first evaluation included). Scores c
 query to its sample, refuses to exceed the budget and is what ``result.queries`` counts.
 Inputs of shape (N, d), (N, H, W) and (N, C, H, W) are supported; results stay inside the bounds.
 Random draws are made for every row of the batch so a sample's trajectory does not depend on the other
-samples (see :mod:`armour_plugins_attacks.autoattack.rows`).
+samples (see :mod:`armour_plugins_attacks.autoattack`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from armour_core.errors import InvalidInputError
 
 from .configs import SquareConfig
 from .oracle import BlackBoxAttack, QueryOracle
+from .records import RECORDS
 
 _SCHEDULE = ((10, 1), (50, 2), (200, 4), (500, 8), (1000, 16), (2000, 32), (4000, 64), (6000, 128),
              (8000, 256))
@@ -100,8 +101,7 @@ class Square(BlackBoxAttack):
     """Square Attack, L∞ and L2, untargeted or targeted (``target=``), score-based (black-box)."""
 
     Config = SquareConfig
-    norms = ("linf", "l2")
-    targeted = True
+    record = RECORDS["square"]
 
     def __init__(self, *, model: Any, bounds: tuple[float, float] | None = None, **config: Any):
         if "queries" in config:  # the budget's name before it matched the other black-box attacks

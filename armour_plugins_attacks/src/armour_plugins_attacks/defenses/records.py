@@ -5,11 +5,12 @@ from __future__ import annotations
 from armour_core.specs import PluginSpec
 
 _PKG = "armour_plugins_attacks.defenses"
-_CAPS = {"forward", "gradients", "parameters"}
+#: every defense trains through compiled MindSpore graphs built on the model (capability ``graphs``)
+_CAPS = {"forward", "gradients", "parameters", "graphs"}
 _MS = ("mindspore==2.10.0",)  # the same pin as the pyproject (tests/test_trust_registry.py checks)
 
 
-def defenses():
+def _records():
     yield PluginSpec(
         name="adversarial_training", kind="defense", target=f"{_PKG}.augmented:AdversarialTraining",
         config=f"{_PKG}.configs:GivenExamplesConfig", aliases=("adversarial_defense",), capabilities=_CAPS,
@@ -43,3 +44,12 @@ def defenses():
         name="mart", kind="defense", target=f"{_PKG}.inner:MART", config=f"{_PKG}.configs:MARTConfig",
         capabilities=_CAPS, requires=_MS,
         summary="MART (Wang et al. 2020): boosted CE on x' + (1 - p_y)-weighted KL(f(x) || f(x'))")
+
+
+#: the family's records by name: the one declaration of each algorithm's facts (norms, targeting, needed
+#: capabilities); implementation classes name theirs in ``record`` and configs read their norms from it
+RECORDS = {s.name: s for s in _records()}
+
+
+def defenses():
+    yield from RECORDS.values()

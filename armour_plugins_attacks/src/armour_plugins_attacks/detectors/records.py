@@ -8,7 +8,7 @@ _PKG = "armour_plugins_attacks.detectors"
 _CFG = f"{_PKG}.configs"
 
 
-def detectors():
+def _records():
     yield PluginSpec(
         name="magnet_error", kind="detector", target=f"{_PKG}.magnet:MagNetError", config=f"{_CFG}:MagNetErrorConfig",
         aliases=("magnet", "magnet_reconstruction"), capabilities=set(),
@@ -50,3 +50,12 @@ def detectors():
         aliases=("detector_ensemble",), capabilities=set(),
         facet=DetectorSpec(needs_training=True),
         summary="Combines member detectors' per-sample decisions with any / all / majority vote")
+
+
+#: the family's records by name: the one declaration of each algorithm's facts (norms, targeting, needed
+#: capabilities); implementation classes name theirs in ``record`` and configs read their norms from it
+RECORDS = {s.name: s for s in _records()}
+
+
+def detectors():
+    yield from RECORDS.values()

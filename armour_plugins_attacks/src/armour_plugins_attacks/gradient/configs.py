@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import attrs
 
-from armour_core.api.attack import AttackConfig
+from armour_core.api.attack import AttackConfig, record_norm_field
+from armour_core.api.model import LOSSES
 from armour_core.api.validators import (
     eps_field,
     int_field,
     nonnegative_field,
-    norm_field,
     positive,
     positive_field,
     required,
     unit_field,
 )
+from .records import RECORDS
 
-#: losses the compiled loop and every gradient classifier support (see armour_core.api.model.LOSSES)
-_LOSSES = ("ce", "margin", "dlr")
 #: how an iterative attack runs its loop (see armour_plugins_attacks.gradient.loop)
 COMPILE_MODES = ("auto", "loop", "unroll", "step", "eager")
 
@@ -33,6 +32,7 @@ COMPILE_MODES = ("auto", "loop", "unroll", "step", "eager")
 class FGSMConfig(AttackConfig):
     """``eps``: L∞ step size (the whole budget is spent in one signed-gradient step)."""
 
+    norm: str = record_norm_field(RECORDS["fgsm"])
     eps: float = eps_field(0.1)
 
 
@@ -42,7 +42,7 @@ class FGMConfig(AttackConfig):
     goes to the largest gradient coordinates, each up to its bound)."""
 
     eps: float = eps_field(1.0)
-    norm: str = norm_field("l2")
+    norm: str = record_norm_field(RECORDS["fgm"])
 
 
 def _alpha_within_eps(self) -> None:
@@ -56,6 +56,7 @@ class RFGSMConfig(AttackConfig):
     """R+FGSM (Tramèr et al. 2018): a random signed step of ``alpha`` (default ``eps / 2``), then a gradient
     sign step of ``eps - alpha`` from the random point."""
 
+    norm: str = record_norm_field(RECORDS["rfgsm"])
     eps: float = eps_field(0.1)
     alpha: float | None = nonnegative_field(None, optional=True)
 
@@ -69,7 +70,7 @@ class RFGMConfig(AttackConfig):
     random direction, then a normalised-gradient step of ``eps - alpha``."""
 
     eps: float = eps_field(1.0)
-    norm: str = norm_field("l2")
+    norm: str = record_norm_field(RECORDS["rfgm"])
     alpha: float | None = nonnegative_field(None, optional=True)
 
     def __attrs_post_init__(self):
@@ -80,6 +81,7 @@ class RFGMConfig(AttackConfig):
 class LLCConfig(AttackConfig):
     """Least-likely class method: one step of ``eps`` towards the class the model finds least likely."""
 
+    norm: str = record_norm_field(RECORDS["llc"])
     eps: float = eps_field(0.1)
 
 
@@ -88,6 +90,7 @@ class RLLCConfig(LLCConfig):
     """Random-start least-likely class (Tramèr et al.'s R+Step-LL): random signed step ``alpha`` (default
     ``eps / 2``), then ``eps - alpha`` towards the least-likely class."""
 
+    norm: str = record_norm_field(RECORDS["rllc"])
     alpha: float | None = nonnegative_field(None, optional=True)
 
     def __attrs_post_init__(self):
@@ -112,7 +115,7 @@ class IterativeConfig(AttackConfig):
     eps: float = eps_field(0.1)
     steps: int = int_field(10)
     step_size: float | None = positive_field(None, optional=True)
-    loss: str = attrs.field(default="ce", validator=attrs.validators.in_(_LOSSES))
+    loss: str = attrs.field(default="ce", validator=attrs.validators.in_(LOSSES))
     sparsity: float = attrs.field(default=99.0, validator=[attrs.validators.ge(0.0), attrs.validators.lt(100.0)])
     compile: str = attrs.field(default="auto", validator=attrs.validators.in_(COMPILE_MODES))
 
@@ -121,6 +124,8 @@ class IterativeConfig(AttackConfig):
 class BIMConfig(IterativeConfig):
     """Basic iterative method (Kurakin et al. 2017): ``steps`` projected gradient steps from ``x`` itself.
     Default ``step_size``: ``eps / steps``."""
+
+    norm: str = record_norm_field(RECORDS["bim"])
 
 
 @attrs.frozen(kw_only=True)
@@ -132,6 +137,7 @@ class PGDConfig(IterativeConfig):
     start that fools the model (else the last). ``random_start=False`` turns it into BIM.
     """
 
+    norm: str = record_norm_field(RECORDS["pgd"])
     steps: int = int_field(40)
     restarts: int = int_field(1)
     random_start: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
@@ -142,6 +148,7 @@ class MIMConfig(IterativeConfig):
     """Momentum iterative method (Dong et al. 2018): ``decay`` μ accumulates L1-normalised gradients.
     Defaults from the paper: 10 steps of ``eps / steps``, μ = 1."""
 
+    norm: str = record_norm_field(RECORDS["mim"])
     decay: float = nonnegative_field(1.0)
 
 
@@ -156,6 +163,7 @@ class DIFGSMConfig(MIMConfig):
     so fixed-size networks accept it. ``decay`` = 0 gives DI²-FGSM; ``mdifgsm`` sets it to 1 (M-DI²-FGSM).
     """
 
+    norm: str = record_norm_field(RECORDS["difgsm"])
     decay: float = nonnegative_field(0.0)
     diversity_prob: float = unit_field(0.5)
     resize_rate: float = attrs.field(default=0.9, validator=[required, positive, attrs.validators.le(4.0)])
@@ -171,6 +179,7 @@ class DIFGSMConfig(MIMConfig):
 class MDIFGSMConfig(DIFGSMConfig):
     """M-DI²-FGSM: diverse inputs plus momentum (``decay`` = 1 by default)."""
 
+    norm: str = record_norm_field(RECORDS["mdifgsm"])
     decay: float = nonnegative_field(1.0)
 
 
@@ -180,5 +189,6 @@ class VMIFGSMConfig(MIMConfig):
     ``mean_i ∇J(x + r_i) - ∇J(x)`` from the previous step, ``r_i ~ U[-beta * eps, beta * eps]^d``.
     Paper defaults: ``neighbours`` N = 20, ``beta`` = 1.5, μ = 1, 10 steps of ``eps / steps``."""
 
+    norm: str = record_norm_field(RECORDS["vmifgsm"])
     neighbours: int = int_field(20)
     beta: float = positive_field(1.5)

@@ -19,6 +19,7 @@ from .configs import (BIMConfig, DIFGSMConfig, IterativeConfig, MDIFGSMConfig, M
                       VMIFGSMConfig)
 from .steps import random_in_ball, sparse_count
 from .diversity import diversity_matrices
+from .records import RECORDS
 
 
 class IterativeAttack(Attack):
@@ -26,8 +27,6 @@ class IterativeAttack(Attack):
     loss of ``target``)."""
 
     Config: ClassVar[type] = IterativeConfig
-    norms: ClassVar[tuple[str, ...]] = ("linf", "l2")
-    targeted: ClassVar[bool] = True
     #: default step size as a multiple of eps / steps
     step_ratio: ClassVar[float] = 1.0
 
@@ -88,7 +87,7 @@ class BIM(IterativeAttack):
     sparse steps, each followed by the projection onto the ε-ball and the bounds."""
 
     Config = BIMConfig
-    norms = ("linf", "l2", "l1")
+    record = RECORDS["bim"]
 
 
 class PGD(IterativeAttack):
@@ -102,7 +101,7 @@ class PGD(IterativeAttack):
     """
 
     Config = PGDConfig
-    norms = ("linf", "l2", "l1")
+    record = RECORDS["pgd"]
     step_ratio = 2.5
 
     def _start(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -141,6 +140,7 @@ class MIM(IterativeAttack):
     a normalised step (L2) along ``g``; ``decay`` is μ."""
 
     Config = MIMConfig
+    record = RECORDS["mim"]
 
     def _momentum(self) -> bool:
         return True
@@ -153,6 +153,7 @@ class DIFGSM(IterativeAttack):
     (M-DI²-FGSM). Needs image batches ``(N, C, H, W)`` or ``(N, H, W)``."""
 
     Config = DIFGSMConfig
+    record = RECORDS["difgsm"]
 
     def _momentum(self) -> bool:
         return self.config.decay > 0
@@ -181,6 +182,7 @@ class MDIFGSM(DIFGSM):
     """M-DI²-FGSM (Xie et al. 2019): diverse inputs with momentum ``decay`` = 1 by default."""
 
     Config = MDIFGSMConfig
+    record = RECORDS["mdifgsm"]
 
 
 class VMIFGSM(IterativeAttack):
@@ -193,7 +195,7 @@ class VMIFGSM(IterativeAttack):
     """
 
     Config = VMIFGSMConfig
-    norms = ("linf",)
+    record = RECORDS["vmifgsm"]
 
     def _momentum(self) -> bool:
         return True

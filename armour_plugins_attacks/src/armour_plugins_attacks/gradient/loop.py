@@ -32,6 +32,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from armour_core.api.batching import bucket, pad_rows
+
 #: per-chunk budget for step-wise random inputs fed to the graph (bytes); larger draws are chunked
 RANDOM_INPUT_BUDGET = 32 * 2**20
 #: longest loop unrolled into one graph (compile time and graph size grow with it)
@@ -53,15 +55,6 @@ class LoopSpec:
     @property
     def passes_per_step(self) -> int:
         return 1 + self.neighbours
-
-
-def bucket(n: int) -> int:
-    """Padded batch size: few distinct graph shapes for arbitrary batch sizes."""
-    if n <= 16:
-        return 16
-    if n <= 64:
-        return 1 << (n - 1).bit_length()
-    return -(-n // 64) * 64
 
 
 # ------------------------------------------------------------------------------------------ the body
@@ -116,7 +109,8 @@ def _build_body(spec: LoopSpec, grad: Callable, grad_div: Callable | None) -> Ca
         return ops.minimum(ops.maximum(x0 + delta, lo), hi)
 
     def _project_l1(f, eps):
-        """Duchi et al. (2008): sort-based Euclidean projection of each row onto the L1 ball."""
+        """Duchi et al. (2008): sort-based Euclidean projection of each row onto the L1 ball; the in-graph
+        twin of :func:`armour_core.api.norms.project` (why both: :mod:`.steps`)."""
         a = ops.abs(f)
         u = ops.sort(a, axis=1, descending=True)[0]
         css = ops.cumsum(u, 1)
@@ -273,7 +267,7 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
     mode = resolve_mode(model, mode)
     before = model.counters()
     n = x0.shape[0]
-    pad = n if mode == "eager" else bucket(n)
+    pad = n if mode == "eager" else bucket(n)  # 16, powers of two to 64, then multiples of 64
     x0p, startp = _pad(x0, pad), _pad(start, pad)
     yp = _pad(labels.astype(np.int32), pad)
     hyp = ms.Tensor(np.array([hyper[k] for k in _HYPER], dtype=np.float32))
@@ -331,11 +325,8 @@ def _chunk_length(spec: LoopSpec, steps: int, shape: tuple[int, ...]) -> int:
 
 
 def _pad(a: np.ndarray, size: int) -> np.ndarray:
-    a = np.ascontiguousarray(a, dtype=a.dtype if a.dtype.kind == "i" else np.float32)
-    if a.shape[0] == size:
-        return a
-    fill = np.repeat(a[:1], size - a.shape[0], axis=0)
-    return np.concatenate([a, fill], axis=0)
+    """``a`` as a contiguous graph input (float32 unless integer labels), padded to ``size`` rows."""
+    return pad_rows(np.ascontiguousarray(a, dtype=a.dtype if a.dtype.kind == "i" else np.float32), size)
 
 
 def _stack(parts: list[np.ndarray | None], size: int, batch: int, *, pad_batch: bool):

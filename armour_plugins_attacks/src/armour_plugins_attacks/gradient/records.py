@@ -15,7 +15,7 @@ def _attack(name: str, target: str, config: str, *, norms: tuple[str, ...], targ
         facet=AttackSpec(norms=norms, threat_model="white_box", targeted=targeted, fuzzing=fuzzing))
 
 
-def attacks():
+def _records():
     # ---------------------------------------------------------------- single step
     yield _attack("fgsm", "single_step:FGSM", "FGSMConfig", norms=("linf",), targeted=True, fuzzing=True,
                   aliases=("fast_gradient_sign_method",),
@@ -60,3 +60,12 @@ def attacks():
                   aliases=("vmi_fgsm",),
                   summary="Variance-tuning MI-FGSM (Wang & He 2021): momentum corrected by the gradient "
                           "variance over a neighbourhood")
+
+
+#: the family's records by name: the one declaration of each algorithm's facts (norms, targeting, needed
+#: capabilities); implementation classes name theirs in ``record`` and configs read their norms from it
+RECORDS = {s.name: s for s in _records()}
+
+
+def attacks():
+    yield from RECORDS.values()

@@ -13,12 +13,11 @@ from armour_core.api.attack import Attack
 
 from .configs import FGMConfig, FGSMConfig, LLCConfig, RFGMConfig, RFGSMConfig, RLLCConfig
 from .steps import l1_box_step, random_direction, steepest_step
+from .records import RECORDS
 
 
 class _SingleStep(Attack):
     """One optional random step of ``alpha`` followed by one gradient step spending the rest of ``eps``."""
-
-    targeted = True
 
     def _alpha(self) -> float:
         """Length of the random first step (0: none)."""
@@ -49,7 +48,7 @@ class FGSM(_SingleStep):
     """
 
     Config = FGSMConfig
-    norms = ("linf",)
+    record = RECORDS["fgsm"]
 
 
 class FGM(_SingleStep):
@@ -62,7 +61,7 @@ class FGM(_SingleStep):
     """
 
     Config = FGMConfig
-    norms = ("l2", "l1")
+    record = RECORDS["fgm"]
 
 
 class RFGSM(_SingleStep):
@@ -71,7 +70,7 @@ class RFGSM(_SingleStep):
     that makes FGSM weak against adversarially trained models. ``alpha`` defaults to ``eps / 2``."""
 
     Config = RFGSMConfig
-    norms = ("linf",)
+    record = RECORDS["rfgsm"]
 
     def _alpha(self) -> float:
         c = self.config
@@ -84,7 +83,7 @@ class RFGM(RFGSM):
     result's L2 distance to ``x`` is at most ``eps`` by the triangle inequality."""
 
     Config = RFGMConfig
-    norms = ("l2",)
+    record = RECORDS["rfgm"]
 
 
 class LLC(_SingleStep):
@@ -94,8 +93,7 @@ class LLC(_SingleStep):
     whether it was reached)."""
 
     Config = LLCConfig
-    norms = ("linf", "l2")
-    targeted = False
+    record = RECORDS["llc"]
 
     def least_likely(self, x: np.ndarray) -> np.ndarray:
         """The class the model scores lowest for each sample (counts one forward pass)."""
@@ -111,6 +109,7 @@ class RLLC(LLC):
     ``x``. ``alpha`` defaults to ``eps / 2``."""
 
     Config = RLLCConfig
+    record = RECORDS["rllc"]
 
     def _alpha(self) -> float:
         c = self.config

@@ -1,7 +1,10 @@
 """Numpy building blocks of the gradient attacks: random starts inside Lp balls and steepest-ascent steps.
 
 The compiled loop (:mod:`armour_plugins_attacks.gradient.loop`) implements the same steps in MindSpore; the
-tests check that the two agree.
+tests check that the two agree. Both backends exist on purpose, one algorithm each: the loop runs every step
+inside one compiled graph (numpy there would cost a device round trip per step), while single-step attacks
+and any numpy ``Classifier`` need them without MindSpore. The L1 ball projection follows the same rule:
+numpy in :func:`armour_core.api.norms.project` (the base's final projection), MindSpore in the loop.
 """
 
 from __future__ import annotations

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import attrs
 
-from armour_core.api.attack import AttackConfig
+from armour_core.api.attack import AttackConfig, record_norm_field
 from armour_core.api.validators import (
     eps_field,
     finite,
     int_field,
     nonnegative_field,
-    norm_field,
     positive_field,
     unit_field,
 )
+from .records import RECORDS
 
 _v = attrs.validators
 
@@ -34,7 +34,7 @@ class DeepFoolConfig(AttackConfig):
     """
 
     eps: float | None = eps_field(None, optional=True)
-    norm: str = norm_field("l2", ("l2", "linf"))
+    norm: str = record_norm_field(RECORDS["deepfool"])
     steps: int = int_field(50)
     overshoot: float = nonnegative_field(0.02)
     candidates: int = int_field(9)
@@ -51,7 +51,7 @@ class CWConfig(AttackConfig):
     """
 
     eps: float | None = eps_field(None, optional=True)
-    norm: str = norm_field("l2", ("l2",))
+    norm: str = record_norm_field(RECORDS["cw"])
     confidence: float = nonnegative_field(0.0)
     learning_rate: float = positive_field(0.01)
     initial_const: float = positive_field(0.01)
@@ -73,7 +73,7 @@ class FABConfig(AttackConfig):
     """
 
     eps: float | None = eps_field(None, optional=True)
-    norm: str = norm_field("linf", ("linf", "l2"))
+    norm: str = record_norm_field(RECORDS["fab"])
     steps: int = int_field(50)
     restarts: int = int_field(1)
     alpha_max: float = unit_field(0.1)
@@ -87,6 +87,7 @@ class FABConfig(AttackConfig):
 class FABTConfig(FABConfig):
     """FAB-T as AutoAttack runs it: targeted boundaries towards the 9 most likely other classes."""
 
+    norm: str = record_norm_field(RECORDS["fab_t"])
     target_classes: int = int_field(9, low=0)
 
 
@@ -100,7 +101,7 @@ class JSMAConfig(AttackConfig):
     """
 
     eps: float | None = eps_field(None, optional=True)
-    norm: str = norm_field("l0", ("l0",))
+    norm: str = record_norm_field(RECORDS["jsma"])
     theta: float = attrs.field(default=1.0, validator=[_v.ge(-1.0), _v.le(1.0)])
     gamma: float = unit_field(0.1, low_closed=False)
 
@@ -120,7 +121,7 @@ class LBFGSConfig(AttackConfig):
     """
 
     eps: float | None = eps_field(None, optional=True)
-    norm: str = norm_field("l2", ("l2",))
+    norm: str = record_norm_field(RECORDS["lbfgs"])
     initial_const: float = positive_field(0.1)
     search_steps: int = int_field(6)
     max_iterations: int = int_field(100)

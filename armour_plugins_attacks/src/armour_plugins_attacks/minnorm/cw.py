@@ -21,12 +21,24 @@ from __future__ import annotations
 import numpy as np
 
 from armour_core.api.attack import Attack
+from armour_core.api.batching import pad_to_bucket
 
 from ..gradient.loop import has_graphs
-from ..autoattack.rows import padded
 from .configs import CWConfig
+from .records import RECORDS
 
 _BIG = 1e10
+
+
+def adam_step(w, g, m, v, t, lr, *, sqrt, power, beta1: float = 0.9, beta2: float = 0.999):
+    """One Adam update of ``w`` along gradient ``g`` (Kingma & Ba 2015, bias-corrected); returns the new
+    ``(w, m, v, t)``. Plain arithmetic on the arrays, so the same code runs on numpy arrays and inside the
+    compiled chunk (``sqrt``/``power``: ``np.sqrt``/``np.power`` or ``ops.sqrt``/``ops.pow``)."""
+    t = t + 1.0
+    m = beta1 * m + (1.0 - beta1) * g
+    v = beta2 * v + (1.0 - beta2) * g * g
+    w = w - lr * (m / (1.0 - power(beta1, t))) / (sqrt(v / (1.0 - power(beta2, t))) + 1e-8)
+    return w, m, v, t
 
 
 class _CWGraph:
@@ -45,8 +57,7 @@ class _CWGraph:
         return t.asnumpy()
 
 
-def _cw_chunk(model, *, targeted: bool, length: int, lo: float, hi: float, beta1: float = 0.9,
-              beta2: float = 0.999):
+def _cw_chunk(model, *, targeted: bool, length: int, lo: float, hi: float):
     """The jitted chunk of ``length`` C&W Adam iterations."""
     import mindspore as ms
     from mindspore import ops
@@ -77,12 +88,7 @@ def _cw_chunk(model, *, targeted: bool, length: int, lo: float, hi: float, beta1
             best_l2 = ops.where(improved, l2, best_l2)
             best_adv = ops.where(improved.reshape((-1,) + (1,) * (xa.ndim - 1)), xa, best_adv)
             found = ops.maximum(found, ok)
-            t = t + 1.0
-            m = beta1 * m + (1.0 - beta1) * g
-            v = beta2 * v + (1.0 - beta2) * g * g
-            mhat = m / (1.0 - ops.pow(beta1, t))
-            vhat = v / (1.0 - ops.pow(beta2, t))
-            w = w - lr * mhat / (ops.sqrt(vhat) + 1e-8)
+            w, m, v, t = adam_step(w, g, m, v, t, lr, sqrt=ops.sqrt, power=ops.pow)
         return w, m, v, t, loss, best_l2, best_adv, found
 
     return ms.jit(chunk)
@@ -96,16 +102,13 @@ class _CWNumpy:
     to_device = staticmethod(np.asarray)
     to_host = staticmethod(np.asarray)
 
-    def __init__(self, model, *, targeted: bool, length: int, lo: float, hi: float,
-                 beta1: float = 0.9, beta2: float = 0.999):
+    def __init__(self, model, *, targeted: bool, length: int, lo: float, hi: float):
         self.model, self.targeted, self.length = model, targeted, length
         self.lo, self.half = lo, (hi - lo) / 2.0
-        self.beta1, self.beta2 = beta1, beta2
 
     def run(self, w, m, v, t, x0, onehot, const, kappa, lr, best_l2, best_adv, found):
         labels = onehot.argmax(axis=1)
         e = (-1,) + (1,) * (w.ndim - 1)
-        b1, b2 = self.beta1, self.beta2
         loss = best_l2
         for _ in range(self.length):
             th = np.tanh(w)
@@ -124,10 +127,7 @@ class _CWNumpy:
             found = np.maximum(found, ok.astype(np.float64))
             g_x = 2.0 * diff + (const * (hinge > 0)).reshape(e) * g_gap
             g = g_x * self.half * (1.0 - th * th)
-            t = t + 1.0
-            m = b1 * m + (1.0 - b1) * g
-            v = b2 * v + (1.0 - b2) * g * g
-            w = w - lr * (m / (1.0 - b1 ** t)) / (np.sqrt(v / (1.0 - b2 ** t)) + 1e-8)
+            w, m, v, t = adam_step(w, g, m, v, t, lr, sqrt=np.sqrt, power=np.power)
         return w, m, v, t, loss, best_l2, best_adv, found
 
 
@@ -135,9 +135,7 @@ class CarliniWagnerL2(Attack):
     """Carlini–Wagner L2, untargeted or targeted (``target=``), minimum norm (``eps=None`` by default)."""
 
     Config = CWConfig
-    norms = ("l2",)
-    targeted = True
-    minimum_norm = True
+    record = RECORDS["cw"]
 
     def _graph(self, targeted: bool, length: int):
         lo, hi = self.model.bounds
@@ -147,7 +145,7 @@ class CarliniWagnerL2(Attack):
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         n_real = x.shape[0]
         compiled = has_graphs(self.model)
-        idx = padded(np.arange(n_real)) if compiled else np.arange(n_real)  # few shapes -> few compilations
+        idx = pad_to_bucket(np.arange(n_real)) if compiled else np.arange(n_real)  # few shapes -> few compilations
         x, y = x[idx], y[idx]
         target = None if target is None else target[idx]
         cfg, model = self.config, self.model

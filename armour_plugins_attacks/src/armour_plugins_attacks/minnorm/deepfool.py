@@ -21,6 +21,7 @@ from armour_core.api.attack import Attack
 
 from .configs import DeepFoolConfig
 from .scores import difference_gradients
+from .records import RECORDS
 
 _TINY = 1e-8
 _PUSH = 1e-4  # the reference implementation's extra push past the linearised boundary
@@ -45,9 +46,7 @@ class DeepFool(Attack):
     """DeepFool, L2 and L∞, untargeted, minimum norm (``eps=None`` by default)."""
 
     Config = DeepFoolConfig
-    norms = ("l2", "linf")
-    targeted = False
-    minimum_norm = True
+    record = RECORDS["deepfool"]
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         cfg, model = self.config, self.model

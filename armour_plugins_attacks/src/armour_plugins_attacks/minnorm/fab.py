@@ -28,15 +28,14 @@ from .configs import FABConfig, FABTConfig
 from .deepfool import dual_norm, top_other_classes
 from .scores import difference_gradients
 from .projection import project_onto_hyperplane
+from .records import RECORDS
 
 
 class FAB(Attack):
     """FAB, L∞ and L2, untargeted / targeted / FAB-T, minimum norm (``eps=None`` by default)."""
 
     Config = FABConfig
-    norms = ("linf", "l2")
-    targeted = True
-    minimum_norm = True
+    record = RECORDS["fab"]
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         adv, _ = self.attack_rows(x, y, target, np.ones(len(x), dtype=bool))
@@ -136,3 +135,4 @@ class FABT(FAB):
     """FAB-T: FAB towards each of the 9 most likely other classes (AutoAttack's member)."""
 
     Config = FABTConfig
+    record = RECORDS["fab_t"]

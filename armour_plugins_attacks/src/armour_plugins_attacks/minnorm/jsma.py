@@ -23,15 +23,14 @@ from armour_core.api.attack import Attack
 
 from .configs import JSMAConfig
 from .scores import class_scores_and_gradients
+from .records import RECORDS
 
 
 class JSMA(Attack):
     """JSMA, targeted, L0 (``theta``, ``gamma``); minimum norm (``eps=None`` by default)."""
 
     Config = JSMAConfig
-    norms = ("l0",)
-    targeted = True
-    minimum_norm = True
+    record = RECORDS["jsma"]
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         cfg, model = self.config, self.model

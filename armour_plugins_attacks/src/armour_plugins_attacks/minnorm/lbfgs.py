@@ -16,15 +16,14 @@ from armour_core.api.attack import Attack
 
 from .configs import LBFGSConfig
 from .deepfool import top_other_classes
+from .records import RECORDS
 
 
 class LBFGS(Attack):
     """Szegedy et al.'s box-constrained L-BFGS attack, L2, targeted (``target=``) or nearest-class."""
 
     Config = LBFGSConfig
-    norms = ("l2",)
-    targeted = True
-    minimum_norm = True
+    record = RECORDS["lbfgs"]
 
     def objective(self, flat: np.ndarray, x: np.ndarray, target: np.ndarray, const: np.ndarray
                   ) -> tuple[float, np.ndarray]:

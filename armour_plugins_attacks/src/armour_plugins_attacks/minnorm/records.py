@@ -15,7 +15,7 @@ def _attack(name, target, config, summary, *, norms, targeted=False, minimum_nor
                                        minimum_norm=minimum_norm))
 
 
-def attacks():
+def _records():
     yield _attack("deepfool", "deepfool:DeepFool", "DeepFoolConfig",
                   "DeepFool (Moosavi-Dezfooli et al. 2016): steps to the nearest linearised boundary, L2 and L∞",
                   norms=("l2", "linf"), minimum_norm=True, aliases=("deep_fool",))
@@ -34,3 +34,12 @@ def attacks():
     yield _attack("lbfgs", "lbfgs:LBFGS", "LBFGSConfig",
                   "Box-constrained L-BFGS (Szegedy et al. 2014): c·CE + squared L2, binary search on c",
                   norms=("l2",), targeted=True, minimum_norm=True, aliases=("l_bfgs",))
+
+
+#: the family's records by name: the one declaration of each algorithm's facts (norms, targeting, needed
+#: capabilities); implementation classes name theirs in ``record`` and configs read their norms from it
+RECORDS = {s.name: s for s in _records()}
+
+
+def attacks():
+    yield from RECORDS.values()

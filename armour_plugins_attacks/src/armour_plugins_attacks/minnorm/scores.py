@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from armour_core.api.batching import pad_to_bucket
+
 from ..gradient.loop import has_graphs
-from ..autoattack.rows import padded
 
 
 def _build(model: Any):
@@ -53,7 +54,7 @@ def class_scores_and_gradients(model: Any, x: np.ndarray, classes: np.ndarray) -
     if has_graphs(model):
         import mindspore as ms
 
-        idx = padded(np.arange(b * k))  # few distinct shapes -> few compilations
+        idx = pad_to_bucket(np.arange(b * k))  # few distinct shapes -> few compilations
         fn = model.compiled("class_scores_and_gradients", (), lambda: _build(model))
         z, g = fn(ms.Tensor(xr[idx]), ms.Tensor(cr[idx]))
         model.count(forward=1, backward=1, queries=b * k)
