@@ -32,13 +32,24 @@ class ContrastConfig(MutatorConfig):
     beta: tuple[float, float] = range_field((-0.1, 0.1), low=-1.0, high=1.0)
 
 
+def _turn_field():
+    """A range of angles in degrees, by default the full turn (any direction)."""
+    return range_field((0.0, 360.0), low=-360.0, high=720.0)
+
+
 @attrs.frozen(kw_only=True)
-class GradientLuminanceConfig(MutatorConfig):
-    """A linear luminance ramp across the image: ``strength`` is the brightness change from one edge to the
-    other (fraction of range, negative darkens), ``angle`` the ramp direction in degrees."""
+class _RampConfig(MutatorConfig):
+    """A change that ramps linearly across the image along ``angle`` (degrees), from none at one edge."""
+
+    angle: tuple[float, float] = _turn_field()
+
+
+@attrs.frozen(kw_only=True)
+class GradientLuminanceConfig(_RampConfig):
+    """A linear luminance ramp: ``strength`` is the brightness change from one edge to the other (fraction of
+    range, negative darkens)."""
 
     strength: tuple[float, float] = range_field((-0.3, 0.3), low=-1.0, high=1.0)
-    angle: tuple[float, float] = range_field((0.0, 360.0), low=-360.0, high=720.0)
 
 
 @attrs.frozen(kw_only=True)
@@ -52,11 +63,10 @@ class MotionBlurConfig(MutatorConfig):
 
 
 @attrs.frozen(kw_only=True)
-class GradientBlurConfig(MutatorConfig):
-    """Blur whose strength ramps from zero at one edge to Gaussian ``sigma`` at the other, along ``angle``."""
+class GradientBlurConfig(_RampConfig):
+    """Blur whose strength ramps from zero at one edge to Gaussian ``sigma`` at the other."""
 
     sigma: tuple[float, float] = range_field((0.5, 2.0), low=0.0, high=10.0)
-    angle: tuple[float, float] = range_field((0.0, 360.0), low=-360.0, high=720.0)
 
 
 @attrs.frozen(kw_only=True)
@@ -146,7 +156,7 @@ class CurveConfig(_AffineConfig):
 
     amplitude: tuple[float, float] = range_field((0.0, 0.05), low=0.0, high=0.5)
     periods: tuple[float, float] = range_field((0.5, 2.0), low=0.0, high=10.0)
-    phase: tuple[float, float] = range_field((0.0, 360.0), low=-360.0, high=720.0)
+    phase: tuple[float, float] = _turn_field()
 
 
 # ============================================================================ adversarial mutator
