@@ -4,9 +4,9 @@ A mutator's config holds its parameter space: ``(min, max)`` ranges from which :
 draws one value per input. :meth:`Mutator.mutate` applies per-input parameters to a whole batch at once.
 Intensities are fractions of the data range, so one config serves data in [0, 1] and in [0, 255].
 
-:func:`is_valid` is DeepHunter's validity check. Resolving mutator names through the registry (adversarial
-mutators made from fuzzing attacks included) is the fuzz distribution's job: :mod:`armour_plugins_fuzz.mutators.
-resolve`; this base imports neither the registry nor MindSpore.
+:func:`is_valid` is DeepHunter's validity check. This base imports neither the registry nor MindSpore:
+resolving mutator names through the registry (adversarial mutators made from fuzzing attacks included) is the
+fuzz distribution's job, in :mod:`armour_plugins_fuzz.mutators.resolve`.
 """
 
 from __future__ import annotations
@@ -151,12 +151,30 @@ def image_shape(x: np.ndarray) -> tuple[int, int, int]:
                             "on any shape (noise mutators, adversarial mutators)")
 
 
+def validity(x: np.ndarray, ref: np.ndarray, *, bounds: tuple[float, float], alpha: float, beta: float,
+             change_tol: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(valid mask, L0 count, L∞) of each mutant ``x`` against its reference ``ref`` (both ``(N, ...)`` arrays,
+    already checked): DeepHunter's constraints, L0 < ``alpha`` of the elements or L∞ <= ``beta`` of the range.
+
+    An element counts as changed when it moved by more than ``change_tol`` (default: half an 8-bit grey level
+    of the range, so round-off from resampling is not a change). The fuzzer calls this on every batch.
+    """
+    lo, hi = bounds
+    tol = (hi - lo) / 510.0 if change_tol is None else change_tol
+    d = np.abs(x.reshape(x.shape[0], -1).astype(np.float64) - ref.reshape(ref.shape[0], -1))
+    size = d.shape[1]
+    l0 = np.count_nonzero(d > tol, axis=1)
+    linf = d.max(axis=1) if size else np.zeros(x.shape[0])
+    return (l0 < alpha * size) | (linf <= beta * (hi - lo)), l0, linf
+
+
 def is_valid(reference: Any, mutant: Any, *, bounds: tuple[float, float], alpha: float = 0.02,
              beta: float = 0.2) -> np.ndarray:
-    """DeepHunter's validity check per sample: a mutant is valid when it changes fewer than ``alpha`` of
-    the elements (L0) or changes none by more than ``beta`` of the data range (L∞).
+    """DeepHunter's validity check per sample, on checked inputs: a mutant is valid when it changes fewer than
+    ``alpha`` of the elements (L0) or changes none by more than ``beta`` of the data range (L∞).
 
-    Measured against the data range given by ``bounds``, so [0, 1] and [0, 255] data behave alike.
+    Measured against the data range given by ``bounds``, so [0, 1] and [0, 255] data behave alike; any change
+    above float32 round-off counts in L0.
     """
     lo, hi = _check_bounds(bounds)
     if not (0.0 <= alpha <= 1.0 and 0.0 <= beta <= 1.0):
@@ -165,11 +183,7 @@ def is_valid(reference: Any, mutant: Any, *, bounds: tuple[float, float], alpha:
     mut = np.asarray(to_numpy(mutant, "mutant"), dtype=np.float64)
     if ref.shape != mut.shape or ref.ndim < 1:
         raise InvalidInputError(f"mutant: shape {mut.shape} differs from reference {ref.shape}")
-    diff = np.abs(mut - ref).reshape(ref.shape[0], -1)
-    tol = 1e-6 * (hi - lo)  # float32 round-off is not a change
-    l0 = (diff > tol).sum(axis=1)
-    linf = diff.max(axis=1) if diff.shape[1] else np.zeros(ref.shape[0])
-    return (l0 < alpha * diff.shape[1]) | (linf <= beta * (hi - lo))
+    return validity(mut, ref, bounds=(lo, hi), alpha=alpha, beta=beta, change_tol=1e-6 * (hi - lo))[0]
 
 
 #: registry helpers that moved to the fuzz distribution; the old names forward for one release

@@ -26,23 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from armour_core.api.mutator import validity  # noqa: F401  (DeepHunter's formula, kept once in the mutator base)
 from armour_core.errors import CapabilityError, InvalidInputError
 
 ORACLES = ("misclassification", "nan_inf", "differential")
 DIFFERENTIAL_MODES = ("graph", "float16")
-
-
-def validity(x: np.ndarray, ref: np.ndarray, *, bounds: tuple[float, float], alpha: float, beta: float,
-             change_tol: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(valid mask, L0 count, L_inf) of each mutant against its reference (both ``(N, ...)``)."""
-    lo, hi = bounds
-    tol = (hi - lo) / 510.0 if change_tol is None else change_tol
-    d = np.abs(x.reshape(x.shape[0], -1).astype(np.float64) - ref.reshape(ref.shape[0], -1))
-    size = d.shape[1]
-    l0 = np.count_nonzero(d > tol, axis=1)
-    linf = d.max(axis=1) if size else np.zeros(x.shape[0])
-    valid = (l0 < alpha * size) | (linf <= beta * (hi - lo))
-    return valid, l0, linf
 
 
 def check_oracles(names: Any) -> tuple[str, ...]:
