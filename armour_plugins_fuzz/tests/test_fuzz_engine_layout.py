@@ -76,6 +76,8 @@ def test_no_flat_modules_and_each_family_holds_its_records_targets_and_configs()
             if kind == "mutator":  # the category is the module the mutator lives in, on record and class alike
                 module = spec.target.split(":")[0].rpartition(".")[2]
                 assert spec.facet.category == module == cls.category, spec.name
+            if kind == "coverage":  # the record's profile flag is the criterion's
+                assert spec.facet.needs_profile == cls.needs_profile, spec.name
     assert seen == set(FAMILY)
 
 
