@@ -38,7 +38,7 @@ set_default_registry(registry)
 _LAZY = {
     "DPModel": "armour_core.wrappers.dp_model:DPModel",
     "SuppressModel": "armour_core.wrappers.suppress_model:SuppressModel",
-    "Fuzzer": "armour_core.wrappers.fuzzer:Fuzzer",
+    "Fuzzer": "armour_plugins_fuzz.fuzzer.fuzzer:Fuzzer",
     "MSModel": "armour_core.ms.model:MSModel",
     "calibrate_noise": "armour_core.wrappers.calibration:calibrate_noise",
 }

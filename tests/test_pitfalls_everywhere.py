@@ -33,8 +33,10 @@ with warnings.catch_warnings(record=True) as w:
     modules = sorted({s.target.split(":")[0] for k in registry.kinds() for s in registry.specs(k)
                       if isinstance(s.target, str)})
     modules += ["armour_core.ms", "armour_core.wrappers.dp_model", "armour_core.wrappers.suppress_model",
-                "armour_core.wrappers.fuzzer", "armour_core.wrappers.dp_callbacks"]
-    import importlib
+                "armour_core.wrappers.dp_callbacks"]
+    import importlib, importlib.util
+    if importlib.util.find_spec("armour_plugins_fuzz"):  # the fuzz engine, when its distribution is installed
+        modules.append("armour_plugins_fuzz.fuzzer.fuzzer")
     for m in modules:
         importlib.import_module(m)
     caught = [f"{x.category.__name__}: {x.message} ({x.filename}:{x.lineno})" for x in w]
@@ -98,7 +100,7 @@ def _runs(armour_mlp, armour_digits):
         return det.fit(xtr).score(x)
 
     def fuzz():
-        from armour_core.wrappers.fuzzer import Fuzzer
+        from armour_plugins_fuzz.fuzzer import Fuzzer
 
         fz = Fuzzer(armour_mlp, ["gaussian_noise", "rotate"], coverage="neuron", scheduler="uniform",
                     mutants_per_seed=3, alpha=0.5, beta=0.5, seed=0)

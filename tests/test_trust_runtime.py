@@ -71,7 +71,7 @@ def _detector(name, net, x, y):
 
 
 def _mutator(name, net, x, y):
-    from armour_core.api.mutator import create_mutator
+    from armour_plugins_fuzz.mutators.resolve import create_mutator
 
     return np.asarray(create_mutator(name, model=net, seed=1).mutate(x))
 

@@ -1,4 +1,5 @@
-"""Training and testing wrappers built from registry plugins: ``DPModel``, ``SuppressModel``, ``Fuzzer``.
+"""Training wrappers built from registry plugins: ``DPModel``, ``SuppressModel`` (the Fuzzer lives in
+armour-plugins-fuzz: ``armour_plugins_fuzz.fuzzer``).
 
 Import-light: nothing here imports MindSpore until an attribute is first used.
 """
@@ -17,7 +18,6 @@ _LAZY = {
     "calibrate_noise": "armour_core.wrappers.calibration:calibrate_noise",
     "PrivacyMonitor": "armour_core.wrappers.dp_callbacks:PrivacyMonitor",
     "SuppressModel": "armour_core.wrappers.suppress_model:SuppressModel",
-    "Fuzzer": "armour_core.wrappers.fuzzer:Fuzzer",
 }
 
 __all__ = list(_LAZY)

@@ -21,7 +21,7 @@ from armour_core.api.coverage import Activations, NeuronProfile
 from armour_core.errors import InvalidInputError
 
 from .configs import DSAConfig, LSAConfig
-from .coverage import SetCoverage
+from .deepgauge import SetCoverage
 
 _CHUNK = 512
 

@@ -9,7 +9,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .. import report as rpt
+from armour_core import report as rpt
+
+from .corpus import chain_to_json
 
 
 @attrs.define
@@ -28,7 +30,7 @@ class MutatorStats:
 
 @attrs.frozen(kw_only=True)
 class FuzzReport:
-    """The result of :meth:`armour_core.wrappers.fuzzer.Fuzzer.run`.
+    """The result of :meth:`armour_plugins_fuzz.fuzzer.Fuzzer.run`.
 
     ``coverage_history[c][i]`` is criterion ``c`` after iteration ``i`` (index 0: after the initial seeds).
     ``findings[j]`` describes ``findings_x[j]``: which oracles failed (``kinds``), the seed's label, the
@@ -59,8 +61,6 @@ class FuzzReport:
     def build(cls, fuzzer: Any, corpus: Any, findings: Any, history: dict[str, list[float]],
               stats: dict[str, MutatorStats], *, iterations: int, seconds: float, seeds: int,
               seeds_misclassified: int, resumed_from: int | None, seeds_x: np.ndarray | None = None) -> "FuzzReport":
-        from .fuzz_corpus import chain_to_json
-
         config = {"mutators": {m.key: {"name": m.name, "category": m.category,
                                        "config": {k: repr(v) for k, v in m.config.items()}} for m in fuzzer.mutators},
                   "criteria": list(fuzzer.criteria), "gain_threshold": dict(fuzzer.thresholds),

@@ -20,7 +20,7 @@ def _mutators() -> list[str]:
 
 
 def testing_section(ctx: AuditContext) -> SectionResult:
-    from armour_core.wrappers.fuzzer import Fuzzer
+    from .fuzzer import Fuzzer
 
     s = ctx.settings
     x, y = np.asarray(ctx.x_test), np.asarray(ctx.y_test)

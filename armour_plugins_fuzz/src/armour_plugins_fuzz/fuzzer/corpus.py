@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes, atomic_write_text, exclusive_lock
-from ..errors import InvalidInputError
+from armour_core.atomic import atomic_write_bytes, atomic_write_text, exclusive_lock
+from armour_core.errors import InvalidInputError
 
 #: 2: per-file and state digests (format-1 checkpoints are refused: start afresh)
 FORMAT = 2

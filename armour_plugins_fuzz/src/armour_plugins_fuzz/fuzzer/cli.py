@@ -80,7 +80,7 @@ def _default_mutators(adversarial: bool) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from armour_core.wrappers.fuzzer import Fuzzer
+    from .fuzzer import Fuzzer
 
     model, xs, ys, x_train, y_train, desc = _target(args)
     mutators = _names(args.mutators) or _default_mutators(args.adversarial)

@@ -15,7 +15,7 @@ from armour_core.api.mutator import Mutator
 
 from .configs import (CurveConfig, PerspectiveConfig, RotateConfig, ScaleConfig, ShearConfig,
                       TranslateConfig)
-from .mut_geometry import as_images, remap, warp_linear
+from .geometry import as_images, remap, warp_linear
 
 
 class _Affine(Mutator):

@@ -26,23 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CapabilityError, InvalidInputError
+from armour_core.api.mutator import validity  # noqa: F401  (DeepHunter's formula, kept once in the mutator base)
+from armour_core.errors import CapabilityError, InvalidInputError
 
 ORACLES = ("misclassification", "nan_inf", "differential")
 DIFFERENTIAL_MODES = ("graph", "float16")
-
-
-def validity(x: np.ndarray, ref: np.ndarray, *, bounds: tuple[float, float], alpha: float, beta: float,
-             change_tol: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(valid mask, L0 count, L_inf) of each mutant against its reference (both ``(N, ...)``)."""
-    lo, hi = bounds
-    tol = (hi - lo) / 510.0 if change_tol is None else change_tol
-    d = np.abs(x.reshape(x.shape[0], -1).astype(np.float64) - ref.reshape(ref.shape[0], -1))
-    size = d.shape[1]
-    l0 = np.count_nonzero(d > tol, axis=1)
-    linf = d.max(axis=1) if size else np.zeros(x.shape[0])
-    valid = (l0 < alpha * size) | (linf <= beta * (hi - lo))
-    return valid, l0, linf
 
 
 def check_oracles(names: Any) -> tuple[str, ...]:
@@ -66,7 +54,7 @@ class Differential:
 
     ``mode="graph"``: the network run eagerly (PyNative) is compared with its compiled ``jit`` forward.
     ``mode="float16"``: a float16 copy of the network (``Cell.to_float``) is compared with the float32
-    compiled forward. Both need a MindSpore model (:class:`armour_core.ms.model.MSModel`).
+    compiled forward. Both need the model's ``graphs`` capability (:class:`armour_core.ms.model.MSModel`).
     """
 
     def __init__(self, model: Any, mode: str, tol: float | None = None):
@@ -74,9 +62,11 @@ class Differential:
             raise InvalidInputError(f"differential: expected one of {', '.join(DIFFERENTIAL_MODES)}, got {mode!r}")
         if tol is not None and not tol > 0:
             raise InvalidInputError(f"differential_tol: expected a positive float or None, got {tol!r}")
-        if not hasattr(model, "network") or not hasattr(model, "logits_fn"):
-            raise CapabilityError(f"differential={mode!r} needs a MindSpore model (MSModel); "
-                                  f"got {type(model).__name__}")
+        caps = getattr(model, "capabilities", frozenset())
+        if "graphs" not in caps:
+            raise CapabilityError(f"differential={mode!r} needs a model with the 'graphs' capability (a MindSpore "
+                                  f"network it can run eagerly and compiled: MSModel); {type(model).__name__} "
+                                  f"declares {sorted(caps)}")
         self.model, self.mode, self.tol = model, mode, tol
         self._other = None
 
@@ -86,7 +76,7 @@ class Differential:
         if self._other is None:
             import mindspore as ms
 
-            from ..ms.model import MSModel
+            from armour_core.ms.model import MSModel
 
             m = self.model
             num_classes = m.num_classes_for(x)

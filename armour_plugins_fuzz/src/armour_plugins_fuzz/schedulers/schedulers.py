@@ -12,7 +12,7 @@ import numpy as np
 
 from armour_core.api.scheduler import SeedScheduler
 
-from .fuzz_configs import CoverageGainConfig, DeepHunterConfig, RecencyConfig, UniformConfig
+from .configs import CoverageGainConfig, DeepHunterConfig, RecencyConfig, UniformConfig
 
 
 def _draw(p: np.ndarray, rng: np.random.Generator) -> int:

@@ -1,8 +1,8 @@
 """Adversarial mutators: any registered attack whose record says ``AttackSpec(fuzzing=True)``, as a mutator.
 
 There is no list of attack names here: the attack is resolved through the registry by the ``attack``
-setting, and :func:`armour_core.api.mutator.create_mutator` makes ``"fgsm"``, ``"pgd"``... usable as mutator
-names for every attack so marked. The perturbation budget ``eps`` is a per-element size as a fraction of the
+setting, and :func:`armour_plugins_fuzz.mutators.resolve.create_mutator` makes ``"fgsm"``, ``"pgd"``... usable
+as mutator names for every attack so marked. The perturbation budget ``eps`` is a per-element size as a fraction of the
 data range: the attack gets ``eps·span`` for L∞, ``eps·span·√D`` for L2 and ``eps·span·D`` for L1 attacks
 and ``eps·D`` changed elements for L0 attacks (D = elements per input), so one config fits [0, 1] and
 [0, 255] data and any norm. A registered mutator wins a name it shares with an attack (``salt_and_pepper``
@@ -18,10 +18,11 @@ import numpy as np
 from armour_core import registry
 from armour_core.api.arrays import to_numpy
 from armour_core.api.model import as_classifier
-from armour_core.api.mutator import Mutator, adversarial_attack_names
+from armour_core.api.mutator import Mutator
 from armour_core.errors import ConfigError, InvalidInputError, UnknownPluginError
 
 from .configs import AdversarialConfig
+from .resolve import adversarial_attack_names
 
 
 class AdversarialMutator(Mutator):

@@ -29,15 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import registry
-from ..api.arrays import check_inputs, check_labels, to_numpy
-from ..api.model import as_classifier
-from ..api.mutator import create_mutator, mutator_category, mutator_names
-from ..errors import ArmourError, ConfigError, InvalidInputError, UnknownPluginError
-from ..progress import Progress
-from . import fuzz_oracles as oracles_mod
-from .fuzz_corpus import Corpus, CorpusStore, Findings
-from .fuzz_report import FuzzReport, MutatorStats
+from armour_core import registry
+from armour_core.api.arrays import check_inputs, check_labels, to_numpy
+from armour_core.api.model import as_classifier
+from ..mutators.resolve import create_mutator, mutator_category, mutator_names
+from armour_core.errors import ArmourError, CapabilityError, ConfigError, InvalidInputError, UnknownPluginError
+from armour_core.progress import Progress
+from . import oracles as oracles_mod
+from .corpus import Corpus, CorpusStore, Findings, chain_to_json
+from .report import FuzzReport, MutatorStats
 
 CATEGORIES = ("pixel", "affine", "adversarial")
 
@@ -96,9 +96,10 @@ class Fuzzer:
                  checkpoint_every: int = 10, keep_failures: bool = False,
                  batch_size: int = 256, seed: int = 0):
         self.model = as_classifier(model)
-        if not hasattr(self.model, "activations"):
-            raise InvalidInputError(f"model: {type(self.model).__name__} cannot expose layer activations, "
-                                    "which coverage-guided fuzzing needs")
+        if "activations" not in self.model.capabilities:
+            raise CapabilityError(f"model: {type(self.model).__name__} lacks the 'activations' capability (layer "
+                                  "outputs) that coverage-guided fuzzing needs; it declares "
+                                  f"{sorted(self.model.capabilities)}")
         self.bounds = tuple(float(b) for b in self.model.bounds)
 
         def number(v: Any) -> bool:
@@ -452,8 +453,6 @@ class Fuzzer:
     def _record_findings(findings: Findings, x: np.ndarray, y: np.ndarray, logits: np.ndarray,
                          kinds: dict[str, np.ndarray], detail: dict[str, np.ndarray], fail: np.ndarray, *,
                          chains: list, roots: np.ndarray, parents: np.ndarray, iteration: int) -> None:
-        from .fuzz_corpus import chain_to_json
-
         idx = np.flatnonzero(fail)
         pred = np.argmax(np.where(np.isfinite(logits), logits, -np.inf), axis=1)
         rows = []

@@ -6,6 +6,8 @@ data alike. Noise mutators accept any input shape; the others need images (N, C,
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 from armour_core.api.mutator import Mutator
@@ -13,7 +15,7 @@ from armour_core.api.mutator import Mutator
 from .configs import (ContrastConfig, GaussianBlurConfig, GaussianNoiseConfig, GradientBlurConfig,
                       GradientLuminanceConfig, MotionBlurConfig, NaturalNoiseConfig, SaltAndPepperConfig,
                       UniformNoiseConfig)
-from .mut_geometry import as_images, blur, ramp, remap
+from .geometry import as_images, blur, ramp, remap
 
 
 def _per_sample(v: np.ndarray, ndim: int) -> np.ndarray:
@@ -21,22 +23,26 @@ def _per_sample(v: np.ndarray, ndim: int) -> np.ndarray:
     return np.asarray(v, dtype=np.float64).reshape((-1,) + (1,) * (ndim - 1))
 
 
-class GaussianBlur(Mutator):
+class _Pixel(Mutator):
+    """A pixel-value mutator (the category its record derives from this module's name)."""
+
+    category = "pixel"
+
+
+class GaussianBlur(_Pixel):
     """Separable Gaussian blur; each sample gets its own σ from ``config.sigma``."""
 
     Config = GaussianBlurConfig
-    category = "pixel"
     ranges = ("sigma",)
 
     def _mutate(self, x, params, rng):
         return blur(as_images(x), params["sigma"]).reshape(x.shape)
 
 
-class Contrast(Mutator):
+class Contrast(_Pixel):
     """Contrast about each image's mean (factor ``alpha``) plus a brightness shift ``beta`` (of the range)."""
 
     Config = ContrastConfig
-    category = "pixel"
     image_only = False
     ranges = ("alpha", "beta")
 
@@ -48,12 +54,11 @@ class Contrast(Mutator):
         return (a - mean) * alpha + mean + beta * self.span
 
 
-class GradientLuminance(Mutator):
+class GradientLuminance(_Pixel):
     """A linear brightness ramp across the image: unchanged at one edge, ``strength`` (of the range) at the
     opposite edge, along direction ``angle`` (a light source off to one side)."""
 
     Config = GradientLuminanceConfig
-    category = "pixel"
     ranges = ("strength", "angle")
 
     def _mutate(self, x, params, rng):
@@ -62,12 +67,11 @@ class GradientLuminance(Mutator):
         return (img + _per_sample(params["strength"], 4) * self.span * r).reshape(x.shape)
 
 
-class MotionBlur(Mutator):
+class MotionBlur(_Pixel):
     """Linear motion blur: the mean of ``taps`` copies shifted evenly along a streak of ``length`` pixels at
     ``angle`` degrees (sub-pixel shifts interpolated; edges extended)."""
 
     Config = MotionBlurConfig
-    category = "pixel"
     ranges = ("length", "angle")
 
     def _mutate(self, x, params, rng):
@@ -82,12 +86,11 @@ class MotionBlur(Mutator):
         return (out / self.config.taps).reshape(x.shape)
 
 
-class GradientBlur(Mutator):
+class GradientBlur(_Pixel):
     """Blur that grows from none at one edge to Gaussian ``sigma`` at the opposite edge along ``angle``
     (a lens focused on one side)."""
 
     Config = GradientBlurConfig
-    category = "pixel"
     ranges = ("sigma", "angle")
 
     def _mutate(self, x, params, rng):
@@ -96,37 +99,45 @@ class GradientBlur(Mutator):
         return ((1 - m) * img + m * blur(img, params["sigma"])).reshape(x.shape)
 
 
-class UniformNoise(Mutator):
+class _AdditiveNoise(_Pixel):
+    """Element-wise additive noise: unit noise (:meth:`_unit`) times a per-sample fraction of the data range,
+    the mutator's one ranged parameter."""
+
+    image_only = False
+
+    @abc.abstractmethod
+    def _unit(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """Noise of ``shape`` at unit scale."""
+
+    def _mutate(self, x, params, rng):
+        return x + self._unit(rng, x.shape) * _per_sample(params[self.ranges[0]], x.ndim) * self.span
+
+
+class UniformNoise(_AdditiveNoise):
     """Additive noise, uniform on [-amplitude, amplitude] times the data range, independent per element."""
 
     Config = UniformNoiseConfig
-    category = "pixel"
-    image_only = False
     ranges = ("amplitude",)
 
-    def _mutate(self, x, params, rng):
-        amp = _per_sample(params["amplitude"], x.ndim) * self.span
-        return x + rng.uniform(-1.0, 1.0, size=x.shape) * amp
+    def _unit(self, rng, shape):
+        return rng.uniform(-1.0, 1.0, size=shape)
 
 
-class GaussianNoise(Mutator):
+class GaussianNoise(_AdditiveNoise):
     """Additive Gaussian noise with standard deviation ``sigma`` times the data range."""
 
     Config = GaussianNoiseConfig
-    category = "pixel"
-    image_only = False
     ranges = ("sigma",)
 
-    def _mutate(self, x, params, rng):
-        return x + rng.standard_normal(size=x.shape) * _per_sample(params["sigma"], x.ndim) * self.span
+    def _unit(self, rng, shape):
+        return rng.standard_normal(size=shape)
 
 
-class SaltAndPepper(Mutator):
+class SaltAndPepper(_Pixel):
     """A fraction ``density`` of pixels set to the lower (pepper) or upper (salt) bound, half each; all
     channels of a chosen pixel change together. Flat inputs are treated element-wise."""
 
     Config = SaltAndPepperConfig
-    category = "pixel"
     image_only = False
     ranges = ("density",)
 
@@ -139,13 +150,12 @@ class SaltAndPepper(Mutator):
         return np.where((u >= d / 2) & (u < d), hi, out)
 
 
-class NaturalNoise(Mutator):
+class NaturalNoise(_Pixel):
     """Dust and specks: seed pixels drawn with probability ``density`` grow into square spots ``size``
     pixels wide whose brightness shifts by ``intensity`` (of the range; each spot's strength varies between
     half and all of it)."""
 
     Config = NaturalNoiseConfig
-    category = "pixel"
     ranges = ("density", "size", "intensity")
 
     def _mutate(self, x, params, rng):

@@ -1,4 +1,7 @@
-"""Pitfalls of MindArmour's fuzz testing (``/work/shared/MINDARMOUR_PITFALLS.md``, section "Fuzzing")."""
+"""Pitfalls of MindArmour's fuzz testing (``/work/shared/MINDARMOUR_PITFALLS.md``, section "Fuzzing").
+
+The pitfall that needs an attack as adversarial mutator (NumPy >= 1.24 with every category) is in
+``tests/test_trust_fuzz_with_attacks.py``."""
 
 from __future__ import annotations
 
@@ -11,30 +14,6 @@ from armour_core import registry
 from armour_core.testing import requires_mindspore
 
 pytestmark = requires_mindspore
-
-
-def test_fuzzer_runs_on_numpy_124_plus_with_a_mutator_of_every_category(armour_lenet, armour_digits):
-    """Pitfall: "The fuzzer runs on NumPy ≥ 1.24 (MindArmour's builds a ragged array and fails for every
-    configuration)."
-
-    On this NumPy (≥ 1.24), one fuzzing run mixes a mutator of every category in the records (pixel-value,
-    affine, adversarial), whose outputs differ in provenance and shape of their parameters."""
-    from armour_core.wrappers.fuzzer import Fuzzer
-
-    assert tuple(int(v) for v in np.__version__.split(".")[:2]) >= (1, 24)
-    by_category: dict[str, str] = {}
-    for spec in registry.specs("mutator"):
-        by_category.setdefault(spec.facet.category, spec.name)
-    assert len(by_category) >= 2, by_category
-    mutators = sorted(by_category.values()) + ["fgsm"]  # a fuzzing attack as the adversarial mutator
-    x, y = armour_digits.x_test[:6], armour_digits.y_test[:6]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        rep = Fuzzer(armour_lenet, mutators, coverage="neuron", scheduler="uniform", mutants_per_seed=4,
-                     alpha=0.5, beta=0.5, seed=0).run(x, y, max_iters=4)
-    assert rep.iterations == 4
-    assert set(rep.mutators) >= set(mutators) - {"fgsm"}
-    assert sum(m.tried for m in rep.mutators.values()) == 4 * 4
 
 
 @pytest.fixture
@@ -98,7 +77,7 @@ def test_every_coverage_criterion_works_on_an_unedited_network_in_pynative(pynat
 def test_validity_knows_0_1_and_0_255_data():
     """Pitfall: "Validity checks know the data range ([0,1] as well as 0–255)." The same relative change is
     valid (or invalid) whether the images are stored in [0, 1] or in 0–255."""
-    from armour_core.wrappers import fuzz_oracles
+    from armour_plugins_fuzz.fuzzer import oracles as fuzz_oracles
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.8, (4, 1, 8, 8))
@@ -113,7 +92,7 @@ def test_validity_knows_0_1_and_0_255_data():
 def test_gain_threshold_is_honoured_for_each_criterion_in_the_fuzzer(name, armour_mlp, armour_digits):
     """Pitfall: "gain thresholds are honoured for every criterion". A fuzzer keeps a mutant only when its
     coverage gain on that criterion exceeds the criterion's threshold."""
-    from armour_core.wrappers.fuzzer import Fuzzer
+    from armour_plugins_fuzz.fuzzer import Fuzzer
 
     if name not in registry.names("coverage"):
         pytest.skip(f"{name} is not registered")
@@ -173,7 +152,7 @@ def test_fuzzing_0_255_data_behaves_like_the_same_data_in_0_1(armour_lenet, armo
     same seeds ×255 and the same fuzzer seed: mutants stay in [0, 255], and the run matches the [0, 1] run
     (same number of iterations, corpus size and failures; corpus ×255 up to float rounding)."""
     from armour_core.ms.model import MSModel
-    from armour_core.wrappers.fuzzer import Fuzzer
+    from armour_plugins_fuzz.fuzzer import Fuzzer
 
     x, y = armour_digits.x_test[:8], armour_digits.y_test[:8]
     m255 = MSModel(armour_lenet.network, bounds=(0.0, 255.0), mean=0.0, std=255.0, num_classes=10,
