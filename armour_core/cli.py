@@ -135,19 +135,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
         overrides["robustness"] = {"eps": list(parse_eps(args.eps, bounds))}
     from .ms import pretrained as pt
 
-    if args.ledger:  # the privacy evidence is verified (read-only) before any computation
-        from .wrappers.ledger import verify_ledger
-
-        verify_ledger(args.ledger, checkpoint=args.checkpoint)
+    for section in registry.audit_sections():  # e.g. the privacy ledger, verified read-only before any computation
+        if section.precheck:
+            import_target(section.precheck)(vars(args))
     if args.network:
         import attrs
 
-        from .loading import load_data, user_model
+        from .loading import load_data, split_arrays, user_model
 
         data = load_data(args.data)
-        model = user_model(args.network, args.checkpoint, {"x_train": data.x_train, "y_train": data.y_train,
-                                                            "x_test": data.x_test, "y_test": data.y_test},
-                           bounds=data.bounds)
+        model = user_model(args.network, args.checkpoint, split_arrays(data), bounds=data.bounds)
         data = attrs.evolve(data, num_classes=model.num_classes)  # the network's output width, not max(y) + 1
         model_name, train_fn = args.network, None
     else:

@@ -314,8 +314,11 @@ def _bounds(bounds: Any) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------------------------------ argparse
-def add_model_arguments(parser: argparse.ArgumentParser, *, limit_default: int | None = None) -> None:
-    """The flags every workflow command shares to choose a model and data."""
+def add_model_arguments(parser: argparse.ArgumentParser, *, limit_default: int | None = None, limit: bool = True,
+                        checkpoint_help: str = "trained weights of --network (a MindSpore .ckpt)",
+                        data_help: str = "your data: an .npz with arrays x (floats within --bounds) and y (int labels)"
+                        ) -> None:
+    """The flags every workflow command shares to choose a model and data (``limit=False``: no ``--n``)."""
     from .cli_args import finite_float, positive_int
 
     g = parser.add_argument_group("model and data (default: the embedded lenet5 on digits)")
@@ -323,12 +326,13 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, limit_default: int |
     g.add_argument("--dataset", default="digits", help="embedded dataset (registry kind 'dataset'); default digits")
     g.add_argument("--network", help="your network: 'package.module:factory' or 'file.py:factory' returning an "
                                      "nn.Cell")
-    g.add_argument("--checkpoint", help="trained weights of --network (a MindSpore .ckpt)")
-    g.add_argument("--data", help="your data: an .npz with arrays x (floats within --bounds) and y (int labels)")
+    g.add_argument("--checkpoint", help=checkpoint_help)
+    g.add_argument("--data", help=data_help)
     g.add_argument("--bounds", type=finite_float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
                    help="valid input range of --network (default 0 1)")
-    g.add_argument("--n", type=positive_int, default=limit_default, metavar="N",
-                   help="use only the first N points" + (f" (default {limit_default})" if limit_default else ""))
+    if limit:
+        g.add_argument("--n", type=positive_int, default=limit_default, metavar="N",
+                       help="use only the first N points" + (f" (default {limit_default})" if limit_default else ""))
 
 
 def target_from_args(args: argparse.Namespace) -> Target:
@@ -346,6 +350,12 @@ def target_from_args(args: argparse.Namespace) -> Target:
 
 
 # ------------------------------------------------------------------------------ whole-dataset loading
+def split_arrays(data: Any) -> dict[str, np.ndarray]:
+    """A :class:`~armour_core.data.Dataset`'s splits keyed as :func:`load_splits` returns them (what
+    :func:`user_model` checks a network against)."""
+    return {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test, "y_test": data.y_test}
+
+
 def load_data(path: str | Path, *, bounds: tuple[float, float] = (0.0, 1.0), num_classes: int | None = None) -> Any:
     """A :class:`~armour_core.data.Dataset` from an ``.npz``.
 

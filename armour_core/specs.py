@@ -29,6 +29,31 @@ KIND_HOOKS: dict[str, str] = {
 }
 KINDS: tuple[str, ...] = tuple(KIND_HOOKS)
 
+def requirement(distribution: str, project: str) -> str:
+    """The PEP 508 string with which ``distribution`` declares its dependency on ``project`` (from the installed
+    metadata, so a record's ``requires=`` never restates a version the pyproject already states).
+
+    Light: ``importlib.metadata`` only. Raises ``LookupError`` naming both when either is not found.
+    """
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        declared = metadata.requires(distribution) or []
+    except metadata.PackageNotFoundError:
+        raise LookupError(f"distribution {distribution!r} is not installed, so its requirement on {project!r} "
+                          "cannot be read") from None
+    wanted = canonicalize_name(project)
+    for text in declared:
+        req = Requirement(text)
+        if canonicalize_name(req.name) == wanted and not req.marker:
+            return str(req)
+    raise LookupError(f"distribution {distribution!r} declares no unconditional requirement on {project!r} "
+                      f"(it declares: {', '.join(declared) or 'nothing'})")
+
+
 _NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -178,13 +203,17 @@ class AuditSectionSpec:
     """A section of ``armour audit`` contributed by a distribution.
 
     ``target`` names a function ``section(ctx: armour_core.audit.AuditContext) -> SectionResult``; it is
-    imported only when an audit runs. ``order`` places the section in the report.
+    imported only when an audit runs. ``order`` places the section in the report. ``precheck`` optionally
+    names a function ``precheck(options: dict) -> None`` that ``armour audit`` calls with its command-line
+    options before any model is loaded, to refuse bad input of the section's own (e.g. a damaged privacy
+    ledger) before any computation.
     """
 
     name: str = attrs.field(validator=_check_name)
     title: str
     target: str = attrs.field(validator=_check_target)
     order: int = 50
+    precheck: str | None = attrs.field(default=None, validator=_check_target)
     dist: str = ""
 
 

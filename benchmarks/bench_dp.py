@@ -30,8 +30,8 @@ from armour_core import registry  # noqa: E402
 from armour_core.atomic import atomic_write_text  # noqa: E402
 from armour_core.builtin.models import MLP, LeNet5  # noqa: E402
 from armour_core.ms.train import accuracy  # noqa: E402
-from armour_core.wrappers.calibration import calibrate_noise  # noqa: E402
-from armour_core.wrappers.dp_model import DPModel  # noqa: E402
+from armour_plugins_privacy.dp.calibration import calibrate_noise  # noqa: E402
+from armour_plugins_privacy.dp.model import DPModel  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "dp.md"
 

@@ -23,15 +23,10 @@ PACKAGES = {
     "armour_plugins_fuzz": ROOT / "armour_plugins_fuzz" / "src" / "armour_plugins_fuzz",
 }
 
-# Cycles that cannot be broken before the issue-10 moves. Each entry is the exact set of modules of one
-# strongly connected component and the reason it is still there. The test fails if an entry no longer
-# occurs, so this list can only shrink.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"armour_core.ms.checkpoint", "armour_core.wrappers.ledger"}): (
-        "the public armour_core.ms.checkpoint.read_ledger_head parses a DP-ledger record (LedgerHead, "
-        "CHECKPOINT_KEY) while verify_ledger reads checkpoints through it; it resolves when the ledger moves "
-        "to armour_plugins_privacy (issue 10, target 2) and the runtime keeps only a generic entry reader"),
-}
+# Cycles that cannot be broken yet. Each entry is the exact set of modules of one strongly connected component
+# and the reason it is still there. The test fails if an entry no longer occurs, so this list can only shrink
+# (it is empty: the runtime's checkpoint helpers no longer know about the privacy ledger, issue 10).
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def _modules(package: str, root: Path) -> dict[str, Path]:
@@ -152,6 +147,16 @@ def test_graph_sees_every_package_and_resolves_relative_imports(graph):
     assert {f"armour_plugins_fuzz.{family}.records" for family in ("fuzzer", "mutators", "coverage", "schedulers")} \
         <= graph["armour_plugins_fuzz.hooks"]
     assert "armour_plugins_fuzz.fuzzer.corpus" in graph["armour_plugins_fuzz.fuzzer.fuzzer"]
+    assert "armour_plugins_privacy.dp.ghost" in graph["armour_plugins_privacy.dp.per_example"]
+    assert "armour_plugins_privacy.dp.ledger" in graph["armour_plugins_privacy.dp.model"]
+
+
+def test_core_knows_no_plugin_distribution(graph):
+    """Core modules import no plugin distribution: the engines live in their distributions and core reaches them
+    only through the registry's "module:attr" strings (and the lazy names of armour_core/__init__)."""
+    bad = sorted(f"{mod} -> {dep}" for mod, deps in graph.items() if mod.split(".")[0] == "armour_core"
+                 for dep in deps if dep.split(".")[0] != "armour_core")
+    assert not bad, "core imports a plugin distribution:\n" + "\n".join(bad)
 
 
 def test_cycle_detector_finds_planted_cycles():

@@ -1,4 +1,4 @@
-"""MSModel: compiled forward/gradients, preprocessing inside, counters, activations, per-example grads."""
+"""MSModel: compiled forward/gradients, preprocessing inside, counters, activations."""
 
 from __future__ import annotations
 
@@ -114,26 +114,3 @@ def test_activations_capture_every_leaf_layer(small):
     assert acts["fc1"].shape == (3, 8) and acts["fc2"].shape == (3, 3)
     np.testing.assert_allclose(acts["relu"], np.maximum(acts["fc1"], 0))
     assert list(model.activations(np.zeros((1, 1, 4, 4), np.float32), layers=("fc2",))) == ["fc2"]
-
-
-def test_per_example_gradients_match_a_loop(ms):
-    from armour_core.builtin.models import LeNet5
-    from armour_core.ms.losses import cross_entropy
-    from armour_core.ms.per_example import per_example_gradients
-
-    ms.set_seed(3)
-    net = LeNet5(input_shape=(1, 8, 8), num_classes=10)
-    params = net.trainable_params()
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, (4, 1, 8, 8)).astype(np.float32)
-    y = rng.integers(0, 10, 4).astype(np.int32)
-    per = per_example_gradients(net, cross_entropy, params)(ms.Tensor(x), ms.Tensor(y))
-
-    def one(xb, yb):
-        return cross_entropy(net(xb), yb).sum()
-
-    g1 = ms.grad(one, grad_position=None, weights=params)
-    for i in range(4):  # brute-force loop: allowed in tests only
-        ref = g1(ms.Tensor(x[i:i + 1]), ms.Tensor(y[i:i + 1]))
-        for p_ex, p_ref in zip(per, ref):
-            np.testing.assert_allclose(p_ex.asnumpy()[i], p_ref.asnumpy(), rtol=1e-5, atol=1e-5)

@@ -32,8 +32,8 @@ with warnings.catch_warnings(record=True) as w:
     light = "mindspore" in sys.modules
     modules = sorted({s.target.split(":")[0] for k in registry.kinds() for s in registry.specs(k)
                       if isinstance(s.target, str)})
-    modules += ["armour_core.ms", "armour_core.wrappers.dp_model", "armour_core.wrappers.suppress_model",
-                "armour_core.wrappers.dp_callbacks"]
+    modules += ["armour_core.ms", "armour_plugins_privacy.dp.model", "armour_plugins_privacy.suppress.model",
+                "armour_plugins_privacy.dp.callbacks"]
     import importlib, importlib.util
     if importlib.util.find_spec("armour_plugins_fuzz"):  # the fuzz engine, when its distribution is installed
         modules.append("armour_plugins_fuzz.fuzzer.fuzzer")

@@ -71,7 +71,7 @@ class Accountant(Algorithm, abc.ABC):
         return type(self)(**attrs.asdict(self.config, recurse=False))
 
     def calibration_stages(self) -> list[tuple["Accountant", float]]:
-        """Fresh accountants that :func:`~armour_core.wrappers.calibration.calibrate_noise` bisects with in
+        """Fresh accountants that :func:`~armour_plugins_privacy.dp.calibration.calibrate_noise` bisects with in
         turn, the last one like this one, each with the relative gap expected between its σ and the previous
         stage's (0.0 for the first). An accountant that is slow at small σ (PLD) starts from a cheaper, looser
         one: the looser σ is the upper end of the next bracket (checked, and widened when it is not)."""

@@ -4,7 +4,7 @@ A suppressor answers one question, ``masks(weights, sparsity)``: for each layer,
 keep) suppressing exactly ``round(s_l * size_l)`` entries, where the per-layer sparsity ``s_l`` is the
 requested one (uniform), a per-layer dict, or an allocation the policy computes from a global budget
 (``_allocate``). The schedule (when to mask, how sparse) belongs to
-:class:`armour_core.wrappers.suppress_model.SuppressCtrl`; the policy only ranks weights.
+:class:`armour_plugins_privacy.suppress.model.SuppressCtrl`; the policy only ranks weights.
 """
 
 from __future__ import annotations

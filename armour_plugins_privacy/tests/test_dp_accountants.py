@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from armour_core import registry
 from armour_core.errors import ConfigError, InvalidInputError, UnknownPluginError
 from armour_core.testing import AccountantContract
-from armour_core.wrappers.calibration import calibrate_noise, epsilon_for
+from armour_plugins_privacy.dp.calibration import calibrate_noise, epsilon_for
 
 
 class TestRdpContract(AccountantContract):

@@ -13,7 +13,7 @@ import dp_accounting
 import pytest
 from dp_accounting import rdp as dp_rdp
 
-from armour_core.wrappers.ledger import LedgerError, PrivacyLedger
+from armour_plugins_privacy.dp.ledger import LedgerError, PrivacyLedger
 
 CHILD = textwrap.dedent("""
     import os, sys
@@ -24,7 +24,7 @@ CHILD = textwrap.dedent("""
     from mindspore import nn
     from mindspore.train.callback import Callback
     from armour_core.builtin.models import MLP
-    from armour_core.wrappers.dp_model import DPModel
+    from armour_plugins_privacy.dp.model import DPModel
 
     class Tell(Callback):
         def on_train_step_end(self, run_context):

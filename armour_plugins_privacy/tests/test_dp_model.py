@@ -17,11 +17,11 @@ import mindspore.dataset as ds  # noqa: E402
 from mindspore import nn  # noqa: E402
 from mindspore.train import LossMonitor  # noqa: E402
 
-from armour_core import DPModel, registry  # noqa: E402
+from armour_core import registry  # noqa: E402
 from armour_core.builtin.models import MLP  # noqa: E402
 from armour_core.errors import ConfigError, InvalidInputError, UnknownPluginError  # noqa: E402
-from armour_core.wrappers.dp_callbacks import PrivacyMonitor  # noqa: E402
-from armour_core.wrappers.dp_model import DPOptimizerClassFactory, ShuffledSamplingWarning  # noqa: E402
+from armour_plugins_privacy.dp.callbacks import PrivacyMonitor  # noqa: E402
+from armour_plugins_privacy.dp.model import DPModel, DPOptimizerClassFactory, ShuffledSamplingWarning  # noqa: E402
 
 N = 128
 

@@ -228,10 +228,10 @@ def test_tensor_inputs(overfit, split):
 
 def test_attacks_near_chance_under_strong_dp(split):
     """A target trained with DP-SGD through DPModel (large noise): the attacks find nothing beyond noise."""
-    pytest.importorskip("armour_core.wrappers.dp_model")
+    pytest.importorskip("armour_plugins_privacy.dp.model")
     from armour_core import registry
     from armour_core.ms.model import MSModel
-    from armour_plugins_privacy.audit import dp_train_fn
+    from armour_plugins_privacy.dp.audit import dp_train_fn
 
     fn = dp_train_fn("mlp", input_shape=(1, 8, 8), num_classes=10, epochs=4, batch_size=32,
                      noise_multiplier=4.0, learning_rate=0.5)

@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from armour_core.api.inference import (membership_metrics, risk_scores, roc_curve, tpr_at_fpr)
 from armour_core.api.model import Classifier
 from armour_core.errors import InvalidInputError
-from armour_plugins_privacy.audit import audit, clopper_pearson, epsilon_lower_bound, make_canaries
+from armour_plugins_privacy.dp.audit import audit, clopper_pearson, epsilon_lower_bound, make_canaries
 from armour_plugins_privacy.inference.shadows import row_keys
 
 

@@ -35,25 +35,13 @@ def _ds(digits, batch=64):
                                   num_parallel_workers=1).batch(batch, drop_remainder=True)
 
 
-@pytest.fixture(params=["pynative", "graph"])
-def mode(request):
-    import mindspore as ms
-
-    import armour_core.ms  # noqa: F401
-
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE if request.param == "graph" else ms.PYNATIVE_MODE)
-    yield request.param
-    ms.set_context(mode=previous)
-
-
 def test_reaches_sparsity_and_checkpoint_loads(mode, digits, tmp_path):
     import mindspore as ms
     from mindspore import nn
     from mindspore.train.callback import CheckpointConfig, ModelCheckpoint
 
     from armour_core.ms.train import accuracy
-    from armour_core.wrappers.suppress_model import SuppressModel
+    from armour_plugins_privacy.suppress.model import SuppressModel
 
     net = _net(digits)
     names = [p.name for p in net.get_parameters()]
@@ -90,7 +78,7 @@ def test_reaches_sparsity_and_checkpoint_loads(mode, digits, tmp_path):
 def test_mindarmour_style_api_and_layerwise(digits):
     from mindspore import nn
 
-    from armour_core.wrappers.suppress_model import MaskLayer, SuppressCtrl, SuppressMasker, SuppressModel
+    from armour_plugins_privacy.suppress.model import MaskLayer, SuppressCtrl, SuppressMasker, SuppressModel
 
     net = _net(digits)
     model = SuppressModel(net, loss_fn=nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
@@ -110,7 +98,7 @@ def test_mindarmour_style_api_and_layerwise(digits):
 
 def test_mindarmour_factory(digits):
     from armour_core.errors import InvalidInputError
-    from armour_core.wrappers.suppress_model import MaskLayer, SuppressCtrl, SuppressPrivacyFactory
+    from armour_plugins_privacy.suppress.model import MaskLayer, SuppressCtrl, SuppressPrivacyFactory
 
     net = _net(digits)
     ctrl = SuppressPrivacyFactory().create(net, [MaskLayer("fc1.weight", min_keep=10)], end_epoch=4,
@@ -122,7 +110,7 @@ def test_mindarmour_factory(digits):
 
 
 def test_schedule_is_cubic():
-    from armour_core.wrappers.suppress_model import SuppressCtrl
+    from armour_plugins_privacy.suppress.model import SuppressCtrl
 
     ctrl = SuppressCtrl(_net_lazy(), start_epoch=2, end_epoch=5, mask_times=4, sparse_end=0.8)
     plan = ctrl.plan(10)
@@ -150,7 +138,7 @@ def _net_lazy():
 ])
 def test_bad_schedules(kwargs, match):
     from armour_core.errors import ArmourError
-    from armour_core.wrappers.suppress_model import SuppressCtrl
+    from armour_plugins_privacy.suppress.model import SuppressCtrl
 
     with pytest.raises(ArmourError, match=match):
         SuppressCtrl(_net_lazy(), **kwargs)
@@ -160,7 +148,7 @@ def test_model_errors(digits):
     from mindspore import nn
 
     from armour_core.errors import InvalidInputError
-    from armour_core.wrappers.suppress_model import SuppressCtrl, SuppressModel
+    from armour_plugins_privacy.suppress.model import SuppressCtrl, SuppressModel
 
     net = _net(digits)
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")

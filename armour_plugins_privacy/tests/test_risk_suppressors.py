@@ -9,7 +9,7 @@ from armour_core import registry
 from armour_core.api.suppressor import mask_sparsity
 from armour_core.errors import InvalidInputError
 from armour_core.testing import SuppressorContract, check
-from armour_plugins_privacy.suppressors import lamp_scores
+from armour_plugins_privacy.suppress.suppressors import lamp_scores
 
 
 class TestMagnitude(SuppressorContract):

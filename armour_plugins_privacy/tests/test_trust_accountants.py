@@ -15,7 +15,7 @@ from scipy.special import log_ndtr
 
 from armour_core import registry
 from armour_core.errors import ArmourError
-from armour_core.wrappers.calibration import calibrate_noise, epsilon_for
+from armour_plugins_privacy.dp.calibration import calibrate_noise, epsilon_for
 
 
 def _eps(kind: str, events, delta: float, **config) -> float:
@@ -87,7 +87,7 @@ def test_calibrate_pld_for_a_loose_target_is_fast_and_tight(monkeypatch):
     """A loose target (ε = 20) means a small σ, where PLD is slow: σ is bracketed with RDP first, then PLD on a
     coarse grid, so the requested grid is evaluated only a few times, next to the answer (the old doubling
     and bisection from σ = 1 evaluated it ~13 times, down to σ = 0.25)."""
-    from armour_plugins_privacy.accountants import PldAccountant
+    from armour_plugins_privacy.dp.accountants import PldAccountant
 
     requested = []
     compose = PldAccountant._compose

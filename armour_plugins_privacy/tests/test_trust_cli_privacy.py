@@ -12,7 +12,9 @@ pytest.importorskip("mindspore")
 
 from armour_core.testing.cli import bad_model_inputs, run, user_files  # noqa: E402
 
-from armour_plugins_privacy import cli_dp, cli_risk  # noqa: E402
+from armour_plugins_privacy.dp import cli as dp_cli  # noqa: E402
+from armour_plugins_privacy.inference import cli as inference_cli  # noqa: E402
+from armour_plugins_privacy.suppress import cli as suppress_cli  # noqa: E402
 
 EXTRA = {"membership": ["--attacks", "loss_threshold", "--max-examples", "6"],
          "train-dp": ["--epochs", "1", "--batch-size", "6", "--noise-multiplier", "1.0", "--plot", ""]}
@@ -55,24 +57,24 @@ def test_train_dp_on_user_network_and_data(files, tmp_path):
     assert rep["steps"] >= 1 and rep["epsilon"] > 0 and rep["model"] == files.net()
 
 
-@pytest.mark.parametrize("command, runner, flags, needles", [
-    ("train-dp", "run", ["--batch-size", "0"], ("--batch-size", "'0'")),
-    ("train-dp", "run", ["--delta", "1.5"], ("--delta",)),
-    ("train-dp", "run", ["--noise-multiplier", "-1"], ("--noise-multiplier",)),
-    ("train-dp", "run", ["--json", "{dir}"], ("--json", "is a directory")),
-    ("train-dp", "run", ["--ledger", "{dir}"], ("--ledger", "is a directory")),
-    ("train-dp", "run", ["--plot", "{file}/eps.png"], ("--plot", "is a file")),
-    ("train-dp", "run", ["--json", "/proc/armour-test/dp.json"], ("--json", "not writable")),
-    ("membership", "run_membership", ["--out", "{file}"], ("--out", "is a file")),
-    ("membership", "run_membership", ["--shadows", "0"], ("--shadows",)),
-    ("suppress", "run_suppress", ["--out", "{file}"], ("--out", "is a file")),
-    ("suppress", "run_suppress", ["--sparse-end", "1.5"], ("--sparse-end",)),
-    ("dp-audit", "run_audit", ["--delta", "0"], ("--delta",)),
-    ("dp-audit", "run_audit", ["--out", "{file}/x"], ("--out", "is a file")),
+@pytest.mark.parametrize("command, module, runner, flags, needles", [
+    ("train-dp", dp_cli, "run", ["--batch-size", "0"], ("--batch-size", "'0'")),
+    ("train-dp", dp_cli, "run", ["--delta", "1.5"], ("--delta",)),
+    ("train-dp", dp_cli, "run", ["--noise-multiplier", "-1"], ("--noise-multiplier",)),
+    ("train-dp", dp_cli, "run", ["--json", "{dir}"], ("--json", "is a directory")),
+    ("train-dp", dp_cli, "run", ["--ledger", "{dir}"], ("--ledger", "is a directory")),
+    ("train-dp", dp_cli, "run", ["--plot", "{file}/eps.png"], ("--plot", "is a file")),
+    ("train-dp", dp_cli, "run", ["--json", "/proc/armour-test/dp.json"], ("--json", "not writable")),
+    ("membership", inference_cli, "run", ["--out", "{file}"], ("--out", "is a file")),
+    ("membership", inference_cli, "run", ["--shadows", "0"], ("--shadows",)),
+    ("suppress", suppress_cli, "run", ["--out", "{file}"], ("--out", "is a file")),
+    ("suppress", suppress_cli, "run", ["--sparse-end", "1.5"], ("--sparse-end",)),
+    ("dp-audit", dp_cli, "run_audit", ["--delta", "0"], ("--delta",)),
+    ("dp-audit", dp_cli, "run_audit", ["--out", "{file}/x"], ("--out", "is a file")),
 ])
-def test_paths_and_numbers_fail_before_any_work(command, runner, flags, needles, tmp_path, monkeypatch):
+def test_paths_and_numbers_fail_before_any_work(command, module, runner, flags, needles, tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(cli_dp if runner == "run" else cli_risk, runner, lambda args: calls.append(args) or 0)
+    monkeypatch.setattr(module, runner, lambda args: calls.append(args) or 0)
     afile = tmp_path / "afile"
     afile.write_text("x")
     flags = [f.format(dir=tmp_path, file=afile) for f in flags]

@@ -9,7 +9,7 @@ import pytest
 
 from armour_core import registry
 from armour_core.errors import InvalidInputError
-from armour_core.wrappers.calibration import calibrate_noise
+from armour_plugins_privacy.dp.calibration import calibrate_noise
 
 @pytest.mark.parametrize("cast", [np.float32, np.float64])
 def test_accountant_takes_numpy_scalars(cast):
@@ -46,7 +46,7 @@ def test_dp_model_takes_numpy_scalars_and_refuses_strings():
     ms = pytest.importorskip("mindspore")
     from mindspore import nn
 
-    from armour_core import DPModel
+    from armour_plugins_privacy.dp.model import DPModel
     from armour_core.builtin.models import MLP
 
     ms.set_seed(0)
@@ -67,7 +67,7 @@ def test_dp_model_takes_numpy_scalars_and_refuses_strings():
 
 def test_privacy_monitor_budget_takes_numpy_scalars_and_refuses_strings():
     pytest.importorskip("mindspore")
-    from armour_core.wrappers.dp_callbacks import PrivacyMonitor
+    from armour_plugins_privacy.dp.callbacks import PrivacyMonitor
 
     assert PrivacyMonitor(budget=np.float32(3.0), delta=np.float32(1e-5), verbose=False).budget == 3.0
     with pytest.raises(InvalidInputError, match="budget.*string"):

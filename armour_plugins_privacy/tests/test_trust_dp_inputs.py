@@ -12,7 +12,7 @@ import armour_core.ms  # noqa: E402,F401
 from mindspore import nn  # noqa: E402
 from mindspore.train.callback import Callback  # noqa: E402
 
-from armour_core import DPModel  # noqa: E402
+from armour_plugins_privacy.dp.model import DPModel  # noqa: E402
 from armour_core.builtin.models import MLP  # noqa: E402
 from armour_core.errors import InvalidInputError  # noqa: E402
 
@@ -165,20 +165,3 @@ def test_chunked_poisson_steps_compile_once(data):
     first_chunked = chunked.index(True)
     assert compiles.per_step[-1] <= 3
     assert compiles.per_step[-1] == compiles.per_step[first_chunked]
-
-
-def test_without_the_privacy_distribution_the_validator_is_named(data, monkeypatch):
-    """DPModel lives in core; its DP validator in armour-plugins-privacy. Missing: a clear error, no step."""
-    import sys
-
-    import armour_plugins_privacy
-
-    from armour_core.errors import PluginLoadError
-
-    x, y = data
-    model = _model()
-    monkeypatch.delattr(armour_plugins_privacy, "validator", raising=False)
-    monkeypatch.setitem(sys.modules, "armour_plugins_privacy.validator", None)
-    with pytest.raises(PluginLoadError, match="pip install armour-plugins-privacy"):
-        model.train(1, (x, y))
-    assert model.steps_taken == 0

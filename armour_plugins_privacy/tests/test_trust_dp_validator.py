@@ -14,10 +14,10 @@ ms = pytest.importorskip("mindspore")
 import armour_core.ms  # noqa: E402,F401
 from mindspore import nn, ops  # noqa: E402
 
-from armour_core import DPModel  # noqa: E402
+from armour_plugins_privacy.dp.model import DPModel  # noqa: E402
 from armour_core.errors import InvalidInputError  # noqa: E402
-from armour_core.ms.per_example import make_clipper  # noqa: E402
-from armour_plugins_privacy import validator  # noqa: E402
+from armour_plugins_privacy.dp.per_example import make_clipper  # noqa: E402
+from armour_plugins_privacy.dp import validator  # noqa: E402
 
 B = 6
 CLIP = 0.01  # small: every example is clipped, so each clipped gradient has norm exactly C and 2C is tight

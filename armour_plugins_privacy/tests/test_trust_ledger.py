@@ -21,7 +21,7 @@ import textwrap
 
 import pytest
 
-from armour_core.wrappers.ledger import CHECKPOINT_KEY, KEY_ENV, LedgerError, LedgerHead, PrivacyLedger
+from armour_plugins_privacy.dp.ledger import CHECKPOINT_KEY, KEY_ENV, LedgerError, LedgerHead, PrivacyLedger
 
 SIGMA, Q, DELTA = 1.1, 0.1, 1e-5
 
@@ -155,7 +155,7 @@ def test_damaged_last_record_is_never_dropped_and_repair_is_deliberate_and_recor
 
 
 def test_ledger_command_verifies_and_repairs_only_on_request(tmp_path, capsys):
-    from armour_core.wrappers.ledger import _main
+    from armour_plugins_privacy.dp.ledger import _main
 
     path = tmp_path / "l.ledger"
     head = _write(path, steps=3)
@@ -168,6 +168,21 @@ def test_ledger_command_verifies_and_repairs_only_on_request(tmp_path, capsys):
     assert _main(["repair", str(path)]) == 0
     assert "removed line 6 (8 bytes" in capsys.readouterr().out
     assert _main(["verify", str(path)]) == 0 and PrivacyLedger.read(path).num_steps == 3
+
+
+def test_ledger_command_runs_from_its_documented_module(tmp_path):
+    """``python -m armour_plugins_privacy.dp.ledger verify`` (docs/dp.md), without importing MindSpore."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "l.ledger"
+    head = _write(path, steps=2)
+    code = ("import runpy, sys\nsys.argv = ['ledger', 'verify', sys.argv[1]]\n"
+            "try:\n    runpy.run_module('armour_plugins_privacy.dp.ledger', run_name='__main__')\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            "assert 'mindspore' not in sys.modules\n")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
+    assert f"2 steps, head {head.encode()}" in out
 
 
 def test_edited_middle_record_breaks_the_chain(tmp_path):
@@ -207,7 +222,7 @@ def test_ledger_swapped_from_another_run_after_more_steps(tmp_path):
 
 WRITER = textwrap.dedent("""
     import sys, time
-    from armour_core.wrappers.ledger import LedgerError, PrivacyLedger
+    from armour_plugins_privacy.dp.ledger import LedgerError, PrivacyLedger
     led = PrivacyLedger(sys.argv[1], header={"delta": 1e-5})
     try:
         led.begin_session()
@@ -263,7 +278,7 @@ def test_a_reader_waits_for_a_record_in_flight_instead_of_calling_it_damaged(tmp
     _write(path, steps=2)
     writer = PrivacyLedger(path)
     writer.begin_session()  # holds the writer's lock from here on
-    from armour_core.wrappers.ledger import _encode
+    from armour_plugins_privacy.dp.ledger import _encode
 
     line, _ = _encode(
         {"type": "step", "step": 2, "sigma": SIGMA, "q": Q, "sampling": "poisson", "epoch": 1,
@@ -284,7 +299,7 @@ def test_a_writer_whose_file_changed_since_it_opened_refuses(tmp_path):
 
 
 def test_mac_catches_a_deliberate_edit_with_a_recomputed_chain(tmp_path, monkeypatch):
-    from armour_core.wrappers import ledger as L
+    from armour_plugins_privacy.dp import ledger as L
 
     path = tmp_path / "l.ledger"
     monkeypatch.setenv(KEY_ENV, "s3cret")
@@ -319,7 +334,7 @@ def _dp_model(ledger, **kw):
     from mindspore import nn
 
     from armour_core.builtin.models import MLP
-    from armour_core.wrappers.dp_model import DPModel
+    from armour_plugins_privacy.dp.model import DPModel
 
     ms.set_seed(0)
     net = MLP(input_shape=(1, 8, 8), hidden=8)
@@ -358,8 +373,8 @@ def _ledger_copy(dp_run, path, drop_last: int = 0):
 
 
 def test_dpmodel_checkpoints_carry_the_head_and_resume_checks_it(dp_run, tmp_path):
-    from armour_core.ms.checkpoint import read_ledger_head, save_checkpoint_atomic
-    from armour_core.wrappers.ledger import verify_ledger
+    from armour_core.ms.checkpoint import save_checkpoint_atomic
+    from armour_plugins_privacy.dp.ledger import read_ledger_head, verify_ledger
 
     model, own = dp_run["model"], dp_run["own"]
     assert model.steps_taken == 4
@@ -479,13 +494,13 @@ def test_resumed_train_dp_calibrates_against_the_remaining_budget_or_refuses(tmp
     assert first["epsilon"] <= 1.0
     code, err, second = _train_dp(tmp_path, 2.0, capsys, "--save-checkpoint", str(tmp_path / "dp.ckpt"))
     assert code == 0, err
-    from armour_core.wrappers.ledger import verify_ledger
+    from armour_plugins_privacy.dp.ledger import verify_ledger
 
     ledger = verify_ledger(tmp_path / "run.ledger", checkpoint=tmp_path / "dp.ckpt")  # the saved weights' head
     assert ledger.num_steps == 2 * first["steps"] == second["steps"]
     assert second["epsilon"] == pytest.approx(ledger.epsilon(DELTA, "rdp"), rel=1e-12)
     assert 1.9 < second["epsilon"] <= 2.0  # the whole run meets the target, and uses most of it
-    from armour_core.wrappers.calibration import calibrate_noise
+    from armour_plugins_privacy.dp.calibration import calibrate_noise
 
     alone = calibrate_noise(2.0, DELTA, first["sampling_rate"], first["steps"], accountant="rdp")
     assert second["noise_multiplier"] > alone  # calibrated for what remained, not for a fresh run of 2.0

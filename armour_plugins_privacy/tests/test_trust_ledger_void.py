@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from armour_core.errors import InvalidInputError
-from armour_core.wrappers.ledger import KEY_ENV, LedgerError, PrivacyLedger, _main
+from armour_plugins_privacy.dp.ledger import KEY_ENV, LedgerError, PrivacyLedger, _main
 
 SIGMA, Q, DELTA = 1.1, 0.1, 1e-5
 
@@ -109,7 +109,7 @@ def test_only_the_writers_own_last_step_can_be_voided_once(tmp_path):
 
 
 def test_a_forged_void_of_a_non_last_step_is_refused_by_readers(tmp_path):
-    from armour_core.wrappers.ledger import _encode
+    from armour_plugins_privacy.dp.ledger import _encode
 
     path = tmp_path / "run.ledger"
     _charge(path, 2).close()
@@ -154,7 +154,7 @@ def _dp_model(ledger):
     from mindspore import nn
 
     from armour_core.builtin.models import MLP
-    from armour_core.wrappers.dp_model import DPModel
+    from armour_plugins_privacy.dp.model import DPModel
 
     ms.set_seed(0)
     net = MLP(input_shape=(1, 8, 8), hidden=8)
@@ -186,7 +186,7 @@ def _fail_on_call(k, real):
 def failed_before_graph(tmp_path_factory):
     """Batch assembly raises on step K: the charge is written, no graph of the step was launched."""
     pytest.importorskip("mindspore")
-    import armour_core.wrappers.dp_model as dpm
+    import armour_plugins_privacy.dp.model as dpm
 
     root = tmp_path_factory.mktemp("void")
     model, net = _dp_model(root / "run.ledger")
@@ -212,7 +212,7 @@ def test_failure_before_the_step_graph_is_voided(failed_before_graph):
 
 
 def test_checkpoint_head_after_a_void_still_detects_truncation(failed_before_graph):
-    from armour_core.wrappers.ledger import verify_ledger
+    from armour_plugins_privacy.dp.ledger import verify_ledger
 
     model, path, root = failed_before_graph["model"], failed_before_graph["ledger"], failed_before_graph["root"]
     ckpt = model.save_checkpoint(root / "after_void.ckpt")

@@ -38,6 +38,15 @@ def _verdict(auc: float, tpr1: float) -> str:
     return "pass"
 
 
+def precheck(options: dict[str, Any]) -> None:
+    """``armour audit --ledger``: verify the ledger (read-only, against ``--checkpoint`` when given) before any
+    model is loaded, so a damaged, truncated or foreign ledger is refused before any computation."""
+    if options.get("ledger"):
+        from .dp.ledger import verify_ledger
+
+        verify_ledger(options["ledger"], checkpoint=options.get("checkpoint"))
+
+
 def privacy_section(ctx: AuditContext) -> SectionResult:
     from armour_core.api.inference import MembershipInference, plot_rocs
 
@@ -88,7 +97,7 @@ def privacy_section(ctx: AuditContext) -> SectionResult:
                                "worst_auc": worst.auc, "max_tpr_at_1pct_fpr": tpr1,
                                "risk_member": reports[0][1].risk_member.tolist()}
     if ctx.ledger:
-        from armour_core.wrappers.ledger import verify_ledger
+        from .dp.ledger import verify_ledger
 
         ckpt = ctx.ledger_checkpoint
         ledger = verify_ledger(ctx.ledger, checkpoint=ckpt)  # read-only; a bad or foreign ledger raises

@@ -1,11 +1,14 @@
-"""Registration hooks (light: records only; implementations are imported on use)."""
+"""Registration hooks (light: records only; implementations are imported on use). Each family — ``dp``,
+``suppress``, ``inference`` — holds its records beside its algorithms."""
 
 from __future__ import annotations
 
 from armour_core.plugins import hookimpl
 from armour_core.specs import AuditSectionSpec
 
-from .records import dp, risk
+from .dp import records as dp
+from .inference import records as inference
+from .suppress import records as suppress
 
 
 @hookimpl
@@ -25,21 +28,23 @@ def armour_accountants():
 
 @hookimpl
 def armour_suppressors():
-    yield from risk.suppressors()
+    yield from suppress.suppressors()
 
 
 @hookimpl
 def armour_inference_attacks():
-    yield from risk.inference_attacks()
+    yield from inference.inference_attacks()
 
 
 @hookimpl
 def armour_cli_commands():
     yield from dp.commands()
-    yield from risk.commands()
+    yield from suppress.commands()
+    yield from inference.commands()
 
 
 @hookimpl
 def armour_audit_sections():
     yield AuditSectionSpec(name="privacy", title="Privacy risk",
-                           target="armour_plugins_privacy.audit_section:privacy_section", order=30)
+                           target="armour_plugins_privacy.audit_section:privacy_section", order=30,
+                           precheck="armour_plugins_privacy.audit_section:precheck")

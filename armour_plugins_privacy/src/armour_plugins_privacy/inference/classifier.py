@@ -17,7 +17,7 @@ import numpy as np
 from armour_core.api.inference import MembershipInference, log_softmax, true_class_loss
 from armour_core.errors import ConfigError
 
-from ..risk_configs import ClassifierConfig
+from .configs import ClassifierConfig
 
 #: default grids (searched with ``cv``-fold cross-validation)
 DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {

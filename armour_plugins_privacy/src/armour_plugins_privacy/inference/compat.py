@@ -15,7 +15,7 @@ import numpy as np
 from armour_core import registry
 from armour_core.errors import ConfigError, InvalidInputError
 
-from ..risk_configs import CLASSIFIER_METHODS
+from .configs import CLASSIFIER_METHODS
 
 _METRICS = ("precision", "accuracy", "recall")
 

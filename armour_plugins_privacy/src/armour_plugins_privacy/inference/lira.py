@@ -22,7 +22,7 @@ from armour_core.api.inference import MembershipInference, logit_confidence
 from armour_core.errors import ConfigError, InvalidInputError
 from armour_core.progress import Progress
 
-from ..risk_configs import LiRAConfig
+from .configs import LiRAConfig
 from .shadows import logits_of, row_keys, train_shadow
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from armour_core.api.inference import MembershipInference, log_softmax, true_class_loss
 
-from ..risk_configs import EntropyConfig, LossThresholdConfig
+from .configs import EntropyConfig, LossThresholdConfig
 
 
 def _best_threshold(sm: np.ndarray, sn: np.ndarray) -> float:

@@ -2,7 +2,7 @@
 
 Three ways to get the clipped gradient sum ``Σ_i clip(∇ℓ_i)``, all vectorised over the batch:
 
-* ``ghost`` (:mod:`armour_core.ms.ghost`): book-keeping clipping for chains of Dense/Conv2d layers — per
+* ``ghost`` (:mod:`armour_plugins_privacy.dp.ghost`): book-keeping clipping for chains of Dense/Conv2d layers — per
   example norms from activations and output gradients, no per-example gradient of dense layers;
 * ``vmap``: ``mindspore.vmap`` of the single-example gradient, the general path for any network;
 * ``micro_batch``: MindArmour's scheme — the batch is split into ``k`` micro-batches whose *mean*
@@ -29,7 +29,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from ..errors import InvalidInputError
+from armour_core.errors import InvalidInputError
 from . import ghost
 from .ghost import clip_factors, row_sq  # defined beside ghost clipping (which per_example builds on)
 

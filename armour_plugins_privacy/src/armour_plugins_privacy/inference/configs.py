@@ -1,4 +1,4 @@
-"""Hyperparameters of the membership-inference attacks and suppressors (light: attrs only).
+"""Hyperparameters of the membership-inference attacks (light: attrs only).
 
 Configs are frozen and keyword-only; invalid values raise when the algorithm is created, naming the field.
 """

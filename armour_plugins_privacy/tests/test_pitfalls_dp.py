@@ -41,7 +41,7 @@ def _net(seed=0):
 def _model(net, **kw):
     from mindspore import nn
 
-    from armour_core.wrappers.dp_model import DPModel
+    from armour_plugins_privacy.dp.model import DPModel
 
     kw.setdefault("noise_multiplier", SIGMA)
     kw.setdefault("clip_norm", CLIP)
@@ -75,7 +75,7 @@ def default_run(tmp_path_factory):
     """Two epochs of default DP-SGD (RDP accounting keeps the many ε read-outs cheap; PLD is compared once
     below) with two monitors reporting at different intervals. The global NumPy state is seeded to 123 first:
     it must not matter."""
-    from armour_core.wrappers.dp_callbacks import PrivacyMonitor
+    from armour_plugins_privacy.dp.callbacks import PrivacyMonitor
 
     np.random.seed(123)
     ledger = tmp_path_factory.mktemp("dp") / "run.ledger"
@@ -114,7 +114,7 @@ def test_micro_batch_sensitivity_is_followed_by_the_accountant():
     Fixed batches of 32: 32 micro-batches hold one example each (sensitivity C, σ accounted as given); 4
     micro-batches of 8 clip mean gradients, one example moves a clipped mean by up to 2C, so σ/2 is
     accounted and ε is larger."""
-    from armour_core.wrappers.dp_model import ShuffledSamplingWarning
+    from armour_plugins_privacy.dp.model import ShuffledSamplingWarning
 
     x, y = _data()
     x, y = x[:64], y[:64]
@@ -136,7 +136,7 @@ def test_epsilon_is_tight_and_matches_dp_accounting(default_run):
 
     PLD is the default accountant; the run's PLD ε equals dp-accounting's PLD ε for the same composition of
     Poisson-subsampled Gaussian steps, its RDP ε equals dp-accounting's RDP, and PLD is the tighter."""
-    from armour_core.wrappers.dp_model import DPModel
+    from armour_plugins_privacy.dp.model import DPModel
     import inspect
 
     assert inspect.signature(DPModel).parameters["accountant"].default == "pld"
@@ -166,7 +166,7 @@ def test_epsilon_does_not_depend_on_the_print_interval(default_run):
 def test_zcdp_accounting_includes_subsampling():
     """Pitfall: "zCDP accounting includes subsampling (MindArmour's ignores it: ε ≈ 250)." With q = 0.01 the
     zCDP ε is close to RDP's (never below it) and far below the ε of the same steps without subsampling."""
-    from armour_core.wrappers.calibration import epsilon_for
+    from armour_plugins_privacy.dp.calibration import epsilon_for
 
     kw = dict(delta=DELTA, steps=1000)
     z = epsilon_for(1.1, sampling_rate=0.01, accountant="zcdp", **kw)
@@ -266,8 +266,8 @@ def test_epsilon_is_readable_recorded_and_a_budget_stops_training(default_run):
 
     The ledger file alone gives back the model's ε; continuing with a budget stops at the last step whose ε
     stays within it."""
-    from armour_core.wrappers.dp_callbacks import PrivacyMonitor
-    from armour_core.wrappers.ledger import PrivacyLedger
+    from armour_plugins_privacy.dp.callbacks import PrivacyMonitor
+    from armour_plugins_privacy.dp.ledger import PrivacyLedger
 
     model = default_run["model"]
     eps = model.epsilon()

@@ -35,7 +35,7 @@ from armour_core.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
-FIX = "armour_plugins_privacy.validator.fix(network) (GroupNorm in its place)"
+FIX = "armour_plugins_privacy.dp.validator.fix(network) (GroupNorm in its place)"
 
 
 @attrs.frozen

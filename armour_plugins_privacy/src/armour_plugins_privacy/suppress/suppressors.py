@@ -1,7 +1,7 @@
 """Suppress-privacy policies (kind ``suppressor``): which weights a suppress step zeroes.
 
 * ``magnitude``: MindArmour's policy, the smallest |w| of each layer (Zhu & Gupta's gradual magnitude
-  pruning, whose cubic schedule :class:`~armour_core.wrappers.suppress_model.SuppressCtrl` applies).
+  pruning, whose cubic schedule :class:`~armour_plugins_privacy.suppress.model.SuppressCtrl` applies).
 * ``random``: a seeded random subset; each layer's ranking is fixed for the whole run, so masks are nested
   as sparsity grows (a suppressed weight never comes back) — the control to compare magnitude against.
 * ``layerwise``: LAMP (Lee et al., ICLR 2021, "Layer-adaptive sparsity for the magnitude-based pruning"):

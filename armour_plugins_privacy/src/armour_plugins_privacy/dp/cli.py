@@ -1,4 +1,5 @@
-"""``armour train-dp``: train the default CNN with DP-SGD, print ε over steps and accuracy, plot ε vs steps."""
+"""``armour train-dp`` (train the default CNN with DP-SGD, print ε over steps and accuracy, plot ε vs steps) and
+``armour dp-audit`` (an empirical lower bound on ε from canaries, next to the accountant's)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from armour_core.cli_args import (nonnegative_int, optional_output_file, output_file, positive_float, positive_int,
-                                  probability)
+from armour_core.cli_args import (nonnegative_int, optional_output_file, output_dir, output_file, positive_float,
+                                  positive_int, probability)
+from armour_core.errors import InvalidInputError
 
 
 def register(subparsers) -> None:
@@ -17,12 +19,12 @@ def register(subparsers) -> None:
         description="Train a network from the registry on an embedded dataset with DP-SGD (Poisson sampling, "
                     "per-example clipping, Gaussian noise), print epsilon per epoch and the test accuracy, and "
                     "save a plot of epsilon against steps.")
-    p.add_argument("--model", default="lenet5", help="model from the registry (default: lenet5)")
-    p.add_argument("--dataset", default="digits", help="dataset from the registry (default: digits)")
-    p.add_argument("--network", help="your network instead: 'package.module:factory' or 'file.py:factory' "
-                                     "returning an nn.Cell (with --data)")
-    p.add_argument("--checkpoint", help="weights to start --network from (a MindSpore .ckpt; default: as built)")
-    p.add_argument("--data", help="your data: an .npz with x_train, y_train, x_test, y_test (or x and y)")
+    from armour_core.loading import add_model_arguments
+
+    add_model_arguments(p, limit=False,
+                        checkpoint_help="weights to start --network from (a MindSpore .ckpt; default: as built)",
+                        data_help="your data: an .npz with x_train, y_train, x_test, y_test (or x and y), "
+                                  "floats within --bounds")
     p.add_argument("--epochs", type=positive_int, default=15)
     p.add_argument("--batch-size", type=positive_int, default=256, help="expected (Poisson) batch size")
     p.add_argument("--target-epsilon", type=positive_float, default=3.0,
@@ -85,16 +87,13 @@ def _data_and_network(args: argparse.Namespace):
     """(dataset record, untrained or --checkpoint network, label): the embedded default, or the user's
     network and data through the shared loader (same checks and errors as every other command)."""
     from armour_core import loading, registry
-    from armour_core.errors import InvalidInputError
 
     if args.network or args.data or args.checkpoint:
         if not (args.network and args.data):
             raise InvalidInputError("--network and --data: give both to train your own network (--checkpoint "
                                     "optionally starts it from trained weights)")
-        data = loading.load_data(args.data)
-        model = loading.user_model(args.network, args.checkpoint,
-                                   {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test,
-                                    "y_test": data.y_test}, bounds=data.bounds)
+        data = loading.load_data(args.data, bounds=tuple(args.bounds))
+        model = loading.user_model(args.network, args.checkpoint, loading.split_arrays(data), bounds=data.bounds)
         return data, model.network, f"{args.network} on {data.name}"
     data = registry.create("dataset", args.dataset)
     net = registry.create("model", args.model, input_shape=data.input_shape, num_classes=data.num_classes)
@@ -105,8 +104,7 @@ def _check_resumed_weights(checkpoint: str, ledger_path: str | None, ledger) -> 
     """Weights that DPModel trained carry the head of their ledger: continuing from them needs that ledger,
     complete (otherwise ε would leave out the steps already in the weights). Weights without a head (not
     trained by DPModel) start a run like any initialisation."""
-    from armour_core.ms.checkpoint import read_ledger_head
-    from armour_core.wrappers.ledger import LedgerError
+    from .ledger import LedgerError, read_ledger_head
 
     head = read_ledger_head(checkpoint)
     if head is None:
@@ -123,11 +121,12 @@ def run(args: argparse.Namespace) -> int:
     from mindspore import nn
 
     import armour_core.ms  # noqa: F401  (runtime settings)
-    from armour_core.errors import BudgetExceededError, InvalidInputError
+    from armour_core.errors import BudgetExceededError
     from armour_core.ms.train import accuracy
-    from armour_core.wrappers.calibration import calibrate_noise
-    from armour_core.wrappers.dp_callbacks import PrivacyMonitor
-    from armour_core.wrappers.dp_model import DPModel
+
+    from .calibration import calibrate_noise
+    from .callbacks import PrivacyMonitor
+    from .model import DPModel
 
     ms.set_seed(args.seed)
     data, net, name = _data_and_network(args)
@@ -139,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     steps = args.epochs * max(1, round(1 / q))
     spent, resumed, previous = [], "", None
     if args.ledger and Path(args.ledger).exists():  # a resumed run: its earlier steps count against the target
-        from armour_core.wrappers.ledger import PrivacyLedger
+        from .ledger import PrivacyLedger
 
         previous = PrivacyLedger.read(args.ledger)  # read-only; a damaged or foreign ledger stops here
         previous.check_compatible(delta=args.delta, sampling="poisson")
@@ -194,4 +193,71 @@ def run(args: argparse.Namespace) -> int:
             "accountant": args.accountant, "test_accuracy": acc, "method": model.clipper.method,
             "epsilon_curve": {"steps": steps_curve, "epsilon": eps_curve}, "history": model.history}, indent=2))
     sys.stdout.flush()
+    return 0
+
+
+def register_audit(subparsers) -> None:
+    p = subparsers.add_parser("dp-audit", aliases=["dp_audit"],
+                              help="empirical DP audit: lower bound on epsilon from canaries",
+                              description="Train the embedded network several times with random subsets of "
+                                          "mislabelled canaries, test canary membership, and print a "
+                                          "Clopper-Pearson lower bound on epsilon next to the accountant's.")
+    p.add_argument("--model", default="mlp")
+    p.add_argument("--dataset", default="digits")
+    p.add_argument("--train-size", type=positive_int, default=400, help="training examples per run (default 400)")
+    p.add_argument("--canaries", type=positive_int, default=64)
+    p.add_argument("--canary-kind", choices=("mislabel", "clean"), default="mislabel")
+    p.add_argument("--runs", type=positive_int, default=6, help="training runs (each inserts each canary w.p. 1/2)")
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--learning-rate", type=positive_float, help="default 1e-3 (Adam) or 0.5 (DP-SGD)")
+    p.add_argument("--dp", action="store_true", help="train with armour's DPModel (DP-SGD)")
+    p.add_argument("--noise-multiplier", type=positive_float, default=1.0)
+    p.add_argument("--clip-norm", type=positive_float, default=1.0)
+    p.add_argument("--delta", type=probability, default=1e-5)
+    p.add_argument("--alpha", type=probability, default=0.05, help="1 - confidence of the bound (default 0.05)")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--out", default="armour-report", type=output_dir)
+    p.set_defaults(func=run_audit)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from armour_core import registry, report
+    from armour_core.api.inference import plot_rocs
+
+    from .audit import audit, classifier_train_fn, dp_train_fn
+
+    data = registry.create("dataset", args.dataset)
+    if not 1 <= args.train_size <= len(data.x_train):
+        raise InvalidInputError(f"--train-size: expected 1..{len(data.x_train)}, got {args.train_size}")
+    common = dict(input_shape=data.input_shape, num_classes=data.num_classes, epochs=args.epochs,
+                  batch_size=args.batch_size)
+    if args.dp:
+        fn = dp_train_fn(args.model, **common, learning_rate=args.learning_rate or 0.5,
+                         noise_multiplier=args.noise_multiplier, clip_norm=args.clip_norm, delta=args.delta)
+        how = f"DP-SGD (noise multiplier {args.noise_multiplier}, clip {args.clip_norm})"
+    else:
+        fn = classifier_train_fn(args.model, **common, learning_rate=args.learning_rate or 1e-3)
+        how = "non-private training"
+    res = audit(fn, data.x_train[:args.train_size], data.y_train[:args.train_size], canaries=args.canaries,
+                canary_kind=args.canary_kind, canary_pool=(data.x_test, data.y_test),
+                num_classes=data.num_classes, runs=args.runs, delta=args.delta, alpha=args.alpha, seed=args.seed,
+                progress=None)
+    print(f"{args.model} on {args.dataset}, {how}, {args.runs} runs x {args.canaries} canaries "
+          f"({res.seconds:.1f} s)")
+    print("  " + res.describe())
+    acc = "n/a" if res.accountant_epsilon is None else f"{res.accountant_epsilon:.3f}"
+    rows = [("empirical lower bound on epsilon", f"{res.epsilon_lower:.3f}"),
+            ("accountant epsilon", acc), ("confidence", f"{res.confidence:.0%}"), ("delta", f"{res.delta:g}"),
+            ("evaluation trials", res.trials), ("threshold FPR / FNR", f"{res.fpr:.3f} / {res.fnr:.3f}"),
+            ("Clopper-Pearson upper FPR / FNR", f"{res.fpr_upper:.3f} / {res.fnr_upper:.3f}"),
+            ("canary attack AUC", f"{res.membership.auc:.3f}")]
+    body = "\n".join([f"<p>{report.esc(args.model)} on {report.esc(args.dataset)}, {report.esc(how)}.</p>",
+                      report.table(("quantity", "value"), rows),
+                      report.img(report.figure_uri(plot_rocs([res.membership]).figure),
+                                 "canary membership ROC (log-log)")])
+    html_path, json_path = report.write(args.out, "audit", report.page(
+        "armour empirical DP audit", [report.Section("audit", "Empirical DP audit", body)]),
+        {"setting": how, **res.summary()})
+    print(f"report: {html_path} and {json_path}")
     return 0

@@ -51,7 +51,7 @@ def suppress_experiment(*, model: str = "mlp", dataset: str = "digits", suppress
     import armour_core.ms  # noqa: F401
     from armour_core import registry
     from armour_core.errors import InvalidInputError
-    from armour_core.wrappers.suppress_model import SuppressModel
+    from .model import SuppressModel
 
     if mode not in ("pynative", "graph"):
         raise InvalidInputError(f"mode: expected 'pynative' or 'graph', got {mode!r}")

@@ -266,7 +266,7 @@ def dp_train_fn(model: str = "mlp", *, input_shape: tuple[int, ...], num_classes
     by default); each run returns the model and the accountant's ε at ``delta``. ``dp_kwargs`` go to
     ``DPModel`` (``accountant``, ``method``, ``per_layer``...)."""
     try:
-        from armour_core.wrappers.dp_model import DPModel
+        from .model import DPModel
     except ImportError as exc:
         raise InvalidInputError(f"dp_train_fn: armour's DPModel is not available ({exc}); audit a generic "
                                 "train_fn instead") from None

@@ -4,7 +4,7 @@
 dataset size), true per-example clipping (ghost clipping where the network allows it, ``vmap`` otherwise;
 MindArmour's micro-batches only on request), Gaussian noise from a ``noise`` plugin scaled to the current
 clip norm from a ``clip`` plugin, and the optimizer update — per-example gradients, clipping, noise and
-update in one compiled graph. Every step is written ahead to a :class:`~armour_core.wrappers.ledger.PrivacyLedger`
+update in one compiled graph. Every step is written ahead to a :class:`~armour_plugins_privacy.dp.ledger.PrivacyLedger`
 and ``model.epsilon()`` recomputes ε from it with the ``accountant`` plugin.
 
 Runs on CPU as well as accelerators.
@@ -22,19 +22,21 @@ import numpy as np
 from mindspore import nn, ops
 from mindspore.train import Model
 
-from .. import ms as _runtime  # noqa: F401  (CPU runtime settings)
-from .. import registry
-from ..api.accountant import Accountant, check_delta
-from ..api.arrays import check_inputs, check_labels
-from ..api.clip import ClipMechanism
-from ..api.noise import NoiseMechanism
-from ..api.validators import check_positive
-from ..errors import ConfigError, InvalidInputError, PluginLoadError
-from ..ms.per_example import make_clipper
-from ..ms.runtime import first_layer_expectation, inference_mode
-from ..progress import Progress
+from armour_core import ms as _runtime  # noqa: F401  (CPU runtime settings)
+from armour_core import registry
+from armour_core.api.accountant import Accountant, check_delta
+from armour_core.api.arrays import check_inputs, check_labels
+from armour_core.api.clip import ClipMechanism
+from armour_core.api.noise import NoiseMechanism
+from armour_core.api.validators import check_positive
+from armour_core.errors import ConfigError, InvalidInputError
+from armour_core.ms.runtime import first_layer_expectation, inference_mode
+from armour_core.progress import Progress
+
+from . import validator
 from .calibration import resolve_accountant
 from .ledger import PrivacyLedger
+from .per_example import make_clipper
 from .sampling import PoissonSampler, ShuffleSampler, default_physical_batch, pad_chunks
 
 
@@ -245,9 +247,9 @@ class DPModel(Model):
 
     # ------------------------------------------------------------------ checkpoints and the ledger head
     def save_checkpoint(self, path: Any) -> Any:
-        """Save the network atomically with the ledger's head (:data:`~armour_core.wrappers.ledger.CHECKPOINT_KEY`)
+        """Save the network atomically with the ledger's head (:data:`~armour_plugins_privacy.dp.ledger.CHECKPOINT_KEY`)
         after syncing the ledger, so the checkpoint later shows whether a ledger is this run's and complete."""
-        from ..ms.checkpoint import save_checkpoint_atomic
+        from armour_core.ms.checkpoint import save_checkpoint_atomic
         from .ledger import CHECKPOINT_KEY
 
         self.ledger.sync()
@@ -257,9 +259,8 @@ class DPModel(Model):
     def load_checkpoint(self, path: Any) -> None:
         """Resume from a checkpoint: first check that this model's ledger reaches the head stamped into it
         (not truncated, not another run's; a checkpoint without a head is refused), then load the weights."""
-        from ..loading import load_checkpoint
-        from ..ms.checkpoint import read_ledger_head
-        from .ledger import CHECKPOINT_KEY, LedgerError
+        from armour_core.loading import load_checkpoint
+        from .ledger import CHECKPOINT_KEY, LedgerError, read_ledger_head
 
         head = read_ledger_head(path)
         if head is None:
@@ -285,7 +286,7 @@ class DPModel(Model):
         (returns the labels as int32), the DP validator, and the compiled step (built and dry-run once per
         physical batch shape)."""
         y = self._check_data(x, y)
-        _dp_validator().check(self._dp_network, x[:2])
+        validator.check(self._dp_network, x[:2])
         if not self._compiled or self._compiled.get("physical") != physical:
             self._build(x, y, physical)
             self._dry_run(x, y, physical)
@@ -563,16 +564,6 @@ def _checkpoint_savers(callbacks: Any) -> list:
 
     items = callbacks if isinstance(callbacks, (list, tuple)) else [] if callbacks is None else [callbacks]
     return [cb for cb in items if isinstance(cb, ModelCheckpoint)]
-
-
-def _dp_validator():
-    """The DP validator of the privacy distribution (imported when first needed: DPModel lives in core)."""
-    try:
-        from armour_plugins_privacy import validator
-    except ImportError:
-        raise PluginLoadError("DPModel needs armour-plugins-privacy (its DP validator, noise, clipping and "
-                              "accountants): pip install armour-plugins-privacy") from None
-    return validator
 
 
 def _plugin_name(kind: str, obj: Any) -> str:

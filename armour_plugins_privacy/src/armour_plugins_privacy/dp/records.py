@@ -1,11 +1,12 @@
-"""Records of the differential-privacy mechanisms: noise, clipping, accountants, and ``armour train-dp``."""
+"""Records of the differential-privacy mechanisms: noise, clipping, accountants, ``armour train-dp`` and
+``armour dp-audit``."""
 
 from __future__ import annotations
 
-from armour_core.specs import CommandSpec, NoiseSpec, PluginSpec
+from armour_core.specs import CommandSpec, NoiseSpec, PluginSpec, requirement
 
-_PKG = "armour_plugins_privacy"
-_DP_ACCOUNTING = ("dp-accounting>=0.6",)  # as the pyproject: 0.4 pairs badly with new attrs
+_PKG = "armour_plugins_privacy.dp"
+_DP_ACCOUNTING = (requirement("armour-plugins-privacy", "dp-accounting"),)  # the pyproject states the version
 
 
 def noise_mechanisms():
@@ -43,5 +44,7 @@ def accountants():
 
 def commands():
     """CLI subcommands (CommandSpec records)."""
-    yield CommandSpec(name="train-dp", target=f"{_PKG}.cli_dp:register",
+    yield CommandSpec(name="train-dp", target=f"{_PKG}.cli:register",
                       summary="Train the default CNN with DP-SGD; print and plot epsilon over steps")
+    yield CommandSpec(name="dp-audit", target=f"{_PKG}.cli:register_audit",
+                      summary="empirical DP audit: canaries, membership scores, lower bound on epsilon")

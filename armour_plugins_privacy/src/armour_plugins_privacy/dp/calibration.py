@@ -7,14 +7,14 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from ..api.accountant import Accountant, AccountantEvent, check_delta
-from ..api.validators import check_int, check_positive, check_probability
-from ..errors import BudgetExceededError, InvalidInputError
+from armour_core.api.accountant import Accountant, AccountantEvent, check_delta
+from armour_core.api.validators import check_int, check_positive, check_probability
+from armour_core.errors import BudgetExceededError, InvalidInputError
 
 
 def resolve_accountant(accountant: Any) -> Accountant:
     """An accountant instance from an instance (a fresh copy is used), a registry name or ``(name, config)``."""
-    from .. import registry
+    from armour_core import registry
 
     if isinstance(accountant, Accountant):
         return accountant.fresh()

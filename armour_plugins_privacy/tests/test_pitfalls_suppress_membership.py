@@ -12,18 +12,6 @@ from armour_core.testing import requires_mindspore
 pytestmark = requires_mindspore
 
 
-@pytest.fixture(params=["pynative", "graph"])
-def mode(request):
-    import mindspore as ms
-
-    import armour_core.ms  # noqa: F401
-
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE if request.param == "graph" else ms.PYNATIVE_MODE)
-    yield request.param
-    ms.set_context(mode=previous)
-
-
 class _UserNet:
     """A user network with its own parameter names (built lazily: MindSpore is imported in the test)."""
 
@@ -57,7 +45,7 @@ def test_suppress_model_in_graph_and_pynative_keeps_parameter_names(mode, armour
     import mindspore.dataset as mds
     from mindspore import nn
 
-    from armour_core.wrappers.suppress_model import SuppressModel
+    from armour_plugins_privacy.suppress.model import SuppressModel
 
     net = _UserNet.build(0)
     names = [p.name for p in net.get_parameters()]

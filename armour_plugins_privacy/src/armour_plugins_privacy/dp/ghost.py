@@ -13,12 +13,17 @@ How it works (Bu et al. 2022, book-keeping; Li et al. 2021, ghost norms; Opacus'
   batched matmul (``bmm(g_i, unfold(a_i)ᵀ)``); they are the size of the kernel, small next to activations.
 * Layers without parameters (activations, pooling, flatten, dropout...) are replayed as they are.
 
+What a parametrised layer type contributes is a :class:`GhostRule` registered for that type with
+:func:`ghost_rule` (as Opacus' ``register_grad_sampler``): ``Dense`` and ``Conv2d`` here; a third party
+registers a rule for its own layer type the same way. The rule of the nearest registered class in a cell's
+MRO applies.
+
 Which networks qualify is decided once, by running the network in PyNative with forward hooks on its leaf
 cells: the calls must form a chain (each call's input is the previous call's output, possibly reshaped),
-every trainable parameter must belong to a supported layer called exactly once, and replaying the chain
+every trainable parameter must belong to a layer with a rule, called exactly once, and replaying the chain
 must reproduce the network's output. Anything else (functional ops between cells, weight sharing, batch
-norm, unsupported parametrised layers) makes :func:`analyse` return the reason, and callers fall back to
-the ``vmap`` path of :mod:`armour_core.ms.per_example`.
+norm, parametrised layers without a rule) makes :func:`analyse` raise the reason, and callers fall back to
+the ``vmap`` path of :mod:`armour_plugins_privacy.dp.per_example`.
 """
 
 from __future__ import annotations
@@ -30,9 +35,6 @@ import attrs
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
-
-PASS, DENSE, DENSE_ACT, CONV = 0, 1, 2, 3
-
 
 def row_sq(t):
     """Squared L2 norm of each row of a 2-D tensor, as a matmul with a ones vector (MindSpore's CPU
@@ -70,27 +72,151 @@ class GhostUnsupported(Exception):
     """The network cannot use ghost clipping (the message says why); use the vmap path instead."""
 
 
+class GhostRule:
+    """How ghost clipping treats one parametrised layer type; subclass it and register it with
+    :func:`ghost_rule`. Every method is a plain function of its arguments (``@staticmethod``): the three
+    last run inside the caller's compiled graph, where lambdas and object state do not parse.
+
+    ``slot`` numbers the layer's parameters in the order of :meth:`params`; ``config`` is what
+    :meth:`prepare` returned for this call (static: ints, tuples, bools, None).
+    """
+
+    @staticmethod
+    def params(cell) -> list:
+        """The layer's trainable parameters in slot order (default: ``weight``, then ``bias`` if present)."""
+        return [cell.weight] + ([cell.bias] if getattr(cell, "has_bias", False) else [])
+
+    @staticmethod
+    def prepare(cell, a: np.ndarray):
+        """Static configuration of one call, given a sample of its (B, ...) input; raise
+        :class:`GhostUnsupported` for a configuration the rule does not cover."""
+        return None
+
+    @staticmethod
+    def forward(cell, a, probe, config):
+        """The layer's output with the zero ``probe`` added to its pre-activation output."""
+        return cell(a) + probe
+
+    @staticmethod
+    def norm(g, a, slot, config):
+        """``(sq, piece)`` for parameter ``slot``: the (B,) squared norms of the examples' gradients, from the
+        output gradients ``g`` and inputs ``a``, and what :meth:`clipped_sum` builds the sum from."""
+        raise NotImplementedError
+
+    @staticmethod
+    def clipped_sum(f, piece, a, slot, shape):
+        """``Σ_i f_i ∇_i`` of parameter ``slot`` (of shape ``shape``), given the (B,) clip factors ``f``."""
+        raise NotImplementedError
+
+
+_RULES: dict[type, GhostRule] = {}
+
+
+def ghost_rule(layer_type: type) -> Callable[[type[GhostRule]], type[GhostRule]]:
+    """Class decorator: register a :class:`GhostRule` subclass for ``layer_type`` (and its subclasses without a
+    rule of their own). Registering a type again replaces its rule."""
+    if not isinstance(layer_type, type):
+        raise TypeError(f"layer_type: expected a class, got {layer_type!r}")
+
+    def register(rule: type[GhostRule]) -> type[GhostRule]:
+        if not (isinstance(rule, type) and issubclass(rule, GhostRule)):
+            raise TypeError(f"ghost_rule({layer_type.__name__}): expected a GhostRule subclass, got {rule!r}")
+        _RULES[layer_type] = rule()
+        return rule
+
+    return register
+
+
+def rule_for(cell) -> GhostRule | None:
+    """The rule of the nearest class in ``type(cell).__mro__`` that has one (``None``: no rule)."""
+    for klass in type(cell).__mro__:
+        rule = _RULES.get(klass)
+        if rule is not None:
+            return rule
+    return None
+
+
+@ghost_rule(nn.Dense)
+class DenseRule(GhostRule):
+    """``Dense`` on (B, in): per-example weight-gradient norm² ``|a_i|²·|g_i|²``, bias ``|g_i|²``; a Dense with
+    ``activation=`` owns its activation, so the probe goes before it."""
+
+    @staticmethod
+    def prepare(cell, a):
+        if a.ndim != 2:
+            raise GhostUnsupported(f"Dense on {a.ndim}-D inputs (only 2-D)")
+        return bool(cell.activation_flag)
+
+    @staticmethod
+    def forward(cell, a, probe, config):
+        if config:
+            z = ops.matmul(a, cell.weight.T)
+            if cell.has_bias:
+                z = z + cell.bias
+            return cell.activation(z + probe)
+        return cell(a) + probe
+
+    @staticmethod
+    def norm(g, a, slot, config):
+        gg = row_sq(g)
+        if slot == 0:
+            return row_sq(a) * gg, g
+        return gg, g
+
+    @staticmethod
+    def clipped_sum(f, piece, a, slot, shape):
+        if slot == 0:
+            return ops.matmul((piece * f.reshape(-1, 1)).T, a)
+        return ops.matmul(f.reshape(1, -1), piece).reshape(-1)
+
+
+@ghost_rule(nn.Conv2d)
+class Conv2dRule(GhostRule):
+    """``Conv2d`` (group 1, NCHW): per-example kernel gradients from unfolded inputs with one batched matmul
+    (``bmm(g_i, unfold(a_i)ᵀ)``); they are the size of the kernel, small next to the activations."""
+
+    @staticmethod
+    def prepare(cell, a):
+        return _conv_config(cell, a.shape[1:])
+
+    @staticmethod
+    def norm(g, a, slot, config):
+        gf = g.reshape(g.shape[0], g.shape[1], -1)  # (B, Cout, L)
+        if slot == 0:
+            kernel, dilation, padding, stride = config
+            cols = ops.unfold(a, kernel, dilation, padding, stride)  # (B, Cin*kh*kw, L)
+            pe = ops.bmm(gf, cols.transpose(0, 2, 1))  # (B, Cout, Cin*kh*kw)
+            pe = pe.reshape(pe.shape[0], -1)
+        else:
+            pe = gf.sum(2)
+        return row_sq(pe), pe
+
+    @staticmethod
+    def clipped_sum(f, piece, a, slot, shape):
+        return ops.matmul(f.reshape(1, -1), piece).reshape(shape)
+
+
 @attrs.frozen
 class GhostPlan:
     """A network as a static chain of leaf cells (built by :func:`analyse`)."""
 
     layers: tuple  #: leaf cells in call order
-    kinds: tuple[int, ...]  #: PASS / DENSE / DENSE_ACT / CONV per call
+    rules: tuple  #: per call: its :class:`GhostRule`, or None for a call without parameters
+    configs: tuple  #: per call: what the rule's ``prepare`` returned (None without a rule)
     reshapes: tuple  #: per call: None, or the per-example shape its input must be reshaped to
-    conv: tuple  #: per call: None, or (kernel, dilation, padding, stride) for ``ops.unfold``
-    param_slots: tuple[tuple[int, int], ...]  #: for each network parameter: (call index, 0=weight/1=bias)
+    param_slots: tuple[tuple[int, int], ...]  #: for each network parameter: (call index, slot in rule.params)
     probe_shapes: tuple[tuple[int, ...], ...]  #: per parametrised call: per-example output shape
     param_shapes: tuple[tuple[int, ...], ...]  #: shape of each network parameter
 
 
 def _leaf_cells(network: nn.Cell) -> list[nn.Cell]:
-    """Cells without children, and Dense/Conv2d layers whole (a Dense with ``activation=`` owns the activation
-    cell: the pair is one DENSE_ACT call, not two calls)."""
+    """Cells without children, and cells whose type has a rule whole (a Dense with ``activation=`` owns the
+    activation cell: the pair is one call, not two)."""
     leaves, whole = [], []
     for name, cell in network.cells_and_names():
         if not name or any(name.startswith(w + ".") for w in whole):
             continue
-        if isinstance(cell, (nn.Dense, nn.Conv2d)) or not cell.name_cells():
+        if rule_for(cell) is not None or not cell.name_cells():
             leaves.append(cell)
             whole.append(name)
     return leaves
@@ -155,7 +281,7 @@ def analyse(network: nn.Cell, sample_x: np.ndarray, params: Sequence[ms.Paramete
         network.set_train(was_training)
     if not calls:
         raise GhostUnsupported("the network has no leaf cells")
-    kinds, reshapes, convs, probe_shapes = [], [], [], []
+    rules, configs, reshapes, probe_shapes = [], [], [], []
     seen: dict[int, int] = {}
     slots: dict[int, tuple[int, int]] = {}
     prev = np.asarray(sample_x, dtype=np.float32)
@@ -168,26 +294,21 @@ def analyse(network: nn.Cell, sample_x: np.ndarray, params: Sequence[ms.Paramete
         reshapes.append(tuple(a.shape[1:]) if a.shape != prev.shape else None)
         own = cell.trainable_params()
         if not own:
-            kinds.append(PASS)
-            convs.append(None)
+            rules.append(None)
+            configs.append(None)
         else:
             if id(cell) in seen:
                 raise GhostUnsupported(f"{type(cell).__name__} is called more than once (weight sharing)")
             seen[id(cell)] = i
-            if isinstance(cell, nn.Dense):
-                if a.ndim != 2:
-                    raise GhostUnsupported(f"Dense on {a.ndim}-D inputs (only 2-D)")
-                kinds.append(DENSE_ACT if cell.activation_flag else DENSE)
-                convs.append(None)
-                names = [cell.weight] + ([cell.bias] if cell.has_bias else [])
-            elif isinstance(cell, nn.Conv2d):
-                kinds.append(CONV)
-                convs.append(_conv_config(cell, a.shape[1:]))
-                names = [cell.weight] + ([cell.bias] if cell.has_bias else [])
-            else:
-                raise GhostUnsupported(f"no per-example rule for layer type {type(cell).__name__}")
-            if len(own) != len(names):
-                raise GhostUnsupported(f"{type(cell).__name__} has parameters besides weight and bias")
+            rule = rule_for(cell)
+            if rule is None:
+                raise GhostUnsupported(f"no ghost rule for layer type {type(cell).__name__} (register one with "
+                                       "armour_plugins_privacy.dp.ghost.ghost_rule)")
+            configs.append(rule.prepare(cell, a))
+            rules.append(rule)
+            names = list(rule.params(cell))
+            if len(own) != len(names) or {id(p) for p in own} != {id(p) for p in names}:
+                raise GhostUnsupported(f"{type(cell).__name__} has parameters besides those its rule handles")
             for slot, p in enumerate(names):
                 slots[id(p)] = (i, slot)
             probe_shapes.append(tuple(z.shape[1:]))
@@ -198,8 +319,8 @@ def analyse(network: nn.Cell, sample_x: np.ndarray, params: Sequence[ms.Paramete
     missing = [p.name for p in params if id(p) not in slots]
     if missing:
         raise GhostUnsupported(f"parameters outside supported layers: {missing}")
-    return GhostPlan(layers=tuple(c for c, _, _ in calls), kinds=tuple(kinds), reshapes=tuple(reshapes),
-                     conv=tuple(convs), param_slots=tuple(slots[id(p)] for p in params),
+    return GhostPlan(layers=tuple(c for c, _, _ in calls), rules=tuple(rules), configs=tuple(configs),
+                     reshapes=tuple(reshapes), param_slots=tuple(slots[id(p)] for p in params),
                      probe_shapes=tuple(probe_shapes), param_shapes=tuple(tuple(p.shape) for p in params))
 
 
@@ -211,21 +332,26 @@ def build_ghost_clipper(plan: GhostPlan, per_example_loss: Callable, *, batch_si
     examples and 0 for padding; padded examples contribute nothing. The clip ratio is ``norm/C`` (flat)
     or ``max_k norm_k/bound_k`` (per layer): an example was clipped iff its ratio exceeds 1.
     """
-    layers, kinds, reshapes, convs = plan.layers, plan.kinds, plan.reshapes, plan.conv
+    layers, reshapes, configs = plan.layers, plan.reshapes, plan.configs
     n_calls = len(layers)
+    has_rule = tuple(r is not None for r in plan.rules)
+    # the rules' functions as tuples indexed by call: the graph sees plain functions, never the rule objects
+    forwards = tuple(r.forward if r is not None else None for r in plan.rules)
     slots = plan.param_slots
     n_params = len(slots)
     probe_shapes = tuple((batch_size, *s) for s in plan.probe_shapes)
     n_probes = len(probe_shapes)
     probe_of_call = []
     k = 0
-    for kind in kinds:
-        probe_of_call.append(k if kind != PASS else -1)
-        k += kind != PASS
+    for present in has_rule:
+        probe_of_call.append(k if present else -1)
+        k += present
     probe_of_call = tuple(probe_of_call)
     param_probe = tuple(probe_of_call[c] for c, _ in slots)
     param_slot = tuple(s for _, s in slots)
-    param_call = tuple(c for c, _ in slots)
+    param_config = tuple(configs[c] for c, _ in slots)
+    param_norm = tuple(plan.rules[c].norm for c, _ in slots)
+    param_sum = tuple(plan.rules[c].clipped_sum for c, _ in slots)
     param_shapes = plan.param_shapes
 
     def forward(x, y, probes):
@@ -234,18 +360,11 @@ def build_ghost_clipper(plan: GhostPlan, per_example_loss: Callable, *, batch_si
         for i in range(n_calls):
             if reshapes[i] is not None:
                 a = a.reshape((a.shape[0],) + reshapes[i])
-            if kinds[i] == PASS:
-                a = layers[i](a)
-            elif kinds[i] == DENSE_ACT:
+            if has_rule[i]:
                 acts = acts + (a,)
-                cell = layers[i]
-                z = ops.matmul(a, cell.weight.T)
-                if cell.has_bias:
-                    z = z + cell.bias
-                a = cell.activation(z + probes[probe_of_call[i]])
+                a = forwards[i](layers[i], a, probes[probe_of_call[i]], configs[i])
             else:
-                acts = acts + (a,)
-                a = layers[i](a) + probes[probe_of_call[i]]
+                a = layers[i](a)
         losses = per_example_loss(a, y)
         return (losses.sum(), losses) + acts
 
@@ -264,27 +383,9 @@ def build_ghost_clipper(plan: GhostPlan, per_example_loss: Callable, *, batch_si
         pieces = ()  # per parameter: what the clipped sum is built from
         for j in range(n_params):
             p = param_probe[j]
-            g = gs[p]
-            a = aux[1 + p]
-            kind = kinds[param_call[j]]
-            if kind == CONV:
-                gf = g.reshape(g.shape[0], g.shape[1], -1)  # (B, Cout, L)
-                if param_slot[j] == 0:
-                    kernel, dilation, padding, stride = convs[param_call[j]]
-                    cols = ops.unfold(a, kernel, dilation, padding, stride)  # (B, Cin*kh*kw, L)
-                    pe = ops.bmm(gf, cols.transpose(0, 2, 1))  # (B, Cout, Cin*kh*kw)
-                    pe = pe.reshape(pe.shape[0], -1)
-                else:
-                    pe = gf.sum(2)
-                sq = sq + (row_sq(pe),)
-                pieces = pieces + (pe,)
-            else:
-                gg = row_sq(g)
-                if param_slot[j] == 0:
-                    sq = sq + (row_sq(a) * gg,)
-                else:
-                    sq = sq + (gg,)
-                pieces = pieces + (g,)
+            sq_j, piece = param_norm[j](gs[p], aux[1 + p], param_slot[j], param_config[j])
+            sq = sq + (sq_j,)
+            pieces = pieces + (piece,)
         return sq, pieces, aux, losses
 
     def clip(x, y, mask, clip_norm):
@@ -292,16 +393,8 @@ def build_ghost_clipper(plan: GhostPlan, per_example_loss: Callable, *, batch_si
         factors, ratio = clip_factors(sq, clip_norm, mask, per_layer)
         sums = ()
         for j in range(n_params):
-            f = factors[j]
-            pe = pieces[j]
-            if kinds[param_call[j]] == CONV:
-                s = ops.matmul(f.reshape(1, -1), pe).reshape(param_shapes[j])
-            elif param_slot[j] == 0:
-                a = aux[1 + param_probe[j]]
-                s = ops.matmul((pe * f.reshape(-1, 1)).T, a)
-            else:
-                s = ops.matmul(f.reshape(1, -1), pe).reshape(-1)
-            sums = sums + (s,)
+            sums = sums + (param_sum[j](factors[j], pieces[j], aux[1 + param_probe[j]], param_slot[j],
+                                        param_shapes[j]),)
         return sums, ratio, losses
 
     return clip

@@ -49,9 +49,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..api.accountant import AccountantEvent
-from ..atomic import atomic_write_bytes
-from ..errors import ArmourError, InvalidInputError
+from armour_core.api.accountant import AccountantEvent
+from armour_core.atomic import atomic_write_bytes
+from armour_core.errors import ArmourError, InvalidInputError
 
 VERSION = 2
 #: environment variable holding the MAC key (any string); unset or empty: no MAC
@@ -264,7 +264,7 @@ class PrivacyLedger:
                     raise LedgerError(
                         f"{where}: line {lineno} (the last) is damaged ({why}); it may be a write torn by a crash or "
                         f"an edit, and is never dropped silently. Check the file; to remove it deliberately run "
-                        f"'python -m armour_core.wrappers.ledger repair {self.path}' (the repair is recorded)")
+                        f"'python -m armour_plugins_privacy.dp.ledger repair {self.path}' (the repair is recorded)")
                 raise LedgerError(f"{where}: line {lineno} is corrupt ({why}); a record inside the ledger was "
                                   "damaged or edited")
             record, digest, mac = decoded
@@ -566,14 +566,20 @@ class PrivacyLedger:
         return acc.epsilon(delta)
 
 
+def read_ledger_head(path: str | os.PathLike) -> LedgerHead | None:
+    """The ledger head DPModel stamped into the checkpoint at ``path`` (``None`` if it has none)."""
+    from armour_core.ms.checkpoint import read_checkpoint_entry
+
+    text = read_checkpoint_entry(path, CHECKPOINT_KEY)
+    return None if text is None else LedgerHead.parse(text)
+
+
 def verify_ledger(path: str | os.PathLike, *, checkpoint: str | os.PathLike | None = None) -> PrivacyLedger:
     """Read ``path`` (read-only) and, given the ``checkpoint`` of the model it is claimed for, check that its
     chain reaches the head stamped into that checkpoint. A checkpoint without a head is refused: nothing then
     ties the ledger to the model."""
     ledger = PrivacyLedger.read(path)
     if checkpoint is not None:
-        from ..ms.checkpoint import read_ledger_head
-
         head = read_ledger_head(checkpoint)
         if head is None:
             raise LedgerError(f"checkpoint {str(checkpoint)!r} carries no ledger head ({CHECKPOINT_KEY}; it was not "
@@ -604,11 +610,11 @@ def events_from_steps(steps: Iterable[dict[str, Any]]) -> Iterable[AccountantEve
 
 
 def _main(argv: list[str] | None = None) -> int:
-    """``python -m armour_core.wrappers.ledger verify|repair PATH [--checkpoint CKPT]``."""
+    """``python -m armour_plugins_privacy.dp.ledger verify|repair PATH [--checkpoint CKPT]``."""
     import argparse
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m armour_core.wrappers.ledger",
+    parser = argparse.ArgumentParser(prog="python -m armour_plugins_privacy.dp.ledger",
                                      description="Verify a privacy ledger, or deliberately repair its damaged "
                                                  "last line.")
     parser.add_argument("action", choices=("verify", "repair"))

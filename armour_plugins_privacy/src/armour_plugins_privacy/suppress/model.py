@@ -28,9 +28,9 @@ from mindspore.train.callback import Callback
 
 import armour_core.ms  # noqa: F401 - CPU runtime settings
 
-from .. import registry
-from ..api.suppressor import Suppressor, check_sparsity
-from ..errors import InvalidInputError
+from armour_core import registry
+from armour_core.api.suppressor import Suppressor, check_sparsity
+from armour_core.errors import InvalidInputError
 
 
 @attrs.frozen

@@ -4,7 +4,7 @@ Poisson sampling (each example joins each batch independently with probability `
 accountants' subsampling amplification assumes, so it is the default. Its batches vary in size; they are
 cut into chunks of a fixed *physical* size with a 0/1 mask marking real examples (padding contributes
 nothing). Shuffled fixed-size batches are offered for compatibility only: they get no amplification
-(see :mod:`armour_plugins_privacy.accountants`).
+(see :mod:`armour_plugins_privacy.dp.accountants`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import InvalidInputError
+from armour_core.errors import InvalidInputError
 
 
 def default_physical_batch(expected: float, n: int) -> int:

@@ -7,9 +7,9 @@ from typing import Any
 
 from mindspore.train.callback import Callback
 
-from ..api.accountant import check_delta
-from ..api.validators import check_positive
-from ..errors import InvalidInputError
+from armour_core.api.accountant import check_delta
+from armour_core.api.validators import check_positive
+from armour_core.errors import InvalidInputError
 
 
 class PrivacyMonitor(Callback):
