@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from armour_core.testing.markers import requires_mindspore
+from armour_core.testing.markers import requires_dists, requires_mindspore
 
 pytestmark = requires_mindspore
 
@@ -116,6 +116,7 @@ def test_activations_capture_every_leaf_layer(small):
     assert list(model.activations(np.zeros((1, 1, 4, 4), np.float32), layers=("fc2",))) == ["fc2"]
 
 
+@requires_dists("privacy")  # ms/per_example.py moves to armour-plugins-privacy (issue 10)
 def test_per_example_gradients_match_a_loop(ms):
     from armour_core.builtin.models import LeNet5
     from armour_core.ms.losses import cross_entropy

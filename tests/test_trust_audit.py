@@ -14,7 +14,7 @@ import pytest
 
 from armour_core.audit.profiles import PROFILES, eps_grid, format_eps, parse_eps
 from armour_core.errors import InvalidInputError
-from armour_core.testing.markers import has_module, requires_mindspore
+from armour_core.testing.markers import requires_dists, requires_mindspore
 
 K255 = tuple(k / 255 for k in (1, 2, 4, 8, 16))
 
@@ -100,7 +100,6 @@ def test_cli_rejects_a_bad_eps_before_any_work(capsys, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- the report
-needs_attacks = pytest.mark.skipif(not has_module("armour_plugins_attacks"), reason="needs armour-plugins-attacks")
 
 
 def _colour_audit(tmp_path, monkeypatch, overrides):
@@ -132,8 +131,7 @@ def _colour_audit(tmp_path, monkeypatch, overrides):
         registry.reset()
 
 
-@requires_mindspore
-@needs_attacks
+@requires_dists("attacks")
 @pytest.mark.parametrize("overrides, grid, judged", [
     ({}, K255, 8 / 255),
     ({"eps": [0.01, 0.03]}, (0.01, 0.03), 0.03),

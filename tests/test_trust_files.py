@@ -20,6 +20,7 @@ from armour_core.api.coverage import Coverage, NeuronProfile, clear_profile_cach
 from armour_core.api.model import Classifier
 from armour_core.errors import InvalidInputError
 from armour_core.testing import requires_mindspore
+from armour_core.testing.markers import requires_dists
 
 
 # ---------------------------------------------------------------------------------------- planted pickles
@@ -226,6 +227,7 @@ def _load(directory: Path):
     return corpus, findings, state, cov
 
 
+@requires_dists("fuzz")  # the Fuzzer's corpus moves to armour-plugins-fuzz (issue 10)
 def test_corpus_round_trip(tmp_path):
     corpus, findings, cov = _store_with_two_checkpoints(tmp_path)
     c2, f2, state, cov2 = _load(tmp_path)
@@ -278,6 +280,7 @@ CORPUS_DAMAGE = {
 }
 
 
+@requires_dists("fuzz")
 @pytest.mark.parametrize("how", sorted(CORPUS_DAMAGE))
 def test_damaged_corpus_is_refused_naming_the_file(tmp_path, how):
     d = tmp_path / "corpus"
@@ -299,6 +302,7 @@ def _hold_corpus_lock(directory: str, ready, release) -> None:
         release.wait(60)
 
 
+@requires_dists("fuzz")
 def test_corpus_written_by_two_processes_is_refused(tmp_path):
     from armour_core.wrappers.fuzz_corpus import CorpusStore
 
@@ -335,8 +339,6 @@ def _params(pre) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    pytest.importorskip("mindspore")
-    pytest.importorskip("sklearn")
     saved = os.environ.get("ARMOUR_CACHE_DIR")
     cache = tmp_path_factory.mktemp("ref_cache")
     try:
