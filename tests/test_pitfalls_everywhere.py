@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from armour_core import registry
-from armour_core.testing import requires_mindspore
 from armour_core.testing.markers import requires_dists
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ import pytest
 
 from armour_core.audit.profiles import PROFILES, eps_grid, format_eps, parse_eps
 from armour_core.errors import InvalidInputError
-from armour_core.testing.markers import requires_dists, requires_mindspore
+from armour_core.testing.markers import requires_dists
 
 K255 = tuple(k / 255 for k in (1, 2, 4, 8, 16))
 
