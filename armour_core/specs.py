@@ -7,6 +7,8 @@ A record is pure metadata: building one imports nothing heavy. The implementatio
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -48,6 +50,19 @@ def _check_target(inst, attribute, value):
             raise ValueError(f"{attribute.name}={value!r}: expected 'package.module:QualName'")
     elif value is not None and not callable(value):
         raise ValueError(f"{attribute.name} must be a 'module:qualname' string or a callable, got {value!r}")
+
+
+def _frozen_profiles(value: Any) -> Mapping[str, Mapping[str, Any]]:
+    """``profiles`` as read-only mappings, each key an audit profile (a typo would silently fall back to the
+    section's defaults)."""
+    from .audit.profiles import PROFILES
+
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise ValueError(f"profiles: expected {{profile: {{setting: value}}}}, got {value!r}")
+    unknown = sorted(set(value) - set(PROFILES))
+    if unknown:
+        raise ValueError(f"profiles: unknown profile(s) {unknown}; expected some of {', '.join(PROFILES)}")
+    return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in value.items()})
 
 
 def _check_kind(inst, attribute, value):
@@ -176,7 +191,9 @@ class AuditSectionSpec:
     """A section of ``armour audit`` contributed by a distribution.
 
     ``target`` names a function ``section(ctx: armour_core.audit.AuditContext) -> SectionResult``; it is
-    imported only when an audit runs. ``order`` places the section in the report.
+    imported only when an audit runs. ``order`` places the section in the report. ``profiles`` maps each audit
+    profile (``quick``, ``standard``, ``thorough``) to the settings the section reads from ``ctx.settings``:
+    how much work it does is the section's own fact, so core names none of its algorithms.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -184,6 +201,8 @@ class AuditSectionSpec:
     target: str = attrs.field(validator=_check_target)
     order: int = 50
     dist: str = ""
+    profiles: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, converter=_frozen_profiles,
+                                                            hash=False)
 
 
 @attrs.frozen(kw_only=True)

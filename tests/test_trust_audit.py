@@ -12,15 +12,28 @@ import math
 import numpy as np
 import pytest
 
-from armour_core.audit.profiles import PROFILES, eps_grid, format_eps, parse_eps
+from armour_core.audit.profiles import eps_grid, format_eps, parse_eps
 from armour_core.errors import InvalidInputError
 from armour_core.testing.markers import requires_dists
 
 K255 = tuple(k / 255 for k in (1, 2, 4, 8, 16))
 
 
+#: the small-input grids of armour-plugins-attacks' robustness record (its profiles), stated here so the rule runs
+#: in the core session; test_robustness_record_states_these_grids checks they agree
+SMALL_EPS = {"quick": [0.05, 0.1, 0.2], "standard": [0.03, 0.05, 0.1, 0.2]}
+
+
 def _settings(profile="quick", **extra):
-    return {**PROFILES[profile]["robustness"], **extra}
+    return {"small_eps": SMALL_EPS[profile], **extra}
+
+
+@requires_dists("attacks")
+def test_robustness_record_states_these_grids():
+    from armour_core import registry
+
+    (spec,) = [s for s in registry.audit_sections() if s.dist == "armour-plugins-attacks"]
+    assert {p: list(spec.profiles[p]["small_eps"]) for p in SMALL_EPS} == SMALL_EPS
 
 
 @pytest.mark.parametrize("shape, expected, reference, source", [
