@@ -218,3 +218,22 @@ class PluginStatus:
     records: int = 0
     error: str = ""
     traceback: str = ""
+
+
+def requirement(distribution: str, project: str) -> str:
+    """``project``'s requirement as installed ``distribution`` declares it, e.g. ``"mindspore==2.10.0"``, for a
+    record's ``requires``: the version is stated once, in the pyproject, and read from the metadata."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        declared = metadata.requires(distribution) or []
+    except metadata.PackageNotFoundError:
+        raise LookupError(f"requirement: distribution {distribution!r} is not installed") from None
+    for text in declared:
+        req = Requirement(text)
+        if canonicalize_name(req.name) == canonicalize_name(project):
+            return f"{req.name}{req.specifier}"
+    raise LookupError(f"requirement: {distribution} declares no requirement on {project!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from armour_core.specs import CoverageSpec, PluginSpec
+from armour_core.specs import CoverageSpec, PluginSpec, requirement
 
 _PKG = "armour_plugins_fuzz"
 
@@ -40,7 +40,8 @@ def coverage_metrics():
                      summary="Strong neuron activation coverage (DeepGauge): neurons driven above their "
                              "training maximum")
     yield _criterion("lsa", "LikelihoodSurprise", "LSAConfig", module="surprise",
-                     aliases=("likelihood_surprise",), profile=True, requires=("scipy>=1.10",),
+                     aliases=("likelihood_surprise",), profile=True,
+                     requires=(requirement("armour-plugins-fuzz", "scipy"),),
                      summary="Likelihood-based surprise coverage (Kim et al. 2019): buckets of KDE surprise "
                              "adequacy hit")
     yield _criterion("dsa", "DistanceSurprise", "DSAConfig", module="surprise",
