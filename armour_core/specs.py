@@ -7,6 +7,8 @@ A record is pure metadata: building one imports nothing heavy. The implementatio
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -28,6 +30,7 @@ KIND_HOOKS: dict[str, str] = {
     "model": "armour_models",
 }
 KINDS: tuple[str, ...] = tuple(KIND_HOOKS)
+
 
 def requirement(distribution: str, project: str) -> str:
     """The PEP 508 string with which ``distribution`` declares its dependency on ``project`` (from the installed
@@ -75,6 +78,19 @@ def _check_target(inst, attribute, value):
             raise ValueError(f"{attribute.name}={value!r}: expected 'package.module:QualName'")
     elif value is not None and not callable(value):
         raise ValueError(f"{attribute.name} must be a 'module:qualname' string or a callable, got {value!r}")
+
+
+def _frozen_profiles(value: Any) -> Mapping[str, Mapping[str, Any]]:
+    """``profiles`` as read-only mappings, each key an audit profile (a typo would silently fall back to the
+    section's defaults)."""
+    from .audit.profiles import PROFILES
+
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise ValueError(f"profiles: expected {{profile: {{setting: value}}}}, got {value!r}")
+    unknown = sorted(set(value) - set(PROFILES))
+    if unknown:
+        raise ValueError(f"profiles: unknown profile(s) {unknown}; expected some of {', '.join(PROFILES)}")
+    return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in value.items()})
 
 
 def _check_kind(inst, attribute, value):
@@ -203,10 +219,12 @@ class AuditSectionSpec:
     """A section of ``armour audit`` contributed by a distribution.
 
     ``target`` names a function ``section(ctx: armour_core.audit.AuditContext) -> SectionResult``; it is
-    imported only when an audit runs. ``order`` places the section in the report. ``precheck`` optionally
-    names a function ``precheck(options: dict) -> None`` that ``armour audit`` calls with its command-line
-    options before any model is loaded, to refuse bad input of the section's own (e.g. a damaged privacy
-    ledger) before any computation.
+    imported only when an audit runs. ``order`` places the section in the report. ``profiles`` maps each audit
+    profile (``quick``, ``standard``, ``thorough``) to the settings the section reads from ``ctx.settings``:
+    how much work it does is the section's own fact, so core names none of its algorithms. ``precheck``
+    optionally names a function ``precheck(options: dict) -> None`` that ``armour audit`` calls with its
+    command-line options before any model is loaded, to refuse bad input of the section's own (e.g. a damaged
+    privacy ledger) before any computation.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -215,6 +233,8 @@ class AuditSectionSpec:
     order: int = 50
     precheck: str | None = attrs.field(default=None, validator=_check_target)
     dist: str = ""
+    profiles: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, converter=_frozen_profiles,
+                                                            hash=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -230,3 +250,4 @@ class PluginStatus:
     records: int = 0
     error: str = ""
     traceback: str = ""
+

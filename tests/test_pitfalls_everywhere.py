@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from armour_core import registry
-from armour_core.testing import requires_mindspore
+from armour_core.testing.markers import requires_dists
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +50,7 @@ def _tree(path: Path) -> set[str]:
     return {str(p.relative_to(path)) for p in path.rglob("*")}
 
 
-@requires_mindspore  # the implementation modules import MindSpore (the core session has none)
+@requires_dists("attacks", "privacy", "fuzz")  # every plugin implementation module, ten kinds and more
 def test_imports_neither_sleep_nor_warn_nor_write_files(tmp_path):
     """Pitfall: "No import-time sleeps, warnings or files written to the working directory."
 
@@ -120,7 +120,7 @@ def _runs(armour_mlp, armour_digits):
     }
 
 
-@requires_mindspore
+@requires_dists("attacks", "privacy", "fuzz")
 def test_deterministic_under_a_seed_without_global_numpy_state(armour_mlp, armour_digits):
     """Pitfall: "Deterministic under a seed: no hidden use of the global NumPy random state."
 
@@ -149,7 +149,7 @@ def test_deterministic_under_a_seed_without_global_numpy_state(armour_mlp, armou
     assert not bad, "\n".join(bad)
 
 
-@requires_mindspore
+@requires_dists("privacy")
 def test_shadow_model_training_leaves_the_global_numpy_state_alone(armour_mlp, armour_digits):
     """Pitfall: "Deterministic under a seed: no hidden use of the global NumPy random state."
 

@@ -194,8 +194,6 @@ def _params(pre) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    pytest.importorskip("mindspore")
-    pytest.importorskip("sklearn")
     saved = os.environ.get("ARMOUR_CACHE_DIR")
     cache = tmp_path_factory.mktemp("ref_cache")
     try:

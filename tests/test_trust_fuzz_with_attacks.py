@@ -18,11 +18,9 @@ from armour_core.api.arrays import to_numpy
 from armour_core.errors import ConfigError, InvalidInputError
 from armour_core.testing import MutatorContract, check
 from armour_core.testing import strategies as S
-from armour_core.testing.markers import has_module, requires_mindspore
+from armour_core.testing.markers import requires_mindspore, skip_module_unless_dists
 
-if not (has_module("armour_plugins_attacks") and has_module("armour_plugins_fuzz")):
-    # skipped before collection: collected-but-skipped contract classes would trip the kit's no-check guard
-    pytest.skip("needs armour-plugins-attacks and armour-plugins-fuzz (the 'tests' session)", allow_module_level=True)
+skip_module_unless_dists("attacks", "fuzz")  # before collection: skipped contract classes trip the kit's guard
 
 from armour_plugins_fuzz.fuzzer import Fuzzer  # noqa: E402  (after the guard: absent in other sessions)
 from armour_plugins_fuzz.mutators.resolve import (adversarial_attack_names, create_mutator,  # noqa: E402

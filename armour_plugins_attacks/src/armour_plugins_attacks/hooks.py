@@ -42,4 +42,16 @@ def armour_cli_commands():
 @hookimpl
 def armour_audit_sections():
     yield AuditSectionSpec(name="robustness", title="Robustness",
-                           target="armour_plugins_attacks.cli.audit_section:robustness_section", order=10)
+                           target="armour_plugins_attacks.cli.audit_section:robustness_section", order=10,
+                           profiles=AUDIT_PROFILES)
+
+
+#: the robustness section per audit profile: the attack suite, the small-input ε grid (as fractions of the input
+#: range; image-sized inputs get k/255), points attacked and iterations of the iterative attacks
+AUDIT_PROFILES = {
+    "quick": {"attacks": ["fgsm", "pgd"], "small_eps": [0.05, 0.1, 0.2], "n": 200, "steps": 10},
+    "standard": {"attacks": ["fgsm", "pgd", "autoattack"], "small_eps": [0.03, 0.05, 0.1, 0.2], "n": 300,
+                 "steps": 20},
+    "thorough": {"attacks": ["fgsm", "pgd", "autoattack", "deepfool", "cw", "square", "hsja"],
+                 "small_eps": [0.02, 0.05, 0.1, 0.2, 0.3], "n": 300, "steps": 40},
+}

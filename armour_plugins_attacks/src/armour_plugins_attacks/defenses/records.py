@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from armour_core.specs import PluginSpec
+from armour_core.specs import PluginSpec, requirement
 
 _PKG = "armour_plugins_attacks.defenses"
 #: every defense trains through compiled MindSpore graphs built on the model (capability ``graphs``)
 _CAPS = {"forward", "gradients", "parameters", "graphs"}
-_MS = ("mindspore==2.10.0",)  # the same pin as the pyproject (tests/test_trust_registry.py checks)
+_MS = (requirement("armour-plugins-attacks", "mindspore"),)  # the pyproject's pin
 
 
 def _records():

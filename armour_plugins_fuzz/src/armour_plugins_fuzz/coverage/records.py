@@ -3,7 +3,7 @@ activations from the model; ``profile``: it needs a training-set profile (``fit`
 
 from __future__ import annotations
 
-from armour_core.specs import CoverageSpec
+from armour_core.specs import CoverageSpec, requirement
 
 from ..records import family_spec
 
@@ -28,7 +28,7 @@ _CRITERIA = (
 )
 
 #: optional dependencies per criterion (the KDE of LSA uses scipy)
-_REQUIRES = {"lsa": ("scipy>=1.10",)}
+_REQUIRES = {"lsa": (requirement("armour-plugins-fuzz", "scipy"),)}  # the pyproject states the version
 
 
 def coverage_metrics():

@@ -15,4 +15,16 @@ def commands():
 
 def audit_sections():
     yield AuditSectionSpec(name="testing", title="Testing (coverage-guided fuzzing)",
-                           target=f"{_HERE}.audit_section:testing_section", order=20)
+                           target=f"{_HERE}.audit_section:testing_section", order=20,
+                           profiles=AUDIT_PROFILES)
+
+
+#: the testing section per audit profile: fuzzing iterations, mutants per seed, seeds, coverage criteria
+AUDIT_PROFILES = {
+    "quick": {"max_iters": 30, "batch": 16, "seeds": 40, "coverage": ["neuron", "k_multisection"]},
+    "standard": {"max_iters": 100, "batch": 32, "seeds": 100,
+                 "coverage": ["neuron", "k_multisection", "neuron_boundary", "top_k"]},
+    "thorough": {"max_iters": 300, "batch": 32, "seeds": 200,
+                 "coverage": ["neuron", "k_multisection", "neuron_boundary", "strong_neuron_activation", "top_k"]},
+}
+
