@@ -34,7 +34,8 @@ KINDS: tuple[str, ...] = tuple(KIND_HOOKS)
 
 def requirement(distribution: str, project: str) -> str:
     """The PEP 508 string with which ``distribution`` declares its dependency on ``project`` (from the installed
-    metadata, so a record's ``requires=`` never restates a version the pyproject already states).
+    metadata, so a record's ``requires=`` never restates a version the pyproject already states). An
+    unconditional requirement wins; otherwise one behind an extra (``armour-core[mindspore]``), marker dropped.
 
     Light: ``importlib.metadata`` only. Raises ``LookupError`` naming both when either is not found.
     """
@@ -49,11 +50,11 @@ def requirement(distribution: str, project: str) -> str:
         raise LookupError(f"distribution {distribution!r} is not installed, so its requirement on {project!r} "
                           "cannot be read") from None
     wanted = canonicalize_name(project)
-    for text in declared:
-        req = Requirement(text)
-        if canonicalize_name(req.name) == wanted and not req.marker:
-            return str(req)
-    raise LookupError(f"distribution {distribution!r} declares no unconditional requirement on {project!r} "
+    found = [Requirement(text) for text in declared if canonicalize_name(Requirement(text).name) == wanted]
+    for req in sorted(found, key=lambda r: r.marker is not None):
+        if req.marker is None or "extra" in str(req.marker):
+            return f"{req.name}{req.specifier}"
+    raise LookupError(f"distribution {distribution!r} declares no requirement on {project!r} "
                       f"(it declares: {', '.join(declared) or 'nothing'})")
 
 
