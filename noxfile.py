@@ -1,8 +1,11 @@
 """Test and benchmark sessions. ``nox`` runs every session except ``bench``.
 
-Each plugin distribution is tested installed alone with armour-core (proving it needs nothing else), the
-core is tested without MindSpore, and ``tests`` runs the core and cross-distribution tests with everything
-installed. Sessions use uv when it is available (MindSpore is an 800 MB wheel; uv links it from its cache).
+Each plugin distribution is tested installed alone with armour-core (proving it needs nothing else). ``tests/``
+runs three times: ``core`` without MindSpore, ``core-ms`` with MindSpore but no plugin distribution (so the
+core's own code, the ``ms/`` runtime, CLI frame and audit runner, is tested in core), and ``tests`` with
+everything installed (the core tests again plus the cross-distribution ones). Each test states what it needs
+(``requires_mindspore`` / ``requires_dists``); tests/test_every_test_runs.py checks the marks.
+Sessions use uv when it is available (MindSpore is an 800 MB wheel; uv links it from its cache).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "core", "tests", "attacks", "privacy", "fuzz"]
+nox.options.sessions = ["lint", "core", "core-ms", "tests", "attacks", "privacy", "fuzz"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
@@ -25,6 +28,15 @@ def _env(session: nox.Session) -> dict[str, str]:
     return {"ARMOUR_PLUGINS_STRICT": "1", "ARMOUR_CACHE_DIR": os.environ.get("ARMOUR_CACHE_DIR", cache),
             "ARMOUR_PROGRESS": "0", "HYPOTHESIS_PROFILE": "ci", "PYTHONDONTWRITEBYTECODE": "1",
             "ARMOUR_REQUIRE_BROWSER": os.environ.get("ARMOUR_REQUIRE_BROWSER", "0")}
+
+
+def _without(session: nox.Session, *dists: str) -> None:
+    """Fail the session if any of ``dists`` is installed (a session that must prove it runs without them)."""
+    session.run("python", "-c", "import importlib.metadata as md, sys\n"
+                "def there(d):\n    try:\n        return bool(md.distribution(d))\n"
+                "    except md.PackageNotFoundError:\n        return False\n"
+                f"bad = [d for d in {list(dists)!r} if there(d)]\n"
+                "sys.exit(f'must not be installed here: {bad}' if bad else 0)")
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
@@ -43,9 +55,15 @@ def lint(session: nox.Session) -> None:
 def core(session: nox.Session) -> None:
     """armour-core alone, without MindSpore: registry, failure policy, CLI listing, bases, kit."""
     session.install(".[testing]")
-    session.run("python", "-c", "import importlib.metadata as md, sys\n"
-                "try:\n    md.distribution('mindspore')\n    sys.exit('mindspore must not be installed here')\n"
-                "except md.PackageNotFoundError:\n    pass")
+    _without(session, "mindspore", *(f"armour-plugins-{d}" for d in DISTS))
+    _pytest(session, "tests")
+
+
+@nox.session(name="core-ms", python=PYTHON)
+def core_ms(session: nox.Session) -> None:
+    """armour-core with MindSpore, no plugin distribution: ms/ runtime, MSModel, checkpoints, CLI, audit runner."""
+    session.install(".[testing,mindspore]")
+    _without(session, *(f"armour-plugins-{d}" for d in DISTS))
     _pytest(session, "tests")
 
 
@@ -61,12 +79,7 @@ def _alone(session: nox.Session, name: str) -> None:
     # session: a test that needs two distributions lives in tests/ (the ``tests`` session), and
     # tests/test_every_test_runs.py fails on a plugin test that imports a sibling or skips on one.
     session.install(".[testing,mindspore]", DISTS[name], "mlxtend>=0.23")  # the dist brings the rest itself
-    others = [d for d in DISTS if d != name]
-    session.run("python", "-c", "import importlib.metadata as md, sys\n"
-                f"def there(d):\n    try:\n        return bool(md.distribution(d))\n"
-                "    except md.PackageNotFoundError:\n        return False\n"
-                f"bad = [d for d in {['armour-plugins-' + o for o in others]!r} if there(d)]\n"
-                "sys.exit(f'not alone: {bad}' if bad else 0)")
+    _without(session, *(f"armour-plugins-{d}" for d in DISTS if d != name))
     _pytest(session, f"{DISTS[name]}/tests")
 
 

@@ -39,7 +39,6 @@ set_default_registry(registry)
 #: Core names imported on first access (they import MindSpore).
 _LAZY = {
     "MSModel": "armour_core.ms.model:MSModel",
-    "Fuzzer": "armour_core.wrappers.fuzzer:Fuzzer",
 }
 
 #: Names that moved to a plugin distribution: name -> ("module:attr", the pip distribution providing it).
@@ -48,6 +47,7 @@ MOVED: dict[str, tuple[str, str]] = {
     "DPModel": ("armour_plugins_privacy.dp.model:DPModel", "armour-plugins-privacy"),
     "SuppressModel": ("armour_plugins_privacy.suppress.model:SuppressModel", "armour-plugins-privacy"),
     "calibrate_noise": ("armour_plugins_privacy.dp.calibration:calibrate_noise", "armour-plugins-privacy"),
+    "Fuzzer": ("armour_plugins_fuzz.fuzzer.fuzzer:Fuzzer", "armour-plugins-fuzz"),
 }
 
 __all__ = ["registry", "hookimpl", "PluginSpec", "ArmourError", "CapabilityError", "ConfigError",

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from . import __version__, registry
+from .audit.profiles import PROFILES
 from .cli_args import input_file, nonnegative_float, nonnegative_int, output_dir
 from .errors import ArmourError
 from .registry import import_target
@@ -208,7 +209,7 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
                         "(or x and y)")
     p.add_argument("--network", help="your model as 'package.module:factory' (called with no arguments)")
     p.add_argument("--checkpoint", help="MindSpore checkpoint to load into --network")
-    p.add_argument("--profile", choices=("quick", "standard", "thorough"), default="quick")
+    p.add_argument("--profile", choices=PROFILES, default=PROFILES[0])
     p.add_argument("--eps", metavar="E1,E2,...",
                    help="robustness budgets, e.g. 0.01,0.03 or 4/255,8/255 (finite, > 0, at most the input range). "
                         "Default: 1,2,4,8,16 /255 of the range for image-sized inputs (>= 3 channels or >= 28x28), "

@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .api.arrays import check_inputs, check_labels
 from .errors import InvalidInputError
 
 _SPEC = re.compile(r"^(?P<module>[^:]+):(?P<attr>[A-Za-z_][\w.]*)$")
@@ -170,35 +171,13 @@ def load_npz(path: str | Path, keys: tuple[str, ...] = ("x", "y"), *, what: str 
 
 def validate_xy(x: Any, y: Any, *, bounds: tuple[float, float] | None = None, num_classes: int | None = None,
                 what: str = "--data", x_key: str = "x", y_key: str = "y") -> tuple[np.ndarray, np.ndarray]:
-    """``x`` as float32 (batch first, finite, inside ``bounds``) and ``y`` as int64 labels of the same length."""
-    x, y = np.asarray(x), np.asarray(y)
-    if x.dtype.kind in "iub":
-        raise InvalidInputError(f"{what}: {x_key} has integer dtype {x.dtype}; scale it to floats within the model's "
-                                f"bounds {bounds or ''} first (e.g. x / 255)")
-    if x.dtype.kind != "f":
-        raise InvalidInputError(f"{what}: {x_key} must be a float array, got dtype {x.dtype}")
-    if x.ndim < 2 or x.shape[0] == 0:
-        raise InvalidInputError(f"{what}: {x_key} must be a non-empty batch (N, ...), got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise InvalidInputError(f"{what}: {x_key} contains NaN or infinite values")
-    if bounds is not None:
-        lo, hi = bounds
-        if x.min() < lo - 1e-6 or x.max() > hi + 1e-6:
-            raise InvalidInputError(f"{what}: {x_key} values lie in [{x.min():.4g}, {x.max():.4g}], outside the bounds "
-                                    f"[{lo:g}, {hi:g}] (rescale the data or pass --bounds)")
-    if y.ndim == 2 and y.shape[0] == x.shape[0] and y.shape[1] > 1:
-        raise InvalidInputError(f"{what}: {y_key} looks one-hot (shape {y.shape}); store class indices (y.argmax(1))")
-    if y.ndim != 1 or y.shape[0] != x.shape[0]:
-        raise InvalidInputError(f"{what}: {y_key} must have shape ({x.shape[0]},) to match {x_key}, got {y.shape}")
-    if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-            raise InvalidInputError(f"{what}: {y_key} must hold integer class indices")
-    elif y.dtype.kind not in "iu":
-        raise InvalidInputError(f"{what}: {y_key} must hold integer class indices, got dtype {y.dtype}")
-    y = y.astype(np.int64)
-    if y.min() < 0 or (num_classes is not None and y.max() >= num_classes):
-        raise InvalidInputError(f"{what}: {y_key} labels lie in [{y.min()}, {y.max()}], outside [0, {num_classes})")
-    return np.ascontiguousarray(x, dtype=np.float32), y
+    """``x`` as float32 (batch first, finite, inside ``bounds``) and ``y`` as int64 labels of the same length,
+    checked by the API's validator (:func:`armour_core.api.arrays.check_inputs`) under the file's array names."""
+    xa = check_inputs(np.asarray(x), name=f"{what} {x_key}", bounds=bounds,
+                      bounds_hint="rescale the data or pass --bounds")
+    ya = check_labels(np.asarray(y), n=xa.shape[0], num_classes=num_classes, name=f"{what} {y_key}",
+                      batch=x_key)
+    return np.ascontiguousarray(xa, dtype=np.float32), ya
 
 
 # ------------------------------------------------------------------------------------ model + data

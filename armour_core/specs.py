@@ -7,6 +7,8 @@ A record is pure metadata: building one imports nothing heavy. The implementatio
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -29,9 +31,11 @@ KIND_HOOKS: dict[str, str] = {
 }
 KINDS: tuple[str, ...] = tuple(KIND_HOOKS)
 
+
 def requirement(distribution: str, project: str) -> str:
     """The PEP 508 string with which ``distribution`` declares its dependency on ``project`` (from the installed
-    metadata, so a record's ``requires=`` never restates a version the pyproject already states).
+    metadata, so a record's ``requires=`` never restates a version the pyproject already states). An
+    unconditional requirement wins; otherwise one behind an extra (``armour-core[mindspore]``), marker dropped.
 
     Light: ``importlib.metadata`` only. Raises ``LookupError`` naming both when either is not found.
     """
@@ -46,18 +50,20 @@ def requirement(distribution: str, project: str) -> str:
         raise LookupError(f"distribution {distribution!r} is not installed, so its requirement on {project!r} "
                           "cannot be read") from None
     wanted = canonicalize_name(project)
-    for text in declared:
-        req = Requirement(text)
-        if canonicalize_name(req.name) == wanted and not req.marker:
-            return str(req)
-    raise LookupError(f"distribution {distribution!r} declares no unconditional requirement on {project!r} "
+    found = [Requirement(text) for text in declared if canonicalize_name(Requirement(text).name) == wanted]
+    for req in sorted(found, key=lambda r: r.marker is not None):
+        if req.marker is None or "extra" in str(req.marker):
+            return f"{req.name}{req.specifier}"
+    raise LookupError(f"distribution {distribution!r} declares no requirement on {project!r} "
                       f"(it declares: {', '.join(declared) or 'nothing'})")
 
 
 _NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
-CAPABILITIES = frozenset({"forward", "gradients", "probabilities", "activations", "train", "parameters"})
+#: what an algorithm may need from a model; ``graphs``: it builds its own MindSpore graphs on the model
+#: (``MSModel.compiled``), so only a MindSpore model will do
+CAPABILITIES = frozenset({"forward", "gradients", "probabilities", "activations", "train", "parameters", "graphs"})
 
 
 def _check_name(inst, attribute, value):
@@ -73,6 +79,19 @@ def _check_target(inst, attribute, value):
             raise ValueError(f"{attribute.name}={value!r}: expected 'package.module:QualName'")
     elif value is not None and not callable(value):
         raise ValueError(f"{attribute.name} must be a 'module:qualname' string or a callable, got {value!r}")
+
+
+def _frozen_profiles(value: Any) -> Mapping[str, Mapping[str, Any]]:
+    """``profiles`` as read-only mappings, each key an audit profile (a typo would silently fall back to the
+    section's defaults)."""
+    from .audit.profiles import PROFILES
+
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise ValueError(f"profiles: expected {{profile: {{setting: value}}}}, got {value!r}")
+    unknown = sorted(set(value) - set(PROFILES))
+    if unknown:
+        raise ValueError(f"profiles: unknown profile(s) {unknown}; expected some of {', '.join(PROFILES)}")
+    return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in value.items()})
 
 
 def _check_kind(inst, attribute, value):
@@ -201,10 +220,12 @@ class AuditSectionSpec:
     """A section of ``armour audit`` contributed by a distribution.
 
     ``target`` names a function ``section(ctx: armour_core.audit.AuditContext) -> SectionResult``; it is
-    imported only when an audit runs. ``order`` places the section in the report. ``precheck`` optionally
-    names a function ``precheck(options: dict) -> None`` that ``armour audit`` calls with its command-line
-    options before any model is loaded, to refuse bad input of the section's own (e.g. a damaged privacy
-    ledger) before any computation.
+    imported only when an audit runs. ``order`` places the section in the report. ``profiles`` maps each audit
+    profile (``quick``, ``standard``, ``thorough``) to the settings the section reads from ``ctx.settings``:
+    how much work it does is the section's own fact, so core names none of its algorithms. ``precheck``
+    optionally names a function ``precheck(options: dict) -> None`` that ``armour audit`` calls with its
+    command-line options before any model is loaded, to refuse bad input of the section's own (e.g. a damaged
+    privacy ledger) before any computation.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -213,6 +234,8 @@ class AuditSectionSpec:
     order: int = 50
     precheck: str | None = attrs.field(default=None, validator=_check_target)
     dist: str = ""
+    profiles: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, converter=_frozen_profiles,
+                                                            hash=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -228,3 +251,4 @@ class PluginStatus:
     records: int = 0
     error: str = ""
     traceback: str = ""
+

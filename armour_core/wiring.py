@@ -2,9 +2,10 @@
 
 ``api/`` sits below ``ms/`` (``MSModel`` subclasses ``api.model.Classifier``) and below the registry, so it
 must import neither (DESIGN.md section 1; ``tests/test_import_graph.py``). Yet ``as_classifier`` wraps a
-MindSpore cell in ``MSModel``, and the mutator helpers and ``Defense.resolve_eval_attack`` look names up in
-the default registry. The package root (``armour_core/__init__.py``, which runs before any submodule) installs
-both here. This module imports nothing, so ``import armour_core`` stays light.
+MindSpore cell in ``MSModel``, and ``Defense.resolve_eval_attack`` looks names up in the default registry
+(mutator names are looked up by the fuzz distribution, ``armour_plugins_fuzz.mutators.resolve``). The package
+root (``armour_core/__init__.py``, which runs before any submodule) installs both here. This module imports
+nothing, so ``import armour_core`` stays light.
 """
 
 from __future__ import annotations

@@ -186,7 +186,7 @@ def run_armour(model, seeds_x, seeds_y, iters, k, *, alpha, beta, corpus_dir=Non
                seed=0, mutator=None, keep_failures=False):
     import mindspore as ms
 
-    from armour_core.wrappers.fuzzer import Fuzzer
+    from armour_plugins_fuzz.fuzzer import Fuzzer
 
     ms.set_context(mode=ms.PYNATIVE_MODE)
     if criterion == "nc":

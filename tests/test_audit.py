@@ -32,7 +32,7 @@ class Plugin:
     @hookimpl
     def armour_audit_sections():
         yield AuditSectionSpec(name="robustness", title="Robustness (test)", target=f"{__name__}:good_section",
-                               order=10)
+                               order=10, profiles={"quick": {"attacks": ["a", "b"]}, "thorough": {"attacks": ["c"]}})
         yield AuditSectionSpec(name="broken_area", title="Broken", target=f"{__name__}:bad_section", order=15)
 
 
@@ -63,19 +63,42 @@ def test_sections_run_missing_ones_are_placeholders_and_errors_are_contained(ctx
     assert json.loads(json_path.read_text()) == json.loads(json.dumps(data))
     sec = data["sections"]
     assert sec["robustness"]["verdict"] == "pass" and sec["robustness"]["dist"] == "armour-audit-test"
-    assert sec["robustness"]["metrics"]["settings"]["attacks"]  # the profile's settings reached the section
+    # the record's settings for the profile reached the section
+    assert sec["robustness"]["metrics"]["settings"] == {"attacks": ["a", "b"]}
     assert sec["broken_area"]["verdict"] == "error" and "on purpose" in sec["broken_area"]["headline"]
-    for name, dist in (("testing", "armour-plugins-fuzz"), ("privacy", "armour-plugins-privacy")):
-        assert sec[name]["verdict"] == "not_installed" and sec[name]["install"] == f"pip install {dist}"
-    assert [s["section"] for s in data["summary"]] == ["robustness", "broken_area", "testing", "privacy"]
+    missing = ["armour-plugins-attacks", "armour-plugins-privacy", "armour-plugins-fuzz"]  # no record from them
+    for dist in missing:
+        assert sec[dist]["verdict"] == "not_installed" and sec[dist]["install"] == f"pip install {dist}"
+        assert sec[dist]["title"] == dist and sec[dist]["dist"] == dist
+    assert [s["section"] for s in data["summary"]] == ["robustness", "broken_area", *missing]
     m = data["manifest"]
     assert m["command"] == "armour audit --test" and m["seed"] == 0 and set(m["timing_seconds"]) == set(sec)
     page = html_path.read_text()
-    for anchor in ("summary", "robustness", "broken_area", "testing", "privacy", "manifest"):
+    for anchor in ("summary", "robustness", "broken_area", *missing, "manifest"):
         assert f'id="{anchor}"' in page
     assert page.index('id="summary"') < page.index('id="robustness"')
     assert "pip install armour-plugins-fuzz" in page
     assert "<script" not in page and "http" not in page.replace("http-equiv", "")  # self-contained, offline
+
+
+def test_profile_settings_come_from_the_record_and_overrides_win(ctx, fake_sections):
+    ctx.profile = "thorough"
+    _, _, data = run_audit(ctx, progress=False, overrides={"robustness": {"n": 3}})
+    assert data["sections"]["robustness"]["metrics"]["settings"] == {"attacks": ["c"], "n": 3}
+    ctx.profile = "standard"  # the record states no settings for it: the section's own defaults apply
+    _, _, data = run_audit(ctx, progress=False)
+    assert data["sections"]["robustness"]["metrics"]["settings"] == {}
+
+
+def test_section_record_profiles_are_checked():
+    with pytest.raises(ValueError, match="quik"):
+        AuditSectionSpec(name="x", title="X", target="m:f", profiles={"quik": {}})
+    with pytest.raises(ValueError, match="profiles"):
+        AuditSectionSpec(name="x", title="X", target="m:f", profiles={"quick": 3})
+    spec = AuditSectionSpec(name="x", title="X", target="m:f", profiles={"quick": {"n": 1}})
+    with pytest.raises(TypeError):
+        spec.profiles["quick"]["n"] = 2  # records are read-only
+    assert hash(spec) == hash(AuditSectionSpec(name="x", title="X", target="m:f"))
 
 
 def test_unknown_profile_rejected(ctx):

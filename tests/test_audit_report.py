@@ -122,8 +122,8 @@ def test_disabled_distribution_leaves_a_placeholder(tmp_path, monkeypatch):
                            y_test=d.y_test, num_classes=10, bounds=d.bounds, profile="quick", seed=0,
                            out_dir=tmp_path, model_name="lenet5", dataset_name="digits")
         _, _, report = run_audit(ctx, progress=False, overrides={**SMALL, "privacy": {"n": 60}})
-        assert report["sections"]["testing"]["verdict"] == "not_installed"
-        assert "disabled" in report["sections"]["testing"]["headline"]
+        assert report["sections"]["armour-plugins-fuzz"]["verdict"] == "not_installed"
+        assert "disabled" in report["sections"]["armour-plugins-fuzz"]["headline"]
         assert report["sections"]["robustness"]["verdict"] in ("pass", "warn", "fail")
     finally:
         monkeypatch.undo()

@@ -143,6 +143,10 @@ def test_graph_sees_every_package_and_resolves_relative_imports(graph):
         assert package in graph, package
     assert "armour_core.errors" in graph["armour_core.registry"]
     assert any(mod.startswith("armour_core.") for mod in graph["armour_plugins_attacks.hooks"])
+    # the fuzz distribution: hooks reach each family's records; the engine is walked with them
+    assert {f"armour_plugins_fuzz.{family}.records" for family in ("fuzzer", "mutators", "coverage", "schedulers")} \
+        <= graph["armour_plugins_fuzz.hooks"]
+    assert "armour_plugins_fuzz.fuzzer.corpus" in graph["armour_plugins_fuzz.fuzzer.fuzzer"]
     assert "armour_plugins_privacy.dp.ghost" in graph["armour_plugins_privacy.dp.per_example"]
     assert "armour_plugins_privacy.dp.ledger" in graph["armour_plugins_privacy.dp.model"]
 
@@ -176,6 +180,8 @@ def test_api_bases_import_neither_ms_nor_registry(graph):
     bad = sorted(f"{mod} -> {dep}" for mod, deps in graph.items() if under(mod, "armour_core.api")
                  for dep in deps if dep == "armour_core.registry" or under(dep, "armour_core.ms"))
     assert not bad, "api/ must import neither ms/ nor the registry:\n" + "\n".join(bad)
+    # the mutator base needs no registry at all: name look-ups live in armour_plugins_fuzz.mutators.resolve
+    assert "armour_core.wiring" not in graph["armour_core.api.mutator"]
 
 
 def test_package_root_wires_the_api_bases():

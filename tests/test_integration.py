@@ -11,10 +11,9 @@ import pytest
 
 from armour_core import registry
 from armour_core.errors import ConfigError, InvalidInputError
-from armour_core.testing.markers import has_module, requires_mindspore
+from armour_core.testing.markers import skip_module_unless_dists
 
-ALL = all(has_module(m) for m in ("armour_plugins_attacks", "armour_plugins_privacy", "armour_plugins_fuzz"))
-pytestmark = [requires_mindspore, pytest.mark.skipif(not ALL, reason="needs every plugin distribution")]
+skip_module_unless_dists("attacks", "privacy", "fuzz")
 
 
 def test_plugins_json_lists_the_first_algorithm_of_each_distribution():

@@ -15,9 +15,9 @@ from armour_core.api.attack import AttackResult
 from armour_core.api.model import Classifier
 from armour_core.api.norms import lp_norm
 from armour_core.errors import ConfigError, InvalidInputError
-from armour_core.testing import requires_mindspore
+from armour_core.testing.markers import skip_module_unless_dists
 
-pytestmark = requires_mindspore
+skip_module_unless_dists("attacks")
 
 #: A small, fast configuration of every registered attack (budgets only; defaults otherwise). The iterative
 #: gradient attacks run their loop eagerly here: the properties checked do not depend on the compile mode
@@ -79,8 +79,6 @@ def test_one_label_format_one_return_type_and_labels_mean_true_labels(name, armo
     """
     import mindspore as ms
 
-    if name not in registry.names("attack"):
-        pytest.skip(f"{name} is not registered")
     x, y = batch
     atk = registry.create("attack", name, model=armour_mlp, seed=0, **SMALL[name])
     with pytest.raises(InvalidInputError):
@@ -200,8 +198,6 @@ def test_random_start_l2_attacks_draw_l2_noise_not_sign_noise(name, cfg, armour_
     direction drawn from a Gaussian has CV ≈ 0.755 over 64 coordinates (sampling std ≈ 0.08)."""
     x, y = batch
     x = (0.25 + 0.5 * x).astype(np.float32)  # the box never clips the random start
-    if name not in registry.names("attack"):
-        pytest.skip(f"{name} is not registered")
     res = registry.create("attack", name, model=armour_mlp, seed=0, **cfg).generate(x, y)
     delta = np.asarray(res.adversarial, np.float64) - x
     assert np.all(lp_norm(delta, "l2") > 0)

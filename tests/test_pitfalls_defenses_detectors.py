@@ -8,10 +8,9 @@ import pytest
 
 from armour_core import registry
 from armour_core.api.detector import threshold_for_fpr
-from armour_core.testing import requires_mindspore
-from armour_core.testing.markers import has_module
+from armour_core.testing.markers import skip_module_unless_dists
 
-pytestmark = requires_mindspore
+skip_module_unless_dists("attacks")
 
 
 def test_ensemble_detector_combines_member_decisions_per_sample(armour_mlp, armour_digits):
@@ -113,8 +112,6 @@ def test_pure_adversarial_training_replace_ratio_one_is_allowed(name):
     ones for plain ``adversarial_training``)."""
     from armour_core.ms import pretrained as pt
 
-    if name not in registry.names("defense"):
-        pytest.skip(f"{name} is not registered")
     data = registry.create("dataset", "digits")
     net = pt.build("mlp", data, seed=0)
     extra = {"static_models": [pt.build("mlp", data, seed=1)]} if name == "ensemble_adversarial_training" else {}
@@ -129,8 +126,6 @@ def test_replace_ratio_list_is_every_defense_with_one():
     """Guard: the list above is exactly the registered defenses with a ``replace_ratio`` (none skips)."""
     import attrs
 
-    if not has_module("armour_plugins_attacks"):
-        pytest.skip("needs armour-plugins-attacks (the 'tests' session)")
     with_ratio = {n for n in registry.names("defense")
                   if "replace_ratio" in {f.name for f in attrs.fields(registry.get("defense", n).Config)}}
     assert with_ratio == set(REPLACE_RATIO)

@@ -26,13 +26,13 @@ def test_names_are_compared_canonically():
     assert requirement("armour-core", "Attrs") == requirement("armour-core", "attrs")
 
 
-def test_requirements_behind_an_extra_are_not_unconditional():
-    with pytest.raises(LookupError, match="armour-core.*mindspore"):
-        requirement("armour-core", "mindspore")  # only in the [mindspore] extra
+def test_requirements_behind_an_extra_are_found_without_their_marker():
+    got = requirement("armour-core", "mindspore")  # only in the [mindspore] extra
+    assert got.startswith("mindspore") and "extra" not in got
 
 
 def test_unknown_distribution_or_project_is_a_clear_error():
     with pytest.raises(LookupError, match="'no-such-dist' is not installed.*'scipy'"):
         requirement("no-such-dist", "scipy")
-    with pytest.raises(LookupError, match="declares no unconditional requirement on 'no-such-project'"):
+    with pytest.raises(LookupError, match="declares no requirement on 'no-such-project'"):
         requirement("armour-core", "no-such-project")

@@ -12,15 +12,28 @@ import math
 import numpy as np
 import pytest
 
-from armour_core.audit.profiles import PROFILES, eps_grid, format_eps, parse_eps
+from armour_core.audit.profiles import eps_grid, format_eps, parse_eps
 from armour_core.errors import InvalidInputError
-from armour_core.testing.markers import has_module, requires_mindspore
+from armour_core.testing.markers import requires_dists
 
 K255 = tuple(k / 255 for k in (1, 2, 4, 8, 16))
 
 
+#: the small-input grids of armour-plugins-attacks' robustness record (its profiles), stated here so the rule runs
+#: in the core session; test_robustness_record_states_these_grids checks they agree
+SMALL_EPS = {"quick": [0.05, 0.1, 0.2], "standard": [0.03, 0.05, 0.1, 0.2]}
+
+
 def _settings(profile="quick", **extra):
-    return {**PROFILES[profile]["robustness"], **extra}
+    return {"small_eps": SMALL_EPS[profile], **extra}
+
+
+@requires_dists("attacks")
+def test_robustness_record_states_these_grids():
+    from armour_core import registry
+
+    (spec,) = [s for s in registry.audit_sections() if s.dist == "armour-plugins-attacks"]
+    assert {p: list(spec.profiles[p]["small_eps"]) for p in SMALL_EPS} == SMALL_EPS
 
 
 @pytest.mark.parametrize("shape, expected, reference, source", [
@@ -100,7 +113,6 @@ def test_cli_rejects_a_bad_eps_before_any_work(capsys, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- the report
-needs_attacks = pytest.mark.skipif(not has_module("armour_plugins_attacks"), reason="needs armour-plugins-attacks")
 
 
 def _colour_audit(tmp_path, monkeypatch, overrides):
@@ -132,8 +144,7 @@ def _colour_audit(tmp_path, monkeypatch, overrides):
         registry.reset()
 
 
-@requires_mindspore
-@needs_attacks
+@requires_dists("attacks")
 @pytest.mark.parametrize("overrides, grid, judged", [
     ({}, K255, 8 / 255),
     ({"eps": [0.01, 0.03]}, (0.01, 0.03), 0.03),

@@ -18,7 +18,8 @@ import pytest
 
 from armour_core import cli, cli_args
 from armour_core.errors import InvalidInputError
-from armour_core.testing import has_module, requires_mindspore
+from armour_core.testing import requires_mindspore
+from armour_core.testing.markers import requires_dists
 from armour_core.testing.cli import run
 
 UNWRITABLE = "/proc/armour-trust-test"  # creating anything under /proc fails, even for root
@@ -255,9 +256,7 @@ def _armour(*argv: str, env: dict[str, str] | None = None, cwd: Path) -> subproc
                           env=full, cwd=cwd, timeout=600)
 
 
-@requires_mindspore
-@pytest.mark.skipif(not (has_module("armour_plugins_attacks") and has_module("armour_plugins_privacy")),
-                    reason="needs the attacks and privacy distributions")
+@requires_dists("attacks", "privacy")
 def test_a_normal_run_prints_only_armours_lines(tmp_path):
     runs = [_armour("attack", "--n", "16", "--out", str(tmp_path / "atk"), cwd=tmp_path),
             _armour("train-dp", "--model", "mlp", "--epochs", "1", "--accountant", "rdp", "--plot", "", "--json",

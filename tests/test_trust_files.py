@@ -1,13 +1,13 @@
 """Files armour reads back, attacked the way an outsider breaks them (issue 9, items 13 and 9's corpus).
 
 Caches (coverage profiles, the default model) must treat a missing, empty, truncated, edited or planted file as
-a miss and rebuild it atomically; a user's fuzz corpus must be refused with one armour error naming the path.
+a miss and rebuild it atomically (the fuzz corpus, refused with one armour error naming the path, is tested in
+``armour_plugins_fuzz/tests/test_trust_corpus_files.py``).
 No file is ever unpickled: a planted pickle whose loading would create a marker file must leave no marker.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import multiprocessing
 import os
@@ -18,33 +18,15 @@ import pytest
 
 from armour_core.api.coverage import Coverage, NeuronProfile, clear_profile_cache
 from armour_core.api.model import Classifier
-from armour_core.errors import InvalidInputError
 from armour_core.testing import requires_mindspore
-
-
-# ---------------------------------------------------------------------------------------- planted pickles
-class _Plant:
-    """Pickles into "call open(marker, 'w')": unpickling it would create ``marker``."""
-
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-def _pickled_npz(marker: Path, **arrays) -> bytes:
-    """An ``.npz`` holding a pickled object array under every name in ``arrays`` given as None."""
-    buf = io.BytesIO()
-    np.savez(buf, **{k: (np.array([_Plant(marker)], dtype=object) if v is None else v) for k, v in arrays.items()})
-    return buf.getvalue()
+from armour_core.testing.files import pickled_npz
 
 
 def test_planted_pickle_would_run(tmp_path):
     """The planted file really is a payload: loading it the unsafe way creates the marker."""
     marker = tmp_path / "ran"
     path = tmp_path / "p.npz"
-    path.write_bytes(_pickled_npz(marker, layers=None))
+    path.write_bytes(pickled_npz(marker, layers=None))
     with np.load(path, allow_pickle=True) as z:
         z["layers"]
     assert marker.exists()
@@ -141,7 +123,7 @@ def _damage(path: Path, how: str, marker: Path) -> None:
     elif how == "pickle":
         with np.load(path, allow_pickle=True) as z:  # our own file: its text/object arrays become payloads
             arrays = {k: z[k] for k in z.files}
-        path.write_bytes(_pickled_npz(marker, **{k: None if v.dtype.kind in "USO" else v for k, v in arrays.items()}))
+        path.write_bytes(pickled_npz(marker, **{k: None if v.dtype.kind in "USO" else v for k, v in arrays.items()}))
     elif how == "other_key":  # a valid profile of other data copied under this name
         other = NeuronProfile.from_traces({"a": np.zeros((2, 3), np.float32), "b": np.ones((2, 3), np.float32)},
                                           np.zeros(2, np.int64), key="0" * 32)
@@ -195,129 +177,6 @@ def test_profile_cache_written_by_two_processes(tmp_path):
     assert [p.name for p in disk.iterdir()] == [_profile_file(disk).name]
 
 
-# ---------------------------------------------------------------------------------------- fuzz corpus
-def _store_with_two_checkpoints(directory: Path):
-    from armour_core.wrappers.fuzz_corpus import Corpus, CorpusStore, Findings
-
-    rng = np.random.default_rng(1)
-    corpus, findings = Corpus((2,), np.float32), Findings((2,), np.float32)
-    store = CorpusStore(directory)
-
-    def add(n, it):
-        x = rng.uniform(0, 1, (n, 2)).astype(np.float32)
-        corpus.add(x, x, [(("blur", {"sigma": 0.5}),)] * n, root=np.arange(n), parent=np.full(n, -1),
-                   label=np.ones(n, np.int64), affine=np.zeros(n, bool), gain=np.full(n, 0.1),
-                   added=np.full(n, it), depth=np.ones(n, np.int64))
-        findings.add(x[:1], [{"label": 1, "iteration": it}])
-        cov = {"neuron": {"covered": {"a": rng.uniform(0, 1, 4) > 0.5}, "count": len(corpus)}}
-        store.save(it, corpus, findings, cov, {"fingerprint": "f", "history": {"neuron": [0.1] * (it + 1)}})
-        return cov
-
-    add(3, 0)
-    cov = add(2, 5)
-    return corpus, findings, cov
-
-
-def _load(directory: Path):
-    from armour_core.wrappers.fuzz_corpus import Corpus, CorpusStore, Findings
-
-    corpus, findings = Corpus((2,), np.float32), Findings((2,), np.float32)
-    state, cov = CorpusStore(directory).load(corpus, findings)
-    return corpus, findings, state, cov
-
-
-def test_corpus_round_trip(tmp_path):
-    corpus, findings, cov = _store_with_two_checkpoints(tmp_path)
-    c2, f2, state, cov2 = _load(tmp_path)
-    np.testing.assert_array_equal(c2.x, corpus.x)
-    np.testing.assert_array_equal(f2.x, findings.x)
-    assert c2.chains == corpus.chains and state["iteration"] == 5
-    np.testing.assert_array_equal(cov2["neuron"]["covered"]["a"], cov["neuron"]["covered"]["a"])
-
-
-def _chunk(d: Path, i: int) -> Path:
-    return sorted((d / "chunks").glob("*.npz"))[i]
-
-
-def _coverage_file(d: Path) -> Path:
-    return next(d.glob("coverage-*.npz"))
-
-
-def _edit_state(d: Path) -> None:
-    state = json.loads((d / "state.json").read_text())
-    state["iteration"] = 7  # still valid JSON, no longer what armour wrote
-    (d / "state.json").write_text(json.dumps(state))
-
-
-def _plant_pickle(path: Path, marker: Path) -> None:
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    path.write_bytes(_pickled_npz(marker, **{k: None if v.dtype.kind in "US" else v for k, v in arrays.items()}))
-
-
-def _flip(path: Path) -> None:
-    data = path.read_bytes()
-    i = data.index(b"\x93NUMPY") + 140
-    path.write_bytes(data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:])
-
-
-CORPUS_DAMAGE = {
-    "state_empty": lambda d, m: (d / "state.json").write_bytes(b""),
-    "state_truncated": lambda d, m: (d / "state.json").write_bytes((d / "state.json").read_bytes()[:40]),
-    "state_edited": lambda d, m: _edit_state(d),
-    "state_not_object": lambda d, m: (d / "state.json").write_text("[1, 2]"),
-    "chunk_missing": lambda d, m: _chunk(d, 1).unlink(),
-    "chunk_empty": lambda d, m: _chunk(d, 0).write_bytes(b""),
-    "chunk_truncated": lambda d, m: _chunk(d, 1).write_bytes(_chunk(d, 1).read_bytes()[:100]),
-    "chunk_edited": lambda d, m: _flip(_chunk(d, 0)),
-    "chunk_swapped": lambda d, m: _chunk(d, 1).write_bytes(_chunk(d, 0).read_bytes()),
-    "chunk_pickle": lambda d, m: _plant_pickle(_chunk(d, 1), m),
-    "coverage_missing": lambda d, m: _coverage_file(d).unlink(),
-    "coverage_edited": lambda d, m: _flip(_coverage_file(d)),
-    "coverage_pickle": lambda d, m: _plant_pickle(_coverage_file(d), m),
-}
-
-
-@pytest.mark.parametrize("how", sorted(CORPUS_DAMAGE))
-def test_damaged_corpus_is_refused_naming_the_file(tmp_path, how):
-    d = tmp_path / "corpus"
-    _store_with_two_checkpoints(d)
-    marker = tmp_path / "pwned"
-    CORPUS_DAMAGE[how](d, marker)
-    with pytest.raises(InvalidInputError, match="corpus_dir") as info:
-        _load(d)
-    assert not marker.exists()
-    assert str(d) in str(info.value)
-    assert "\n" not in str(info.value)
-
-
-def _hold_corpus_lock(directory: str, ready, release) -> None:
-    from armour_core.wrappers.fuzz_corpus import CorpusStore
-
-    with CorpusStore(directory).locked():
-        ready.set()
-        release.wait(60)
-
-
-def test_corpus_written_by_two_processes_is_refused(tmp_path):
-    from armour_core.wrappers.fuzz_corpus import CorpusStore
-
-    ctx = multiprocessing.get_context("spawn")
-    ready, release = ctx.Event(), ctx.Event()
-    proc = ctx.Process(target=_hold_corpus_lock, args=(str(tmp_path), ready, release))
-    proc.start()
-    try:
-        assert ready.wait(60)
-        with pytest.raises(InvalidInputError, match="in use by another process"):
-            with CorpusStore(tmp_path).locked():
-                pass
-    finally:
-        release.set()
-        proc.join(60)
-    with CorpusStore(tmp_path).locked():  # free again once the other process is done
-        pass
-
-
 # ---------------------------------------------------------------------------------------- default model cache
 KEY = "mlp-digits-seed0-ep1-r1"
 
@@ -335,8 +194,6 @@ def _params(pre) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    pytest.importorskip("mindspore")
-    pytest.importorskip("sklearn")
     saved = os.environ.get("ARMOUR_CACHE_DIR")
     cache = tmp_path_factory.mktemp("ref_cache")
     try:

@@ -7,21 +7,24 @@ These tests need two distributions, so they live here (the ``tests`` session ins
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 
 from armour_core import registry
 from armour_core.api.arrays import to_numpy
-from armour_core.api.mutator import adversarial_attack_names, create_mutator, mutator_category, mutator_names
 from armour_core.errors import ConfigError, InvalidInputError
 from armour_core.testing import MutatorContract, check
 from armour_core.testing import strategies as S
-from armour_core.testing.markers import has_module
+from armour_core.testing.markers import requires_mindspore, skip_module_unless_dists
 
-if not (has_module("armour_plugins_attacks") and has_module("armour_plugins_fuzz")):
-    # skipped before collection: collected-but-skipped contract classes would trip the kit's no-check guard
-    pytest.skip("needs armour-plugins-attacks and armour-plugins-fuzz (the 'tests' session)", allow_module_level=True)
+skip_module_unless_dists("attacks", "fuzz")  # before collection: skipped contract classes trip the kit's guard
+
+from armour_plugins_fuzz.fuzzer import Fuzzer  # noqa: E402  (after the guard: absent in other sessions)
+from armour_plugins_fuzz.mutators.resolve import (adversarial_attack_names, create_mutator,  # noqa: E402
+                                                  mutator_category, mutator_names)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -99,8 +102,6 @@ def test_adversarial_errors(armour_mlp):
 
 def test_design_example_with_affine_and_adversarial(armour_lenet, armour_digits, tmp_path):
     """DESIGN.md §9: names from the registry; the attack name becomes an adversarial mutator via its record."""
-    from armour_core import Fuzzer
-
     x, y = armour_digits.x_test[:24], armour_digits.y_test[:24]
     fz = Fuzzer(model=armour_lenet, mutators=["gaussian_blur", ("rotate", {"degrees": (-15, 15)}), "fgsm"],
                 coverage="neuron", scheduler="deephunter", corpus_dir=tmp_path / "corpus", mutants_per_seed=9)
@@ -112,3 +113,26 @@ def test_design_example_with_affine_and_adversarial(armour_lenet, armour_digits,
         pred = np.asarray(armour_lenet.predict(rep.findings_x[adv]))
         assert np.all(pred != [rep.findings[j]["label"] for j in adv])
     assert (tmp_path / "corpus" / "state.json").exists()
+
+
+@requires_mindspore
+def test_fuzzer_runs_on_numpy_124_plus_with_a_mutator_of_every_category(armour_lenet, armour_digits):
+    """Pitfall: "The fuzzer runs on NumPy ≥ 1.24 (MindArmour's builds a ragged array and fails for every
+    configuration)."
+
+    On this NumPy (≥ 1.24), one fuzzing run mixes a mutator of every category in the records (pixel-value,
+    affine, adversarial), whose outputs differ in provenance and shape of their parameters."""
+    assert tuple(int(v) for v in np.__version__.split(".")[:2]) >= (1, 24)
+    by_category: dict[str, str] = {}
+    for spec in registry.specs("mutator"):
+        by_category.setdefault(spec.facet.category, spec.name)
+    assert len(by_category) >= 2, by_category
+    mutators = sorted(by_category.values()) + ["fgsm"]  # a fuzzing attack as the adversarial mutator
+    x, y = armour_digits.x_test[:6], armour_digits.y_test[:6]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        rep = Fuzzer(armour_lenet, mutators, coverage="neuron", scheduler="uniform", mutants_per_seed=4,
+                     alpha=0.5, beta=0.5, seed=0).run(x, y, max_iters=4)
+    assert rep.iterations == 4
+    assert set(rep.mutators) >= set(mutators) - {"fgsm"}
+    assert sum(m.tried for m in rep.mutators.values()) == 4 * 4

@@ -312,3 +312,25 @@ def test_record_requirements_match_their_distribution():
                 bad.append(f"{spec.kind} {spec.name} ({spec.dist}): requires {text!r}, pyproject has "
                            f"{req.name}{have if have is not None else ' (undeclared)'}")
     assert not bad, "\n".join(bad)
+
+
+def test_requirement_reads_the_installed_metadata():
+    """Records take their ``requires`` from the distribution's metadata (issue 10: one fact, once)."""
+    from armour_core.specs import requirement
+
+    core = tomllib.loads(DISTS["armour-core"][0].read_text())["project"]
+    stated = {_canon(Requirement(r).name): str(Requirement(r).specifier)
+              for r in core["dependencies"] + core["optional-dependencies"]["mindspore"]}
+    assert requirement("armour-core", "pluggy") == f"pluggy{stated['pluggy']}"
+    assert requirement("armour-core", "PLUGGY") == f"pluggy{stated['pluggy']}"  # names compare canonically
+    with pytest.raises(LookupError, match="no-such-dist"):
+        requirement("no-such-dist", "mindspore")
+    with pytest.raises(LookupError, match="'torch'"):
+        requirement("armour-core", "torch")
+
+
+def test_every_distribution_pins_the_mindspore_of_armour_core():
+    """Each distribution imports MindSpore and declares it; the pin is armour-core's (``[mindspore]`` extra),
+    and a plugin stating another (once ``mindspore>=2.3`` beside ``==2.10.0``) would let pip pick either."""
+    pins = {dist: _declared(dist).get("mindspore") for dist in DISTS}
+    assert len({str(p) for p in pins.values()}) == 1 and pins["armour-core"], pins

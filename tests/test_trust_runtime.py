@@ -23,7 +23,7 @@ import pytest
 
 from armour_core import registry
 from armour_core.testing.checks import check_untouched, network_state
-from armour_core.testing.markers import requires_mindspore
+from armour_core.testing.markers import requires_dists, requires_mindspore
 
 pytestmark = requires_mindspore
 
@@ -71,7 +71,7 @@ def _detector(name, net, x, y):
 
 
 def _mutator(name, net, x, y):
-    from armour_core.api.mutator import create_mutator
+    from armour_plugins_fuzz.mutators.resolve import create_mutator
 
     return np.asarray(create_mutator(name, model=net, seed=1).mutate(x))
 
@@ -93,6 +93,7 @@ def _cases():
     return cases
 
 
+@requires_dists("attacks", "fuzz")
 @pytest.mark.parametrize(("kind", "name", "run"), _cases(), ids=lambda v: v if isinstance(v, str) else "")
 def test_network_in_training_mode_is_run_in_inference_mode_and_left_untouched(kind, name, run, images):
     x, y = images
@@ -109,6 +110,7 @@ def readme_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
+@requires_dists("attacks")  # the README attacks with fgsm
 def test_readme_python_blocks_run_verbatim():
     blocks = readme_blocks()
     assert blocks and "generate(x, y)" in blocks[0]
@@ -160,6 +162,7 @@ def user_run(tmp_path_factory):
     return proc, cwd
 
 
+@requires_dists("attacks")  # the user script runs pgd, deepfool, apgd, fgsm
 def test_wrong_shape_is_one_armour_error_with_both_shapes(user_run):
     proc, _ = user_run
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -171,6 +174,7 @@ def test_wrong_shape_is_one_armour_error_with_both_shapes(user_run):
     assert "InvalidInputError x:" in never and "(3, 8, 8)" in never and "in_channels=1" in never, never
 
 
+@requires_dists("attacks")
 def test_no_mindspore_noise_and_no_files_in_working_directory(user_run):
     proc, cwd = user_run
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -39,13 +39,15 @@ def like(arr: np.ndarray, original: Any) -> Any:
 
 
 def check_inputs(x: Any, *, name: str = "x", bounds: tuple[float, float] | None = None,
-                 input_shape: tuple[int, ...] | None = None, min_ndim: int = 2) -> np.ndarray:
-    """Validate a batch of model inputs and return it as a float numpy array."""
+                 input_shape: tuple[int, ...] | None = None, min_ndim: int = 2, bounds_hint: str = "") -> np.ndarray:
+    """Validate a batch of model inputs and return it as a float numpy array (clipped into ``bounds`` within a
+    rounding tolerance). The one input validator: the API bases and the CLI's ``--data`` loader both use it;
+    ``bounds_hint`` ends the out-of-bounds message with how the caller fixes it."""
     arr = to_numpy(x, name)
     if arr.dtype.kind not in "f":
         if arr.dtype.kind in "iub":
-            raise InvalidInputError(f"{name}: expected floating-point inputs, got dtype {arr.dtype} "
-                                    f"(scale integer images to the model's bounds first)")
+            raise InvalidInputError(f"{name}: expected floating-point inputs, got integer dtype {arr.dtype} "
+                                    f"(scale them to the model's bounds first, e.g. x / 255)")
         raise InvalidInputError(f"{name}: expected a floating-point array, got dtype {arr.dtype}")
     if arr.ndim < min_ndim:
         raise InvalidInputError(f"{name}: expected a batch with at least {min_ndim} dimensions "
@@ -62,20 +64,20 @@ def check_inputs(x: Any, *, name: str = "x", bounds: tuple[float, float] | None 
         tol = 1e-6 * max(1.0, abs(hi - lo))
         amin, amax = float(arr.min()), float(arr.max())
         if amin < lo - tol or amax > hi + tol:
-            raise InvalidInputError(f"{name}: values must lie within bounds {bounds}, got range "
-                                    f"[{amin:.6g}, {amax:.6g}]")
+            raise InvalidInputError(f"{name}: values lie in [{amin:.6g}, {amax:.6g}], outside the bounds "
+                                    f"[{lo:g}, {hi:g}]" + (f" ({bounds_hint})" if bounds_hint else ""))
         arr = np.clip(arr, lo, hi)
     return arr
 
 
-def check_labels(y: Any, *, n: int, num_classes: int | None, name: str = "y") -> np.ndarray:
-    """Validate integer class indices of shape ``(n,)``."""
+def check_labels(y: Any, *, n: int, num_classes: int | None, name: str = "y", batch: str = "the batch") -> np.ndarray:
+    """Validate integer class indices of shape ``(n,)`` (``batch`` names the inputs they label)."""
     arr = to_numpy(y, name)
     if arr.ndim == 2 and arr.shape[1] > 1 and arr.shape[0] == n:
         raise InvalidInputError(f"{name}: expected integer class indices of shape ({n},), got a 2-D array of "
                                 f"shape {arr.shape} (one-hot labels? pass y.argmax(1))")
     if arr.ndim != 1 or arr.shape[0] != n:
-        raise InvalidInputError(f"{name}: expected shape ({n},) to match the batch, got {arr.shape}")
+        raise InvalidInputError(f"{name}: expected shape ({n},) to match {batch}, got {arr.shape}")
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise InvalidInputError(f"{name}: expected integer class indices, got non-integer values")
@@ -83,6 +85,5 @@ def check_labels(y: Any, *, n: int, num_classes: int | None, name: str = "y") ->
         raise InvalidInputError(f"{name}: expected integer class indices, got dtype {arr.dtype}")
     arr = arr.astype(np.int64)
     if arr.size and (arr.min() < 0 or (num_classes is not None and arr.max() >= num_classes)):
-        raise InvalidInputError(f"{name}: labels must be in [0, {num_classes}), got range "
-                                f"[{arr.min()}, {arr.max()}]")
+        raise InvalidInputError(f"{name}: labels lie in [{arr.min()}, {arr.max()}], outside [0, {num_classes})")
     return arr

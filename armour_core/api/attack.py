@@ -20,6 +20,11 @@ from .validators import eps_field, norm_field, norm_name
 
 _norm_name = norm_name  # kept for plugins that imported it from here
 
+#: what each capability an attack may need stands for (for error messages)
+_NEEDS = {"gradients": "input gradients", "forward": "forward passes", "graphs": "MindSpore graphs",
+          "parameters": "trainable parameters", "probabilities": "class probabilities",
+          "activations": "layer activations"}
+
 
 @attrs.frozen(kw_only=True)
 class AttackConfig:
@@ -48,18 +53,42 @@ class AttackResult:
         return float(np.mean(self.success)) if self.success.size else 0.0
 
 
+def record_norm_field(record: Any):
+    """The ``norm`` field of an attack's config, checked against the norms its record declares (default:
+    the first), so the record stays the one place that says which norms an attack supports."""
+    norms = tuple(record.facet.norms)
+    return norm_field(norms[0], norms)
+
+
 class Attack(Algorithm, abc.ABC):
     """Base of every evasion attack.
 
-    Subclasses set ``Config`` (a subclass of :class:`AttackConfig`), ``norms`` (supported norms),
-    ``targeted`` (whether a ``target`` may be given) and implement :meth:`_generate`.
+    Subclasses set ``Config`` (a subclass of :class:`AttackConfig`) and implement :meth:`_generate`. What
+    the attack supports is declared once, in its registry record: a subclass names it in ``record`` and the
+    base derives ``norms``, ``targeted``, ``minimum_norm`` and the capabilities it needs from the model
+    (``record.capabilities``) from it. Classes without a record (third-party code written before records
+    carried these facts) may still set ``norms``/``targeted``/``minimum_norm``/``needs_gradients``.
     """
 
     Config: ClassVar[type] = AttackConfig
+    record: ClassVar[Any] = None  #: the PluginSpec (kind ``attack``, facet ``AttackSpec``) this class implements
     norms: ClassVar[tuple[str, ...]] = ("linf",)
     targeted: ClassVar[bool] = False
     minimum_norm: ClassVar[bool] = False  #: eps bounds the result only when set (None: unbounded)
     needs_gradients: ClassVar[bool] = True
+    needs: ClassVar[frozenset[str]] = frozenset({"gradients"})  #: model capabilities checked at construction
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        record = cls.__dict__.get("record")
+        if record is not None:
+            cls.norms = tuple(record.facet.norms)
+            cls.targeted = bool(record.facet.targeted)
+            cls.minimum_norm = bool(record.facet.minimum_norm)
+            cls.needs = frozenset(record.capabilities)
+            cls.needs_gradients = "gradients" in cls.needs
+        elif "needs_gradients" in cls.__dict__:
+            cls.needs = frozenset({"gradients"}) if cls.needs_gradients else frozenset()
 
     def __init__(self, *, model: Any, bounds: tuple[float, float] | None = None, **config: Any):
         self.config = make_config(self.Config, config, owner=type(self).__name__)
@@ -67,10 +96,12 @@ class Attack(Algorithm, abc.ABC):
             raise ConfigError(f"{type(self).__name__}: norm={self.config.norm!r} is not supported; "
                               f"supported: {', '.join(self.norms)}")
         self.model: Classifier = as_classifier(model, bounds=tuple(bounds) if bounds is not None else None)
-        if self.needs_gradients and "gradients" not in self.model.capabilities:
+        missing = sorted(self.needs - set(self.model.capabilities))
+        if missing:
             from ..errors import CapabilityError
 
-            raise CapabilityError(f"{type(self).__name__} needs input gradients, which "
+            raise CapabilityError(f"{type(self).__name__} needs the model capabilities {missing} "
+                                  f"({', '.join(_NEEDS.get(c, c) for c in missing)}), which "
                                   f"{type(self.model).__name__} does not provide")
 
     @property

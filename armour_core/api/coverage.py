@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from ..errors import InvalidInputError
+from ..errors import CapabilityError, InvalidInputError
 from .arrays import check_inputs, check_labels, to_numpy
 from .base import Algorithm, make_config
 from .model import as_classifier
@@ -194,8 +194,9 @@ class Coverage(Algorithm, abc.ABC):
     def __init__(self, *, model: Any, **config: Any):
         self.config = make_config(self.Config, config, owner=type(self).__name__)
         self.model = as_classifier(model)
-        if not hasattr(self.model, "activations"):
-            raise InvalidInputError(f"model: {type(self.model).__name__} cannot expose layer activations")
+        if "activations" not in self.model.capabilities:
+            raise CapabilityError(f"model: {type(self.model).__name__} lacks the 'activations' capability (layer "
+                                  f"outputs) that coverage needs; it declares {sorted(self.model.capabilities)}")
         self.fitted = False
         self.profile: NeuronProfile | None = None
         self._layers: list[str] | None = None
@@ -261,14 +262,10 @@ class Coverage(Algorithm, abc.ABC):
         return Activations({k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, logits=logits)
 
     def _capture_chunk(self, chunk: np.ndarray, names: tuple[str, ...]) -> Activations:
-        if hasattr(self.model, "capture"):
-            raw = self.model.capture(chunk, names)
-            logits = raw.logits
-        else:
-            raw = self.model.activations(chunk, layers=names)
-            logits = getattr(raw, "logits", None)
-            if logits is None and self.needs_logits:
-                logits = to_numpy(self.model.logits(chunk))
+        raw = self.model.activations(chunk, layers=names)
+        logits = getattr(raw, "logits", None)  # a capture that also returns the same pass's logits (MSModel)
+        if logits is None and self.needs_logits:
+            logits = to_numpy(self.model.logits(chunk))
         return self._neurons(raw, logits)
 
     def _neurons(self, acts: dict[str, Any], logits: Any = None) -> Activations:

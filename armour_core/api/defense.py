@@ -77,13 +77,24 @@ class Defense(Algorithm, abc.ABC):
 
     Config: ClassVar[type] = DefenseConfig
     uses_precomputed: ClassVar[bool] = False
+    #: the PluginSpec this class implements; when set, the model capabilities checked at construction
+    #: (``needs``) are its ``capabilities``, declared there once
+    record: ClassVar[Any] = None
+    needs: ClassVar[frozenset[str]] = frozenset({"parameters"})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        record = cls.__dict__.get("record")
+        if record is not None:
+            cls.needs = frozenset(record.capabilities) | {"parameters"}
 
     def __init__(self, *, network: Any, bounds: tuple[float, float] | None = None, **config: Any):
         self.config = make_config(self.Config, config, owner=type(self).__name__)
         self.model = as_classifier(network, bounds=tuple(bounds) if bounds is not None else None)
-        if "parameters" not in self.model.capabilities:
-            raise CapabilityError(f"{type(self).__name__} trains the network's parameters, which "
-                                  f"{type(self.model).__name__} does not expose")
+        missing = sorted(self.needs - set(self.model.capabilities))
+        if missing:
+            raise CapabilityError(f"{type(self).__name__} trains the network and needs the model capabilities "
+                                  f"{missing}, which {type(self.model).__name__} does not expose")
         self.history: list[EpochRecord] = []
         self._batches_seen = 0
 

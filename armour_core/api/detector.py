@@ -66,9 +66,19 @@ class Detector(Algorithm, abc.ABC):
     """
 
     Config: ClassVar[type] = DetectorConfig
+    #: the PluginSpec this class implements; when set, ``needs_training`` comes from its ``DetectorSpec`` and
+    #: ``needs_model`` from its capabilities (``forward``), so the record is the one declaration of both
+    record: ClassVar[Any] = None
     needs_training: ClassVar[bool] = True
     has_transform: ClassVar[bool] = False
     needs_model: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        record = cls.__dict__.get("record")
+        if record is not None:
+            cls.needs_training = bool(record.facet.needs_training)
+            cls.needs_model = "forward" in record.capabilities
 
     def __init__(self, *, model: Any = None, bounds: tuple[float, float] | None = None, **config: Any):
         self.config = make_config(self.Config, config, owner=type(self).__name__)

@@ -9,6 +9,8 @@ tests that must run without MindSpore.
 from __future__ import annotations
 
 import abc
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -87,6 +89,17 @@ class Classifier(abc.ABC):
 
     def counters(self) -> tuple[int, int, int]:
         return self.forward_calls, self.backward_calls, self.queries
+
+    @contextlib.contextmanager
+    def uncounted(self) -> Iterator[Classifier]:
+        """Passes made meanwhile are not counted (an attack's success check, a probe that learns the network's
+        shape, padding rows counted separately with :meth:`count`); counting resumes afterwards, also when the
+        block raises. The one place counters are set back, so algorithms never assign them."""
+        saved = self.forward_calls, self.backward_calls, self.queries
+        try:
+            yield self
+        finally:
+            self.forward_calls, self.backward_calls, self.queries = saved
 
 
 #: Per-sample losses every classifier's gradient supports. ``ce``: cross-entropy; ``margin``:

@@ -4,9 +4,9 @@ A mutator's config holds its parameter space: ``(min, max)`` ranges from which :
 draws one value per input. :meth:`Mutator.mutate` applies per-input parameters to a whole batch at once.
 Intensities are fractions of the data range, so one config serves data in [0, 1] and in [0, 255].
 
-Module helpers resolve mutators through the registry, including adversarial mutators made from every attack
-whose record says ``AttackSpec(fuzzing=True)`` — no name lists: :func:`mutator_names`,
-:func:`mutator_category`, :func:`create_mutator`. :func:`is_valid` is DeepHunter's validity check.
+:func:`is_valid` is DeepHunter's validity check. This base imports neither the registry nor MindSpore:
+resolving mutator names through the registry (adversarial mutators made from fuzzing attacks included) is the
+fuzz distribution's job, in :mod:`armour_plugins_fuzz.mutators.resolve`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from ..errors import ConfigError, InvalidInputError, UnknownPluginError
-from ..wiring import default_registry
+from ..errors import InvalidInputError
 from .arrays import check_inputs, like, to_numpy
 from .base import Algorithm, make_config, seed_field
 
@@ -152,12 +151,30 @@ def image_shape(x: np.ndarray) -> tuple[int, int, int]:
                             "on any shape (noise mutators, adversarial mutators)")
 
 
+def validity(x: np.ndarray, ref: np.ndarray, *, bounds: tuple[float, float], alpha: float, beta: float,
+             change_tol: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(valid mask, L0 count, L∞) of each mutant ``x`` against its reference ``ref`` (both ``(N, ...)`` arrays,
+    already checked): DeepHunter's constraints, L0 < ``alpha`` of the elements or L∞ <= ``beta`` of the range.
+
+    An element counts as changed when it moved by more than ``change_tol`` (default: half an 8-bit grey level
+    of the range, so round-off from resampling is not a change). The fuzzer calls this on every batch.
+    """
+    lo, hi = bounds
+    tol = (hi - lo) / 510.0 if change_tol is None else change_tol
+    d = np.abs(x.reshape(x.shape[0], -1).astype(np.float64) - ref.reshape(ref.shape[0], -1))
+    size = d.shape[1]
+    l0 = np.count_nonzero(d > tol, axis=1)
+    linf = d.max(axis=1) if size else np.zeros(x.shape[0])
+    return (l0 < alpha * size) | (linf <= beta * (hi - lo)), l0, linf
+
+
 def is_valid(reference: Any, mutant: Any, *, bounds: tuple[float, float], alpha: float = 0.02,
              beta: float = 0.2) -> np.ndarray:
-    """DeepHunter's validity check per sample: a mutant is valid when it changes fewer than ``alpha`` of
-    the elements (L0) or changes none by more than ``beta`` of the data range (L∞).
+    """DeepHunter's validity check per sample, on checked inputs: a mutant is valid when it changes fewer than
+    ``alpha`` of the elements (L0) or changes none by more than ``beta`` of the data range (L∞).
 
-    Measured against the data range given by ``bounds``, so [0, 1] and [0, 255] data behave alike.
+    Measured against the data range given by ``bounds``, so [0, 1] and [0, 255] data behave alike; any change
+    above float32 round-off counts in L0.
     """
     lo, hi = _check_bounds(bounds)
     if not (0.0 <= alpha <= 1.0 and 0.0 <= beta <= 1.0):
@@ -166,91 +183,24 @@ def is_valid(reference: Any, mutant: Any, *, bounds: tuple[float, float], alpha:
     mut = np.asarray(to_numpy(mutant, "mutant"), dtype=np.float64)
     if ref.shape != mut.shape or ref.ndim < 1:
         raise InvalidInputError(f"mutant: shape {mut.shape} differs from reference {ref.shape}")
-    diff = np.abs(mut - ref).reshape(ref.shape[0], -1)
-    tol = 1e-6 * (hi - lo)  # float32 round-off is not a change
-    l0 = (diff > tol).sum(axis=1)
-    linf = diff.max(axis=1) if diff.shape[1] else np.zeros(ref.shape[0])
-    return (l0 < alpha * diff.shape[1]) | (linf <= beta * (hi - lo))
+    return validity(mut, ref, bounds=(lo, hi), alpha=alpha, beta=beta, change_tol=1e-6 * (hi - lo))[0]
 
 
-# ---------------------------------------------------------------------------------------- registry helpers
-def adversarial_attack_names(registry: Any = None) -> list[str]:
-    """Attacks whose record says they fit as adversarial mutators (``AttackSpec(fuzzing=True)``)."""
-    reg = _registry(registry)
-    out = []
-    for spec in reg.specs("attack"):
-        if getattr(spec.facet, "fuzzing", False) and not reg.availability("attack", spec.name):
-            out.append(spec.name)
-    return sorted(out)
+#: registry helpers that moved to the fuzz distribution; the old names forward for one release
+_MOVED = ("adversarial_attack_names", "mutator_names", "mutator_category", "create_mutator")
 
 
-def mutator_names(category: str | None = None, registry: Any = None) -> list[str]:
-    """Every usable mutator name: registered mutators plus fuzzing-capable attacks (category
-    ``adversarial``), optionally of one category."""
-    reg = _registry(registry)
-    names = {n: reg.spec("mutator", n).facet.category for n in reg.names("mutator")}
-    names.pop("adversarial", None)  # the generic adapter: reached through the attacks' names
-    for n in adversarial_attack_names(reg):
-        names.setdefault(n, "adversarial")
-    return sorted(n for n, c in names.items() if category is None or c == category)
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+        import warnings
 
-
-def mutator_category(name: str, registry: Any = None) -> str:
-    """A mutator's category, from its record (``MutatorSpec``), or ``adversarial`` for a fuzzing attack."""
-    reg = _registry(registry)
-    try:
-        return reg.spec("mutator", name).facet.category
-    except UnknownPluginError as mutator_error:
+        new = "armour_plugins_fuzz.mutators.resolve"
+        warnings.warn(f"armour_core.api.mutator.{name} moved to {new}.{name}; the old name is removed in the next "
+                      "release", DeprecationWarning, stacklevel=2)
         try:
-            spec = reg.spec("attack", name)
-        except UnknownPluginError:
-            raise mutator_error from None
-        if not getattr(spec.facet, "fuzzing", False):
-            raise UnknownPluginError(f"attack {spec.name!r} is not marked as usable for fuzzing "
-                                     "(its AttackSpec has fuzzing=False); fuzzing attacks: "
-                                     f"{', '.join(adversarial_attack_names(reg)) or 'none'}",
-                                     kind="mutator", name=name) from None
-        return "adversarial"
-
-
-def create_mutator(name: str, *, model: Any = None, bounds: tuple[float, float] | None = None,
-                   registry: Any = None, **config: Any) -> Mutator:
-    """Instantiate mutator ``name``: a registered mutator, or a fuzzing attack wrapped as an adversarial
-    mutator (``config`` then holds the adversarial mutator's settings, e.g. ``eps=(0.02, 0.1)``).
-
-    ``model`` is passed to mutators whose record declares capabilities (they need the model); ``bounds``
-    defaults to the model's.
-    """
-    reg = _registry(registry)
-    if bounds is None and model is not None and hasattr(model, "bounds"):
-        bounds = tuple(model.bounds)
-    category = mutator_category(name, reg)
-    if category == "adversarial" and name not in _mutator_keys(reg):
-        if model is None:
-            raise ConfigError(f"mutator {name!r} is an adversarial mutator: pass model=")
-        if "attack" in config:
-            raise ConfigError(f"mutator {name!r}: the attack is the mutator's name; do not pass attack=")
-        kwargs = dict(config, attack=name, model=model)
-        if bounds is not None:
-            kwargs["bounds"] = bounds
-        return reg.create("mutator", "adversarial", **kwargs)
-    spec = reg.spec("mutator", name)
-    kwargs = dict(config)
-    if bounds is not None:
-        kwargs["bounds"] = bounds
-    if spec.capabilities:
-        if model is None:
-            raise ConfigError(f"mutator {name!r} needs a model ({', '.join(sorted(spec.capabilities))}): pass model=")
-        kwargs["model"] = model
-    return reg.create("mutator", name, **kwargs)
-
-
-def _mutator_keys(reg: Any) -> set[str]:
-    keys = set()
-    for n in reg.names("mutator"):
-        keys.update(reg.spec("mutator", n).names)
-    return keys
-
-
-def _registry(registry: Any):
-    return registry if registry is not None else default_registry()
+            module = importlib.import_module(new)
+        except ModuleNotFoundError:
+            raise ImportError(f"{name} is provided by armour-plugins-fuzz: pip install armour-plugins-fuzz") from None
+        return getattr(module, name)
+    raise AttributeError(f"module 'armour_core.api.mutator' has no attribute {name!r}")

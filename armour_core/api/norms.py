@@ -53,7 +53,8 @@ def project(delta: np.ndarray, eps: float, norm: str) -> np.ndarray:
 
 
 def _project_l1(f: np.ndarray, eps: float) -> np.ndarray:
-    """Duchi et al. (2008) sort-based projection onto the L1 ball, row-wise."""
+    """Duchi et al. (2008) sort-based projection onto the L1 ball, row-wise (numpy; the gradient attacks'
+    compiled loop has the same algorithm in MindSpore ops, to project inside the graph at every step)."""
     a = np.abs(f)
     inside = a.sum(axis=1) <= eps
     if inside.all():

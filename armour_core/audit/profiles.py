@@ -1,7 +1,8 @@
-"""Audit profiles: how much work each section does, and the ε grid of the robustness section.
+"""Audit profiles and the ε grid of the robustness section.
 
-``quick`` must finish in under 3 minutes on 2 cores for the embedded default; ``thorough`` adds black-box and
-minimum-norm attacks, LiRA and longer fuzzing.
+A profile is a name (``quick``, ``standard``, ``thorough``); each section's record states its settings per
+profile (:class:`~armour_core.specs.AuditSectionSpec`). ``quick`` must finish in under 3 minutes on 2 cores
+for the embedded default; the larger profiles add algorithms and iterations.
 
 The ε grid (:func:`eps_grid`) fits the data unless ``--eps`` gives one: image-sized inputs (≥ 3 channels, or
 at least 28×28) get the customary 1/255, 2/255, 4/255, 8/255, 16/255 of the input range, judged at 8/255;
@@ -20,35 +21,10 @@ import attrs
 
 from ..errors import InvalidInputError
 
-PROFILES: dict[str, dict[str, dict[str, Any]]] = {
-    "quick": {
-        "robustness": {"attacks": ["fgsm", "pgd"], "small_eps": [0.05, 0.1, 0.2], "n": 200, "steps": 10},
-        "testing": {"max_iters": 30, "batch": 16, "seeds": 40, "coverage": ["neuron", "k_multisection"]},
-        "privacy": {"attacks": ["loss_threshold", "entropy"], "n": 300},
-    },
-    "standard": {
-        "robustness": {"attacks": ["fgsm", "pgd", "autoattack"], "small_eps": [0.03, 0.05, 0.1, 0.2], "n": 300,
-                       "steps": 20},
-        "testing": {"max_iters": 100, "batch": 32, "seeds": 100,
-                    "coverage": ["neuron", "k_multisection", "neuron_boundary", "top_k"]},
-        "privacy": {"attacks": ["loss_threshold", "entropy", "lr"], "n": 400},
-    },
-    "thorough": {
-        "robustness": {"attacks": ["fgsm", "pgd", "autoattack", "deepfool", "cw", "square", "hsja"],
-                       "small_eps": [0.02, 0.05, 0.1, 0.2, 0.3], "n": 300, "steps": 40},
-        "testing": {"max_iters": 300, "batch": 32, "seeds": 200,
-                    "coverage": ["neuron", "k_multisection", "neuron_boundary", "strong_neuron_activation",
-                                 "top_k"]},
-        "privacy": {"attacks": ["loss_threshold", "entropy", "lr", "lira"], "n": 400, "shadows": 8},
-    },
-}
+#: the audit profiles, least work first; what each means for a section is in the section's record
+#: (``AuditSectionSpec.profiles``), so core names no algorithm
+PROFILES: tuple[str, ...] = ("quick", "standard", "thorough")
 
-#: the sections first-party distributions provide, so an absent one gets a "not installed" section
-FIRST_PARTY_SECTIONS = {
-    "robustness": ("Robustness", "armour-plugins-attacks", 10),
-    "testing": ("Testing (coverage-guided fuzzing)", "armour-plugins-fuzz", 20),
-    "privacy": ("Privacy risk", "armour-plugins-privacy", 30),
-}
 
 #: image-sized inputs: ε = k/255 of the input range for these k; the verdict is judged at k = 8
 IMAGE_EPS_STEPS: tuple[int, ...] = (1, 2, 4, 8, 16)

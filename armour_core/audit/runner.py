@@ -9,12 +9,14 @@ import time
 import traceback
 from importlib import metadata
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from .. import __version__, registry
 from ..report import Raw, Section, esc, page, table, write
+from ..specs import AuditSectionSpec
 from .context import AuditContext, SectionResult
-from .profiles import FIRST_PARTY_SECTIONS, PROFILES
+from .profiles import PROFILES
 from .schema import SCHEMA_VERSION
 
 
@@ -30,6 +32,14 @@ def _badge(verdict: str) -> str:
     return f'<span class="{css}">{esc(verdict.replace("_", " ").upper())}</span>'
 
 
+def missing_first_party(sections: Iterable[AuditSectionSpec]) -> list[str]:
+    """First-party distributions that contribute no section (absent, broken or too old): each gets a "not
+    installed" section keyed by its distribution name, after the sections that ran. Every first-party
+    distribution contributes one (its record gives title, order and profiles; core knows only the name)."""
+    have = {s.dist for s in sections}
+    return [d for d in registry.FIRST_PARTY if d not in have]
+
+
 def run_audit(ctx: AuditContext, *, command: str = "", title: str | None = None,
               progress: bool | None = None,
               overrides: dict[str, dict[str, Any]] | None = None) -> tuple[Path, Path, dict[str, Any]]:
@@ -42,14 +52,13 @@ def run_audit(ctx: AuditContext, *, command: str = "", title: str | None = None,
         raise ValueError(f"profile: expected one of {', '.join(PROFILES)}, got {ctx.profile!r}")
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     specs = {s.name: s for s in registry.audit_sections()}
-    order = sorted({**{k: v[2] for k, v in FIRST_PARTY_SECTIONS.items()},
-                    **{k: s.order for k, s in specs.items()}}.items(), key=lambda kv: (kv[1], kv[0]))
+    missing = missing_first_party(specs.values())
     results: dict[str, dict[str, Any]] = {}
     timing: dict[str, float] = {}
-    for name, _ in order:
+    for name in [*specs, *missing]:
         spec = specs.get(name)
         if spec is None:
-            title_, dist, _ = FIRST_PARTY_SECTIONS[name]
+            title_ = dist = name
             from ..registry import _dist_installed
 
             disabled = [st for st in registry.status() if st.dist == dist and st.state != "ok"]
@@ -65,7 +74,7 @@ def run_audit(ctx: AuditContext, *, command: str = "", title: str | None = None,
             seconds, install = 0.0, f"pip install {dist}"
         else:
             title_, dist, install = spec.title, spec.dist, ""
-            ctx.settings = {**PROFILES[ctx.profile].get(name, {}), **(overrides or {}).get(name, {})}
+            ctx.settings = {**spec.profiles.get(ctx.profile, {}), **(overrides or {}).get(name, {})}
             if progress is not False:
                 print(f"[audit] {title_} ...", file=sys.stderr, flush=True)
             t0 = time.perf_counter()

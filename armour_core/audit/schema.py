@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .context import VERDICTS
+from .profiles import PROFILES
 
 SCHEMA_VERSION = "1.1"
 
@@ -81,7 +82,7 @@ SCHEMA: dict[str, Any] = {
                 "numpy": {"type": "string"},
                 "python": {"type": "string"},
                 "platform": {"type": "string"},
-                "profile": {"enum": ["quick", "standard", "thorough"]},
+                "profile": {"enum": list(PROFILES)},
                 "seed": {"type": "integer"},
                 "command": {"type": "string"},
                 "model": {"type": "string"},

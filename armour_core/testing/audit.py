@@ -15,11 +15,10 @@ def check_audit_alone(section: str, out_dir: Path) -> dict:
     """Run a small audit on the default model; ``section`` must run, every missing distribution's section
     must be a "not installed" section naming its ``pip install``. Returns the report."""
     from ..audit.context import AuditContext
-    from ..audit.profiles import FIRST_PARTY_SECTIONS
     from ..audit.runner import run_audit
     from ..audit.schema import validate
     from ..ms import pretrained as pt
-    from ..registry import _dist_installed
+    from ..registry import FIRST_PARTY, _dist_installed
 
     pre = pt.pretrained("lenet5", "digits")
     d = pre.dataset
@@ -31,8 +30,8 @@ def check_audit_alone(section: str, out_dir: Path) -> dict:
     sections = report["sections"]
     assert sections[section]["verdict"] in ("pass", "warn", "fail"), sections[section]
     page = html.read_text()
-    for name, (_, dist, _) in FIRST_PARTY_SECTIONS.items():
+    for dist in FIRST_PARTY:
         if not _dist_installed(dist):
-            assert sections[name]["verdict"] == "not_installed", sections[name]
+            assert sections[dist]["verdict"] == "not_installed", sections[dist]
             assert f"pip install {dist}" in page
     return report

@@ -11,7 +11,7 @@ from armour_core import registry
 from armour_core.api.model import Classifier
 from armour_core.errors import InvalidInputError
 from armour_core.testing import check
-from armour_plugins_attacks import blackbox
+from armour_core.api import batching
 
 ALL = ["hsja", "nes", "genetic", "pso", "pointwise", "salt_and_pepper"]
 SMALL = {
@@ -68,7 +68,7 @@ def test_queries_counted_exactly_and_budget_honoured(name, armour_mlp, data, mon
     budget = SMALL[name]["max_queries"]
     padded = registry.create("attack", name, model=Wrapped(armour_mlp), seed=1, **SMALL[name])
     res_padded = padded.generate(x, y)
-    monkeypatch.setattr(blackbox, "_bucket", lambda m: m)  # no padding: every row sent is a real query
+    monkeypatch.setattr(batching, "bucket", lambda n, **kw: n)  # no padding: every row sent is a real query
     model = Wrapped(armour_mlp)
     atk = registry.create("attack", name, model=model, seed=1, **SMALL[name])
     res = atk.generate(x, y)

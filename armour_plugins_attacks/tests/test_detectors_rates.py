@@ -129,9 +129,9 @@ def test_similarity_detects_a_query_attack(armour_lenet, armour_digits, monkeypa
             det.detect(q)
             return self.inner._logits(q)
 
-    from armour_plugins_attacks import blackbox
+    from armour_core.api import batching
 
-    monkeypatch.setattr(blackbox, "_bucket", lambda m: m)  # the detector must see real queries only
+    monkeypatch.setattr(batching, "bucket", lambda n, **kw: n)  # the detector must see real queries only
     ok = np.flatnonzero(armour_lenet.predict(d.x_test[:20]) == d.y_test[:20])[:1]
     x, y = d.x_test[ok], d.y_test[ok]
     registry.create("attack", "hsja", model=Watched(armour_lenet), max_queries=1000).generate(x, y)

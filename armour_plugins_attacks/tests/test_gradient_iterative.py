@@ -9,9 +9,10 @@ import pytest
 from armour_core import registry
 from armour_core.api.norms import clip_to_ball_and_bounds, lp_norm
 from armour_core.errors import ConfigError, InvalidInputError
-from armour_plugins_attacks import _graph
-from armour_plugins_attacks.gradient_numeric import l1_box_step, sparse_count
-from armour_plugins_attacks.iterative_diversity import apply, diversity_matrices, resize_pad_matrix
+from armour_core.api.batching import bucket
+from armour_plugins_attacks.gradient import loop as _graph
+from armour_plugins_attacks.gradient.steps import l1_box_step, sparse_count
+from armour_plugins_attacks.gradient.diversity import apply, diversity_matrices, resize_pad_matrix
 
 
 @pytest.fixture(scope="module")
@@ -261,8 +262,8 @@ def test_batch_padding_does_not_change_results(armour_mlp, batch):
     whole = atk.generate(x, y).adversarial
     part = atk.generate(x[:5], y[:5]).adversarial  # padded to a bucket of 16
     np.testing.assert_array_equal(part, whole[:5])
-    assert _graph.bucket(1) == 16 and _graph.bucket(17) == 32 and _graph.bucket(256) == 256
-    assert _graph.bucket(257) == 320
+    assert bucket(1) == 16 and bucket(17) == 32 and bucket(256) == 256
+    assert bucket(257) == 320
 
 
 def test_eps_zero_returns_the_input(armour_mlp, batch):

@@ -7,7 +7,7 @@ import pytest
 
 from armour_core import registry
 from armour_core.errors import ConfigError
-from armour_plugins_attacks.gradient_numeric import (l1_box_step, random_direction, random_in_ball, sparse_count,
+from armour_plugins_attacks.gradient.steps import (l1_box_step, random_direction, random_in_ball, sparse_count,
                                                      steepest_step)
 
 

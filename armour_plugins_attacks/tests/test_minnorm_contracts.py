@@ -48,8 +48,8 @@ class TestAPGD(AttackContract):
 
 class TestSquare(AttackContract):
     name = "square"
-    config = {"queries": 60, "eps": 0.1}
-    generous = {"queries": 300, "eps": 0.3}
+    config = {"max_queries": 60, "eps": 0.1}
+    generous = {"max_queries": 300, "eps": 0.3}
 
 
 

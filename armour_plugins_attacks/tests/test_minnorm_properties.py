@@ -99,7 +99,7 @@ def test_hyperplane_projection_is_feasible_and_minimal():
     """The exact box-constrained projection agrees with a generic constrained solver (SLSQP)."""
     from scipy.optimize import minimize
 
-    from armour_plugins_attacks.minnorm_projection import project_onto_hyperplane
+    from armour_plugins_attacks.minnorm.projection import project_onto_hyperplane
 
     rng = np.random.default_rng(0)
     w = rng.normal(size=(12, 5))
@@ -171,7 +171,7 @@ def test_apgd_at_least_as_strong_as_pgd(armour_mlp, batch):
 
 
 def test_apgd_checkpoints_follow_the_paper():
-    from armour_plugins_attacks.autoattack_apgd import checkpoints
+    from armour_plugins_attacks.autoattack.apgd import checkpoints
 
     assert checkpoints(100) == [0, 22, 41, 57, 70, 80, 87, 93, 99]
 
@@ -190,7 +190,7 @@ def test_square_budget_bounds_and_flat_features(armour_softmax, armour_digits):
 
     flat_model = SoftmaxRegression(armour_softmax.W, armour_softmax.b, input_shape=(64,))
     for norm, eps in (("linf", 0.2), ("l2", 1.5)):
-        res = _make("square", flat_model, eps=eps, norm=norm, queries=50).generate(x, y)
+        res = _make("square", flat_model, eps=eps, norm=norm, max_queries=50).generate(x, y)
         assert res.queries <= 24 * 50
         assert res.adversarial.min() >= 0.0 and res.adversarial.max() <= 1.0
         assert np.all(res.norms <= eps * (1 + 1e-6))
@@ -198,10 +198,31 @@ def test_square_budget_bounds_and_flat_features(armour_softmax, armour_digits):
         assert res.backward_calls == 0
 
 
+def test_square_charges_the_query_oracle_per_sample(armour_mlp, batch):
+    """Square runs on the black-box oracle: per-sample charges sum to result.queries, none over budget."""
+    x, y = batch
+    atk = _make("square", armour_mlp, eps=0.05, max_queries=20, seed=0)
+    res = atk.generate(x, y)
+    assert atk.queries_per_sample.sum() == res.queries
+    assert atk.queries_per_sample.max() <= 20
+    assert res.forward_calls >= 1 and res.backward_calls == 0
+
+
+def test_square_queries_is_a_deprecated_alias_of_max_queries(armour_mlp, batch):
+    x, y = batch
+    with pytest.warns(DeprecationWarning, match="max_queries"):
+        old = _make("square", armour_mlp, eps=0.1, queries=15, seed=3)
+    assert old.config.max_queries == 15
+    new = _make("square", armour_mlp, eps=0.1, max_queries=15, seed=3)
+    np.testing.assert_array_equal(old.generate(x, y).adversarial, new.generate(x, y).adversarial)
+    with pytest.raises(InvalidInputError, match="max_queries"):
+        _make("square", armour_mlp, queries=5, max_queries=5)
+
+
 def test_square_targeted(armour_mlp, batch):
     x, y = batch
     t = (y + 1) % 10
-    res = _make("square", armour_mlp, eps=0.3, queries=200).generate(x, y, target=t)
+    res = _make("square", armour_mlp, eps=0.3, max_queries=200).generate(x, y, target=t)
     assert np.mean(res.predictions == t) >= 0.8
 
 
@@ -243,7 +264,7 @@ def test_lbfgs_targeted_hits_target(armour_mlp, batch):
 @pytest.mark.parametrize("name, bad", [
     ("deepfool", {"norm": "l1"}), ("deepfool", {"overshoot": -0.1}), ("cw", {"confidence": -1.0}),
     ("cw", {"learning_rate": 0.0}), ("apgd", {"loss": "hinge"}), ("apgd", {"rho": 1.5}),
-    ("square", {"queries": 0}), ("square", {"p_init": 0.0}), ("autoattack", {"version": "fast"}),
+    ("square", {"max_queries": 0}), ("square", {"p_init": 0.0}), ("autoattack", {"version": "fast"}),
     ("fab", {"alpha_max": 2.0}), ("jsma", {"theta": 0.0}), ("jsma", {"gamma": 1.5}),
     ("lbfgs", {"search_steps": 0}),
 ])
@@ -265,7 +286,7 @@ def test_square_rejects_5d_inputs(armour_softmax):
 
     m = SoftmaxRegression(armour_softmax.W, armour_softmax.b, input_shape=(1, 1, 8, 8))
     with pytest.raises(InvalidInputError):
-        _make("square", m, queries=5).generate(np.zeros((2, 1, 1, 8, 8), np.float32), np.zeros(2, int))
+        _make("square", m, max_queries=5).generate(np.zeros((2, 1, 1, 8, 8), np.float32), np.zeros(2, int))
 
 
 # ------------------------------------------------------------------------------ any Classifier

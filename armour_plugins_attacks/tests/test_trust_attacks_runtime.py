@@ -126,7 +126,7 @@ def test_class_scores_and_gradients_follow_reloaded_weights(data):
     import mindspore as ms
 
     from armour_core.ms import MSModel
-    from armour_plugins_attacks.minnorm_graph import class_scores_and_gradients
+    from armour_plugins_attacks.minnorm.scores import class_scores_and_gradients
 
     x, _ = data
     classes = np.tile(np.arange(3), (len(x), 1))

@@ -12,7 +12,7 @@ pytest.importorskip("mindspore")
 
 from armour_core.testing.cli import bad_model_inputs, run, user_files  # noqa: E402
 
-from armour_plugins_attacks import cli as attacks_cli  # noqa: E402
+from armour_plugins_attacks.cli import commands as attacks_cli  # noqa: E402
 
 COMMANDS = ("attack", "evaluate", "defend")
 EXTRA = {"attack": ["--attack", "fgsm", "--eps", "0.1"], "evaluate": ["--attacks", "fgsm", "--eps", "0.1"],

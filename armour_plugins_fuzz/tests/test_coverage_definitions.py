@@ -180,7 +180,7 @@ def test_monotone_unit_interval_and_gain_agrees(name, data):
 # ---------------------------------------------------------------------------------------- surprise adequacy
 def test_kde_matches_scipy():
     scipy_stats = pytest.importorskip("scipy.stats")
-    from armour_plugins_fuzz.surprise import GaussianKDE
+    from armour_plugins_fuzz.coverage.surprise import GaussianKDE
 
     rng = np.random.default_rng(0)
     data = rng.normal(size=(60, 3)) @ np.array([[1, 0.3, 0], [0, 1, 0.2], [0, 0, 0.5]])

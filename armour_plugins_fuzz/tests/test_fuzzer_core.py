@@ -10,8 +10,8 @@ import pytest
 from fuzz_helpers import IntegerShift, NanLinear, affine_steps
 
 from armour_core import registry
-from armour_core.wrappers import fuzz_oracles
-from armour_core.wrappers.fuzzer import Fuzzer
+from armour_plugins_fuzz.fuzzer import oracles as fuzz_oracles
+from armour_plugins_fuzz.fuzzer import Fuzzer
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -7,7 +7,7 @@ import pytest
 from fuzz_helpers import IntegerShift
 
 from armour_core.errors import ConfigError, InvalidInputError, UnknownPluginError
-from armour_core.wrappers.fuzzer import Fuzzer
+from armour_plugins_fuzz.fuzzer import Fuzzer
 
 
 @pytest.fixture(scope="module")

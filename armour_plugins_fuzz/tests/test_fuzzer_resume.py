@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from armour_core.errors import InvalidInputError
-from armour_core.wrappers.fuzzer import Fuzzer
+from armour_plugins_fuzz.fuzzer import Fuzzer
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent("""
     import sys, time
     import armour_core.ms
     from armour_core.ms.pretrained import pretrained
-    from armour_core.wrappers.fuzzer import Fuzzer
+    from armour_plugins_fuzz.fuzzer import Fuzzer
 
     pre = pretrained("lenet5", "digits")
     d = pre.dataset

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from armour_core import registry
-from armour_core.api.mutator import create_mutator, is_valid, mutator_category, mutator_names
+from armour_core.api.mutator import is_valid
+from armour_plugins_fuzz.mutators.resolve import create_mutator, mutator_category, mutator_names
 from armour_core.errors import ConfigError, InvalidInputError, UnknownPluginError
 
 

@@ -9,7 +9,7 @@ pytest.importorskip("mindspore")
 
 from armour_core.testing.cli import bad_model_inputs, run, user_files  # noqa: E402
 
-from armour_plugins_fuzz import cli as fuzz_cli  # noqa: E402
+from armour_plugins_fuzz.fuzzer import cli as fuzz_cli  # noqa: E402
 
 QUICK = ["--n", "4", "--max-iters", "2", "--mutants-per-seed", "2", "--mutators", "gaussian_noise"]
 

@@ -181,7 +181,7 @@ def test_fuzz_command_refuses_a_damaged_or_busy_corpus(tmp_path, capsys, armour_
     """A corrupt corpus is one line naming the file and exit code 2, never a traceback or a pickle load; a
     corpus another run is writing is refused."""
     from armour_core.cli import main
-    from armour_core.wrappers.fuzz_corpus import CorpusStore
+    from armour_plugins_fuzz.fuzzer.corpus import CorpusStore
 
     corpus = tmp_path / "corpus"
     args = ["fuzz", "--n", "8", "--max-iters", "2", "--mutants-per-seed", "4", "--corpus-dir", str(corpus),

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from armour_core import registry
-from armour_core.api.mutator import create_mutator, mutator_names
+from armour_plugins_fuzz.mutators.resolve import create_mutator, mutator_names
 from armour_core.errors import InvalidInputError
 from armour_core.testing.checks import check_untouched, network_state
 from armour_core.testing.markers import requires_mindspore

@@ -13,9 +13,9 @@ import warnings
 import numpy as np
 import pytest
 
-from armour_core.testing import requires_mindspore
+from armour_core.testing.markers import skip_module_unless_dists
 
-pytestmark = requires_mindspore
+skip_module_unless_dists("privacy")
 
 N, BATCH, SIGMA, CLIP, DELTA = 200, 20, 1.0, 1.0, 1e-5
 Q = BATCH / N

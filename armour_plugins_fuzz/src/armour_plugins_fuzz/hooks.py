@@ -1,11 +1,14 @@
-"""Registration hooks (light: records only; implementations are imported on use)."""
+"""Registration hooks (light: records only; implementations are imported on use). Each family keeps its own
+records beside its algorithms."""
 
 from __future__ import annotations
 
 from armour_core.plugins import hookimpl
-from armour_core.specs import AuditSectionSpec
 
-from .records import cli, coverage, mutators, schedulers
+from .coverage import records as coverage
+from .fuzzer import records as fuzzer
+from .mutators import records as mutators
+from .schedulers import records as schedulers
 
 
 @hookimpl
@@ -25,10 +28,9 @@ def armour_seed_schedulers():
 
 @hookimpl
 def armour_cli_commands():
-    yield from cli.commands()
+    yield from fuzzer.commands()
 
 
 @hookimpl
 def armour_audit_sections():
-    yield AuditSectionSpec(name="testing", title="Testing (coverage-guided fuzzing)",
-                           target="armour_plugins_fuzz.audit_section:testing_section", order=20)
+    yield from fuzzer.audit_sections()

@@ -47,4 +47,13 @@ def armour_cli_commands():
 def armour_audit_sections():
     yield AuditSectionSpec(name="privacy", title="Privacy risk",
                            target="armour_plugins_privacy.audit_section:privacy_section", order=30,
-                           precheck="armour_plugins_privacy.audit_section:precheck")
+                           precheck="armour_plugins_privacy.audit_section:precheck", profiles=AUDIT_PROFILES)
+
+
+#: the privacy section per audit profile: membership-inference attacks (``lr`` is the ``classifier`` plugin's
+#: logistic-regression method), points and LiRA's shadow models
+AUDIT_PROFILES = {
+    "quick": {"attacks": ["loss_threshold", "entropy"], "n": 300},
+    "standard": {"attacks": ["loss_threshold", "entropy", "lr"], "n": 400},
+    "thorough": {"attacks": ["loss_threshold", "entropy", "lr", "lira"], "n": 400, "shadows": 8},
+}

@@ -13,6 +13,7 @@ from armour_core.errors import InvalidInputError
 
 from .base import MSDefense
 from .configs import EnsembleConfig, GivenExamplesConfig, NADConfig, WithAttacksConfig
+from .records import RECORDS
 
 
 class AdversarialTraining(MSDefense):
@@ -23,6 +24,7 @@ class AdversarialTraining(MSDefense):
     """
 
     Config = GivenExamplesConfig
+    record = RECORDS["adversarial_training"]
     uses_precomputed = True
 
     def _train_batch(self, x, y, x_adv, rng):
@@ -65,6 +67,7 @@ class AdversarialTrainingWithAttacks(MSDefense):
     """
 
     Config = WithAttacksConfig
+    record = RECORDS["adversarial_training_with_attacks"]
 
     def __init__(self, *, network: Any, bounds: tuple[float, float] | None = None, **config: Any):
         super().__init__(network=network, bounds=bounds, **config)
@@ -99,6 +102,7 @@ class NaturalAdversarialDefense(AdversarialTrainingWithAttacks):
     MindArmour names it); ``replace_ratio`` of each batch is adversarial."""
 
     Config = NADConfig
+    record = RECORDS["nad"]
 
     def _attack_items(self) -> tuple:
         return ("fgsm",)
@@ -117,6 +121,7 @@ class EnsembleAdversarialTraining(MSDefense):
     """
 
     Config = EnsembleConfig
+    record = RECORDS["ensemble_adversarial_training"]
 
     def __init__(self, *, network: Any, static_models: Any, bounds: tuple[float, float] | None = None,
                  **config: Any):

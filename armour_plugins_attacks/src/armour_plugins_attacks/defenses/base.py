@@ -37,9 +37,10 @@ class MSDefense(Defense):
 
     def __init__(self, *, network: Any, bounds: tuple[float, float] | None = None, **config: Any):
         super().__init__(network=network, bounds=bounds, **config)
-        if not hasattr(self.model, "logits_fn") or not hasattr(self.model, "network"):
-            raise CapabilityError(f"{type(self).__name__} trains a MindSpore network: pass an nn.Cell or an "
-                                  f"MSModel, not {type(self.model).__name__}")
+        if "graphs" not in self.model.capabilities:  # a subclass without a record still trains in graphs
+            raise CapabilityError(f"{type(self).__name__} trains a MindSpore network and needs the model "
+                                  f"capability 'graphs': pass an nn.Cell or an MSModel, not "
+                                  f"{type(self.model).__name__}")
         self.network = self.model.network
         self.optimizer = make_optimizer(self.network, self.config)
         self._steps: dict[str, Any] = {}

@@ -65,13 +65,17 @@ class NADConfig(DefenseConfig):
     replace_ratio: float = ratio_field(0.5)
 
 
+#: norms of the compiled inner maximisation (PAD, TRADES, MART and the private PGD probe)
+INNER_NORMS = ("linf", "l2")
+
+
 @attrs.frozen(kw_only=True)
 class InnerMaxConfig(DefenseConfig):
     """The compiled inner maximisation: ``steps`` ascent steps of ``step_size`` (default 2.5·eps/steps,
     Madry et al.) inside the ``norm`` ball of radius ``eps``."""
 
     eps: float = eps_field(0.3)
-    norm: str = norm_field("linf", ("linf", "l2"))
+    norm: str = norm_field("linf", INNER_NORMS)
     steps: int = int_field(10)
     step_size: float | None = attrs.field(default=None, validator=attrs.validators.optional(
         attrs.validators.gt(0.0)))

@@ -14,10 +14,12 @@ import numpy as np
 from mindspore import ops
 
 from armour_core.api.attack import Attack, AttackConfig
+from armour_core.errors import CapabilityError
 from armour_core.ms.losses import cross_entropy
 
 from .base import MSDefense, labels, split_counts, tensor
-from .configs import MARTConfig, PADConfig, TRADESConfig
+from .configs import INNER_NORMS, MARTConfig, PADConfig, TRADESConfig
+from .records import RECORDS
 from .graphs import compile_update, inner_maximiser, kl_per_sample
 
 
@@ -51,6 +53,7 @@ class ProjectedAdversarialDefense(_InnerMaxDefense):
     """
 
     Config = PADConfig
+    record = RECORDS["pad"]
 
     def _train_batch(self, x, y, x_adv, rng):
         c = self.config
@@ -104,6 +107,7 @@ class TRADES(_InnerMaxDefense):
     """
 
     Config = TRADESConfig
+    record = RECORDS["trades"]
 
     def _train_batch(self, x, y, x_adv, rng):
         x0 = x + 0.001 * rng.standard_normal(x.shape).astype(np.float32)
@@ -140,6 +144,7 @@ class MART(_InnerMaxDefense):
     """
 
     Config = MARTConfig
+    record = RECORDS["mart"]
 
     def _train_batch(self, x, y, x_adv, rng):
         x0 = x + 0.001 * rng.standard_normal(x.shape).astype(np.float32)
@@ -183,12 +188,13 @@ class PGDProbe(Attack):
     robustness check (kept private to the defenses; the catalogue's ``pgd`` is the public attack)."""
 
     Config = PGDProbeConfig
-    norms = ("linf", "l2")
+    norms = INNER_NORMS  # a private probe without a record: its norms are its config's
 
     def __init__(self, *, model: Any, bounds: tuple[float, float] | None = None, **config: Any):
         super().__init__(model=model, bounds=bounds, **config)
-        if not hasattr(self.model, "logits_fn"):
-            raise TypeError("PGDProbe needs a MindSpore model (MSModel)")
+        if "graphs" not in self.model.capabilities:
+            raise CapabilityError(f"PGDProbe compiles its loop and needs the model capability 'graphs', which "
+                                  f"{type(self.model).__name__} does not provide (use an MSModel)")
 
     def _generate(self, x, y, target):
         import mindspore as ms

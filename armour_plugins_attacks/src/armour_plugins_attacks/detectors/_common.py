@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..blackbox import padded_logits
+from armour_core.api.batching import padded_logits
 
 
 def probabilities(model: Any, x: np.ndarray, temperature: float = 1.0) -> np.ndarray:

@@ -23,10 +23,10 @@ import numpy as np
 from mindspore import nn, ops
 
 import armour_core.ms  # noqa: F401 - applies the CPU runtime settings before the first convolution
+from armour_core.api.batching import pad_to_bucket
 from armour_core.errors import InvalidInputError
 from armour_core.progress import Progress
 
-from ..blackbox import _bucket
 
 #: optimiser steps compiled into one graph call
 _GROUP = 4
@@ -150,9 +150,7 @@ class AutoEncoder:
         for start in range(0, len(u), chunk):
             part = u[start:start + chunk]
             k = len(part)
-            size = _bucket(k)
-            if size > k:
-                part = np.concatenate([part, np.repeat(part[:1], size - k, axis=0)])
+            part = pad_to_bucket(part, minimum=16)
             out.append(self._forward(ms.Tensor(part)).asnumpy()[:k])
         lo, hi = self.bounds
         return (np.concatenate(out).astype(np.float64) * (hi - lo) + lo).astype(np.float32)

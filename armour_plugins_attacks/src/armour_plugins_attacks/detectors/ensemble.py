@@ -22,12 +22,14 @@ from armour_core.api.detector import Detector
 from armour_core.errors import InvalidInputError
 
 from .configs import EnsembleConfig
+from .records import RECORDS
 
 
 class Ensemble(Detector):
     """Combine member detectors' per-sample decisions (any / all / vote)."""
 
     Config = EnsembleConfig
+    record = RECORDS["ensemble"]
 
     def __init__(self, *, members: Sequence[Any], model: Any = None, bounds: tuple[float, float] | None = None,
                  **config: Any):

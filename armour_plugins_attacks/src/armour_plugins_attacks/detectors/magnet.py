@@ -23,6 +23,7 @@ from armour_core.api.detector import Detector
 from ._common import probabilities
 from .autoencoder import AutoEncoder
 from .configs import MagNetDivergenceConfig, MagNetErrorConfig
+from .records import RECORDS
 
 
 class _MagNet(Detector):
@@ -53,6 +54,7 @@ class MagNetError(_MagNet):
     """MagNet detector I: reconstruction error of the auto-encoder."""
 
     Config = MagNetErrorConfig
+    record = RECORDS["magnet_error"]
 
     def _score(self, x: np.ndarray) -> np.ndarray:
         diff = np.abs(x.astype(np.float64) - self.autoencoder.reconstruct(x)) / (self.bounds[1] - self.bounds[0])
@@ -63,7 +65,7 @@ class MagNetDivergence(_MagNet):
     """MagNet detector II: Jensen–Shannon divergence of the classifier's softened outputs on x and AE(x)."""
 
     Config = MagNetDivergenceConfig
-    needs_model = True
+    record = RECORDS["magnet_divergence"]
 
     def _score(self, x: np.ndarray) -> np.ndarray:
         t = self.config.temperature

@@ -18,15 +18,16 @@ import numpy as np
 
 from armour_core.api.detector import Detector
 
-from ..blackbox import MAX_CALL_ELEMENTS, padded_logits
+from armour_core.api.batching import MAX_CALL_ELEMENTS, padded_logits
 from .configs import RegionBasedConfig
+from .records import RECORDS
 
 
 class RegionBased(Detector):
     """Hyper-cube region voting around each input (needs a model)."""
 
     Config = RegionBasedConfig
-    needs_model = True
+    record = RECORDS["region_based"]
 
     def _offsets(self, rng: np.random.Generator, n: int, shape: tuple[int, ...], radius: float) -> np.ndarray:
         """One independent U(-radius, radius) offset per element of each of the ``n * samples`` points."""

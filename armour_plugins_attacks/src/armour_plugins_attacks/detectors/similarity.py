@@ -27,8 +27,9 @@ import numpy as np
 
 from armour_core.api.detector import Detector
 
-from ..blackbox import padded_logits
+from armour_core.api.batching import padded_logits
 from .configs import SimilarityConfig
+from .records import RECORDS
 
 
 def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -41,6 +42,7 @@ class Similarity(Detector):
     """k-NN distance of each query to the recent query history (stateful)."""
 
     Config = SimilarityConfig
+    record = RECORDS["similarity"]
 
     def __init__(self, *, model: Any = None, bounds: tuple[float, float] | None = None,
                  encoder: str | Callable[[np.ndarray], np.ndarray] | None = None, **config: Any):

@@ -13,14 +13,14 @@ from armour_core.api.detector import Detector
 
 from ._common import l1_distance, median_smooth, probabilities
 from .configs import SpatialSmoothingConfig
+from .records import RECORDS
 
 
 class SpatialSmoothing(Detector):
     """Score: L1 distance between the model's probabilities on x and on median-filtered x."""
 
     Config = SpatialSmoothingConfig
-    needs_model = True
-    needs_training = False
+    record = RECORDS["spatial_smoothing"]
     has_transform = True
 
     def _score(self, x: np.ndarray) -> np.ndarray:

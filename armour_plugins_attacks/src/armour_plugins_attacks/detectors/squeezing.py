@@ -15,6 +15,7 @@ from armour_core.api.detector import Detector
 
 from ._common import l1_distance, median_smooth, probabilities
 from .configs import FeatureSqueezingConfig
+from .records import RECORDS
 
 
 def reduce_bit_depth(x: np.ndarray, bits: int, bounds: tuple[float, float]) -> np.ndarray:
@@ -29,8 +30,7 @@ class FeatureSqueezing(Detector):
     """Max over squeezers of the L1 distance between predictions on x and on the squeezed x."""
 
     Config = FeatureSqueezingConfig
-    needs_model = True
-    needs_training = False
+    record = RECORDS["feature_squeezing"]
 
     def squeeze(self, x: np.ndarray) -> list[np.ndarray]:
         """The squeezed versions of ``x``, one per configured squeezer."""

@@ -1,0 +1,1 @@
+"""The ``armour attack|evaluate|defend`` subcommands and the audit's robustness section."""

@@ -1,1 +1,0 @@
-"""Plugin records, one module per area (whitebox, blackbox, defenses, detectors); light to import."""

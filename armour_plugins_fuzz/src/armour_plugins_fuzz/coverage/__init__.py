@@ -1,0 +1,2 @@
+"""Coverage criteria: the DeepGauge family (``deepgauge``) and surprise adequacy (``surprise``), their configs
+and records."""

@@ -1,1 +1,0 @@
-"""Plugin records, one module per area; light to import."""
