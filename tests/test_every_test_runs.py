@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from armour_core import MOVED
 from armour_core.testing.markers import has_module
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,11 +150,8 @@ def test_kind_table_matches_the_registry():
 #: what each session of noxfile.py installs besides armour-core: MindSpore?, plugin distributions
 SESSIONS = {"core": (False, frozenset()), "core-ms": (True, frozenset()), "tests": (True, frozenset(DISTS))}
 
-#: ``from armour_core import X`` names that live in (or are moving to, issue 10) a plugin distribution
-LAZY = {"DPModel": "privacy", "SuppressModel": "privacy", "calibrate_noise": "privacy", "Fuzzer": "fuzz"}
-#: modules of armour-core that are moving to a distribution in issue 10 (prefix -> distribution)
-MOVING = {"armour_core.wrappers.fuzz": "fuzz", "armour_core.wrappers": "privacy", "armour_core.ms.ghost": "privacy",
-          "armour_core.ms.per_example": "privacy"}
+#: ``from armour_core import X`` names that moved to a plugin distribution (core's own table of lazy names)
+LAZY = {name: dist.removeprefix("armour-plugins-") for name, (_, dist) in MOVED.items()}
 #: fixtures of the armour pytest plugin that build MindSpore models
 MS_FIXTURES = {"armour_mlp", "armour_lenet", "armour_softmax"}
 #: registry calls whose first argument is a kind
@@ -177,9 +175,6 @@ def _module_needs(module: str) -> set[str]:
     top = module.split(".")[0]
     if top.startswith("armour_plugins_"):
         return {top.removeprefix("armour_plugins_")}
-    for prefix, dist in MOVING.items():
-        if module == prefix or module.startswith(prefix):
-            return {dist}
     if top == "mindspore" or module == "armour_core.ms" or module.startswith("armour_core.ms."):
         return {"mindspore"}
     return set()
@@ -194,7 +189,7 @@ def _uses(node: ast.AST) -> set[str]:
             for a in sub.names:
                 used |= _module_needs(a.name)
         elif isinstance(sub, ast.ImportFrom) and sub.module and not sub.level:
-            for a in sub.names:  # ``from armour_core.wrappers import fuzzer``: the submodule says more
+            for a in sub.names:  # ``from armour_plugins_fuzz import fuzzer``: the submodule says more
                 used |= _module_needs(f"{sub.module}.{a.name}") or _module_needs(sub.module)
             if sub.module == "armour_core":
                 used |= {LAZY[a.name] for a in sub.names if a.name in LAZY}
@@ -298,7 +293,7 @@ def test_core_tests_skip_only_through_the_session_marks():
 
 
 def test_the_need_scan_catches_each_kind_of_use(tmp_path, monkeypatch):
-    """Imports, registry kinds, moving modules, lazy names, fixtures and helpers are each attributed."""
+    """Imports, registry kinds, plugin modules, lazy names, fixtures and helpers are each attributed."""
     monkeypatch.setitem(globals(), "ROOT", tmp_path)
     src = tmp_path / "test_x.py"
     src.write_text(
@@ -310,8 +305,8 @@ def test_the_need_scan_catches_each_kind_of_use(tmp_path, monkeypatch):
         "def test_b(armour_mlp):\n"                                # 6: mindspore via the fixture
         "    pass\n"
         "@requires_mindspore\n"
-        "def test_c():\n"                                          # 9: fuzz via the moving module
-        "    from armour_core.wrappers.fuzzer import Fuzzer\n"
+        "def test_c():\n"                                          # 9: fuzz via its module
+        "    from armour_plugins_fuzz.fuzzer.fuzzer import Fuzzer\n"
         "def test_d():\n"                                          # 11: privacy via the lazy name
         "    from armour_core import DPModel\n"
         "@requires_dists('attacks')\n"
