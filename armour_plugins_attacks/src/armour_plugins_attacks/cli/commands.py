@@ -265,9 +265,7 @@ def _defend_target(args: argparse.Namespace):
         if not (args.network and args.data):
             raise InvalidInputError("--network and --data: give both to defend your own model")
         data = loading.load_data(args.data, bounds=tuple(args.bounds))
-        model = loading.user_model(args.network, args.checkpoint,
-                                   {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test,
-                                    "y_test": data.y_test}, bounds=data.bounds)
+        model = loading.user_model(args.network, args.checkpoint, loading.split_arrays(data), bounds=data.bounds)
         data = attrs.evolve(data, num_classes=model.num_classes)  # the network's output width, not max(y) + 1
         return model.network, data, f"{args.network}" + (f" ({args.checkpoint})" if args.checkpoint else "")
     from armour_core import registry
