@@ -194,11 +194,6 @@ def _classifier_gradients(model: Any, spec: LoopSpec) -> tuple[Callable, Callabl
 
 
 # ------------------------------------------------------------------------------------------ compiled forms
-def has_graphs(model: Any) -> bool:
-    """Whether ``model`` runs plugins' MindSpore graphs (``MSModel``: capability ``graphs``)."""
-    return "graphs" in getattr(model, "capabilities", ())
-
-
 def compiled_loop(model: Any, spec: LoopSpec, mode: str, unroll: int = 0) -> Callable:
     """The (cached) compiled function for ``mode`` in ``loop``/``unroll``/``step``.
 
@@ -236,7 +231,7 @@ def eager_body(model: Any, spec: LoopSpec) -> Callable:
     """The uncompiled body (PyNative); gradients in-graph for MindSpore models, else via the classifier.
 
     Bodies for other classifiers are rebuilt per call (nothing to compile)."""
-    if not has_graphs(model):
+    if "graphs" not in model.capabilities:
         return _build_body(spec, *_classifier_gradients(model, spec))
     return model.compiled("attack_loop", (spec, "eager", 0), lambda: _build_body(spec, *_ms_gradients(model, spec)))
 
@@ -246,7 +241,7 @@ StepDraw = Callable[[int], tuple[np.ndarray | None, np.ndarray | None, np.ndarra
 
 
 def resolve_mode(model: Any, mode: str) -> str:
-    if not has_graphs(model):
+    if "graphs" not in model.capabilities:
         return "eager"
     return "loop" if mode == "auto" else mode
 
@@ -262,10 +257,20 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
     descend it for a target). Every iteration counts
     ``1 + neighbours`` forward and backward passes on ``model``.
     """
+    mode = resolve_mode(model, mode)
+    with model.uncounted():  # counted once below, the same for every mode
+        out = _iterate(model, spec, mode, x0, start, labels, steps, hyper, draw)
+    # the eager classifier path's loss_gradient calls see an N*B neighbour batch as one pass, the graphs are
+    # invisible to the counters: count what the loop did
+    passes = steps * spec.passes_per_step
+    model.count(forward=passes, backward=passes, queries=passes * x0.shape[0])
+    return out
+
+
+def _iterate(model: Any, spec: LoopSpec, mode: str, x0: np.ndarray, start: np.ndarray, labels: np.ndarray,
+             steps: int, hyper: dict[str, float], draw: StepDraw | None) -> np.ndarray:
     import mindspore as ms
 
-    mode = resolve_mode(model, mode)
-    before = model.counters()
     n = x0.shape[0]
     pad = n if mode == "eager" else bucket(n)  # 16, powers of two to 64, then multiples of 64
     x0p, startp = _pad(x0, pad), _pad(start, pad)
@@ -303,13 +308,7 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
                 fn = compiled_loop(model, spec, "loop")
                 adv, mom, var = fn(adv, mom, var, xt, yt, hyp, ah, aw, noise, ms.Tensor(count, ms.int32))
             t += count
-    out = adv.asnumpy()[:n]
-    # one count for every mode: the eager classifier path's loss_gradient calls see an N*B neighbour batch
-    # as one pass, the graphs are invisible to the counters
-    passes = steps * spec.passes_per_step
-    model.forward_calls, model.backward_calls, model.queries = before
-    model.count(forward=passes, backward=passes, queries=passes * n)
-    return out
+    return adv.asnumpy()[:n]
 
 
 def _no_draw(t: int):
