@@ -57,7 +57,13 @@ def record_norm_field(record: Any):
     """The ``norm`` field of an attack's config, checked against the norms its record declares (default:
     the first), so the record stays the one place that says which norms an attack supports."""
     norms = tuple(record.facet.norms)
-    return norm_field(norms[0], norms)
+
+    def supported(inst: Any, attribute: Any, value: str) -> None:
+        if value not in norms:
+            raise InvalidInputError(f"norm={value!r} is not supported by {record.name!r}; supported: "
+                                    f"{', '.join(norms)}")
+
+    return attrs.field(default=norms[0], converter=norm_name, validator=supported)
 
 
 class Attack(Algorithm, abc.ABC):
@@ -145,8 +151,8 @@ class Attack(Algorithm, abc.ABC):
         adv = clip_to_ball_and_bounds(xa, adv.astype(xa.dtype, copy=False), eps, self.config.norm, m.bounds)
         seconds = time.perf_counter() - t0
         after = m.counters()
-        pred = m.predict(adv)
-        m.forward_calls, m.backward_calls, m.queries = after  # the success check is not the attack's cost
+        with m.uncounted():  # the success check is not the attack's cost
+            pred = m.predict(adv)
         success = pred == ta if ta is not None else pred != ya
         norms = lp_norm(adv.astype(np.float64) - xa, self.config.norm)
         return AttackResult(adversarial=like(adv, x), success=success, norms=norms, predictions=pred,

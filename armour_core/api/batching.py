@@ -35,6 +35,18 @@ def pad_rows(a: np.ndarray, size: int) -> np.ndarray:
     return np.concatenate([a, np.repeat(a[:1], size - a.shape[0], axis=0)], axis=0)
 
 
+def pad_batch(*arrays: np.ndarray, pad: bool = True, step: int | None = 64,
+              minimum: int = 16) -> tuple[int, list[np.ndarray]]:
+    """``(size, arrays)``: the arrays of one batch (same first dimension) as contiguous graph inputs
+    (float32, integer arrays kept integer), padded together to the :func:`bucket` size (``pad=False``: as
+    they are, e.g. for an eager run that compiles nothing)."""
+    n = arrays[0].shape[0]
+    size = bucket(n, step=step, minimum=minimum) if pad else n
+    out = [pad_rows(np.ascontiguousarray(a, dtype=a.dtype if a.dtype.kind == "i" else np.float32), size)
+           for a in arrays]
+    return size, out
+
+
 def pad_to_bucket(a: np.ndarray, *, step: int | None = None, minimum: int = 1) -> np.ndarray:
     """``a`` padded (:func:`pad_rows`) to its :func:`bucket` size; for an index array of rows to attack this
     is the padded selection (powers of two by default: attacks whose active rows shrink call often)."""

@@ -246,9 +246,8 @@ class MSModel(Classifier):
             else:
                 raise InvalidInputError("layer_names: the layers are learned from one forward pass; pass x= (a "
                                         "batch), or input_shape= when wrapping the network")
-            counters = self.counters()
-            self.capture(probe, method="hooks")
-            self.forward_calls, self.backward_calls, self.queries = counters  # learning the structure is no query
+            with self.uncounted():  # learning the structure is no query
+                self.capture(probe, method="hooks")
         return list(self._layer_calls)
 
     def activations(self, x: np.ndarray, layers: tuple[str, ...] | None = None, *,
@@ -282,8 +281,7 @@ class MSModel(Classifier):
                 raise InvalidInputError(f"layers: unknown layer(s) {unknown}; available: {self._layer_calls}")
             wanted = set(layers)
             out = type(out)({k: v for k, v in out.items() if k in wanted}, logits=out.logits)
-        self.forward_calls += 1
-        self.queries += int(xa.shape[0])
+        self.count(forward=1, queries=int(xa.shape[0]))
         if self._num_classes is None:
             self._num_classes = int(out.logits.shape[1])
         return out

@@ -32,7 +32,6 @@ from armour_core.api.attack import Attack
 from armour_core.api.batching import pad_to_bucket
 from armour_core.errors import InvalidInputError
 
-from ..gradient.loop import has_graphs
 from .configs import APGDConfig, APGDTConfig
 from ..minnorm.deepfool import top_other_classes
 from ..minnorm.scores import class_scores_and_gradients
@@ -244,7 +243,7 @@ class APGD(Attack):
     def _graph(self, loss: str, targeted: bool):
         lo, hi = self.model.bounds
         opts = dict(loss=loss, targeted=targeted, norm=self.config.norm, eot=self.config.eot_samples, lo=lo, hi=hi)
-        return (_APGDGraph if has_graphs(self.model) else _APGDNumpy)(self.model, **opts)
+        return (_APGDGraph if "graphs" in self.model.capabilities else _APGDNumpy)(self.model, **opts)
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         adv, _ = self.attack_rows(x, y, target, np.ones(len(x), dtype=bool))

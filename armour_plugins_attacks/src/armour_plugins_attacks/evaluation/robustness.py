@@ -280,15 +280,14 @@ def _black_box_warnings(robust: dict[str, np.ndarray], threat: dict[str, str],
 def _gradient_warnings(clf: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> list[ReliabilityWarning]:
     """Points whose cross-entropy input gradient is exactly zero (or not finite) give gradient attacks
     nothing to follow (saturated softmax, non-differentiable layers)."""
-    before = clf.counters()
     zero = bad = 0
-    for i in range(0, len(x), batch_size):
-        _, g = clf.loss_gradient(x[i:i + batch_size], y[i:i + batch_size], loss="ce")
-        g = np.asarray(to_numpy(g), dtype=np.float64).reshape(len(g), -1)
-        finite = np.all(np.isfinite(g), axis=1)
-        bad += int((~finite).sum())
-        zero += int((finite & (np.abs(g).max(axis=1) == 0)).sum())
-    clf.forward_calls, clf.backward_calls, clf.queries = before  # the check is not an attack's budget
+    with clf.uncounted():  # the check is not an attack's budget
+        for i in range(0, len(x), batch_size):
+            _, g = clf.loss_gradient(x[i:i + batch_size], y[i:i + batch_size], loss="ce")
+            g = np.asarray(to_numpy(g), dtype=np.float64).reshape(len(g), -1)
+            finite = np.all(np.isfinite(g), axis=1)
+            bad += int((~finite).sum())
+            zero += int((finite & (np.abs(g).max(axis=1) == 0)).sum())
     out = []
     if zero:
         out.append(ReliabilityWarning(
@@ -306,9 +305,12 @@ def _gradient_warnings(clf: Any, x: np.ndarray, y: np.ndarray, batch_size: int) 
 def _determinism_warnings(clf: Any, x: np.ndarray, y: np.ndarray, items: list, eps_values: tuple[float, ...],
                           norm: str, seed: int, m: int, minimum: dict[str, bool]) -> list[ReliabilityWarning]:
     """Two runs with the same seed must agree: the model's outputs, and every attack's examples."""
+    with clf.uncounted():  # the check is not an attack's budget
+        return _determinism_checks(clf, x[:m], y[:m], items, eps_values, norm, seed, m, minimum)
+
+
+def _determinism_checks(clf, xs, ys, items, eps_values, norm, seed, m, minimum) -> list[ReliabilityWarning]:
     out = []
-    xs, ys = x[:m], y[:m]
-    before = clf.counters()
     z1 = np.asarray(to_numpy(clf.logits(xs)))
     z2 = np.asarray(to_numpy(clf.logits(xs)))
     if not np.array_equal(z1, z2):
@@ -328,7 +330,6 @@ def _determinism_warnings(clf: Any, x: np.ndarray, y: np.ndarray, items: list, e
                 kind="non_deterministic", attack=label, eps=None if minimum[label] else e, count=diff,
                 message=(f"{label}: two runs with seed={seed} produced different adversarial examples for {diff} "
                          f"of {m} points; results are not reproducible")))
-    clf.forward_calls, clf.backward_calls, clf.queries = before
     return out
 
 

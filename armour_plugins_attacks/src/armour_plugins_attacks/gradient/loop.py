@@ -32,7 +32,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from armour_core.api.batching import bucket, pad_rows
+from armour_core.api.batching import pad_batch
 
 #: per-chunk budget for step-wise random inputs fed to the graph (bytes); larger draws are chunked
 RANDOM_INPUT_BUDGET = 32 * 2**20
@@ -194,11 +194,6 @@ def _classifier_gradients(model: Any, spec: LoopSpec) -> tuple[Callable, Callabl
 
 
 # ------------------------------------------------------------------------------------------ compiled forms
-def has_graphs(model: Any) -> bool:
-    """Whether ``model`` runs plugins' MindSpore graphs (``MSModel``: capability ``graphs``)."""
-    return "graphs" in getattr(model, "capabilities", ())
-
-
 def compiled_loop(model: Any, spec: LoopSpec, mode: str, unroll: int = 0) -> Callable:
     """The (cached) compiled function for ``mode`` in ``loop``/``unroll``/``step``.
 
@@ -236,7 +231,7 @@ def eager_body(model: Any, spec: LoopSpec) -> Callable:
     """The uncompiled body (PyNative); gradients in-graph for MindSpore models, else via the classifier.
 
     Bodies for other classifiers are rebuilt per call (nothing to compile)."""
-    if not has_graphs(model):
+    if "graphs" not in model.capabilities:
         return _build_body(spec, *_classifier_gradients(model, spec))
     return model.compiled("attack_loop", (spec, "eager", 0), lambda: _build_body(spec, *_ms_gradients(model, spec)))
 
@@ -246,7 +241,7 @@ StepDraw = Callable[[int], tuple[np.ndarray | None, np.ndarray | None, np.ndarra
 
 
 def resolve_mode(model: Any, mode: str) -> str:
-    if not has_graphs(model):
+    if "graphs" not in model.capabilities:
         return "eager"
     return "loop" if mode == "auto" else mode
 
@@ -262,14 +257,23 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
     descend it for a target). Every iteration counts
     ``1 + neighbours`` forward and backward passes on ``model``.
     """
+    mode = resolve_mode(model, mode)
+    with model.uncounted():  # counted once below, the same for every mode
+        out = _iterate(model, spec, mode, x0, start, labels, steps, hyper, draw)
+    # the eager classifier path's loss_gradient calls see an N*B neighbour batch as one pass, the graphs are
+    # invisible to the counters: count what the loop did
+    passes = steps * spec.passes_per_step
+    model.count(forward=passes, backward=passes, queries=passes * x0.shape[0])
+    return out
+
+
+def _iterate(model: Any, spec: LoopSpec, mode: str, x0: np.ndarray, start: np.ndarray, labels: np.ndarray,
+             steps: int, hyper: dict[str, float], draw: StepDraw | None) -> np.ndarray:
     import mindspore as ms
 
-    mode = resolve_mode(model, mode)
-    before = model.counters()
     n = x0.shape[0]
-    pad = n if mode == "eager" else bucket(n)  # 16, powers of two to 64, then multiples of 64
-    x0p, startp = _pad(x0, pad), _pad(start, pad)
-    yp = _pad(labels.astype(np.int32), pad)
+    # padded to 16, powers of two to 64, then multiples of 64 rows (the graphs' few shapes)
+    pad, (x0p, startp, yp) = pad_batch(x0, start, labels.astype(np.int32), pad=mode != "eager")
     hyp = ms.Tensor(np.array([hyper[k] for k in _HYPER], dtype=np.float32))
     adv = ms.Tensor(startp)
     mom = ms.Tensor(np.zeros_like(startp))
@@ -280,7 +284,7 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
     def inputs(t0: int, count: int, size: int) -> tuple[Any, Any, Any]:
         """Steps ``t0 .. t0+count`` of random inputs, stacked to ``size`` entries (zeros beyond)."""
         parts = [draw(t) for t in range(t0, t0 + count)]
-        return tuple(_stack([p[j] for p in parts], size, pad, pad_batch=(j == 2)) for j in range(3))
+        return tuple(_stack([p[j] for p in parts], size, pad, along_batch=(j == 2)) for j in range(3))
 
     if mode in ("eager", "step"):
         fn = eager_body(model, spec) if mode == "eager" else compiled_loop(model, spec, "step")
@@ -303,13 +307,7 @@ def run_loop(model: Any, spec: LoopSpec, *, x0: np.ndarray, start: np.ndarray, l
                 fn = compiled_loop(model, spec, "loop")
                 adv, mom, var = fn(adv, mom, var, xt, yt, hyp, ah, aw, noise, ms.Tensor(count, ms.int32))
             t += count
-    out = adv.asnumpy()[:n]
-    # one count for every mode: the eager classifier path's loss_gradient calls see an N*B neighbour batch
-    # as one pass, the graphs are invisible to the counters
-    passes = steps * spec.passes_per_step
-    model.forward_calls, model.backward_calls, model.queries = before
-    model.count(forward=passes, backward=passes, queries=passes * n)
-    return out
+    return adv.asnumpy()[:n]
 
 
 def _no_draw(t: int):
@@ -324,19 +322,16 @@ def _chunk_length(spec: LoopSpec, steps: int, shape: tuple[int, ...]) -> int:
     return int(max(1, min(steps, RANDOM_INPUT_BUDGET // per_step)))
 
 
-def _pad(a: np.ndarray, size: int) -> np.ndarray:
-    """``a`` as a contiguous graph input (float32 unless integer labels), padded to ``size`` rows."""
-    return pad_rows(np.ascontiguousarray(a, dtype=a.dtype if a.dtype.kind == "i" else np.float32), size)
 
 
-def _stack(parts: list[np.ndarray | None], size: int, batch: int, *, pad_batch: bool):
+def _stack(parts: list[np.ndarray | None], size: int, batch: int, *, along_batch: bool):
     """Stack per-step arrays to ``size`` leading entries as a Tensor (a (size, 1) dummy when unused)."""
     import mindspore as ms
 
     if parts[0] is None:
         return ms.Tensor(np.zeros((size, 1), np.float32))
     arrs = [np.asarray(p, dtype=np.float32) for p in parts]
-    if pad_batch and arrs[0].shape[1] != batch:  # neighbour noise: (N, B, ...) padded along B with zeros
+    if along_batch and arrs[0].shape[1] != batch:  # neighbour noise: (N, B, ...) padded along B with zeros
         extra = batch - arrs[0].shape[1]
         arrs = [np.concatenate([a, np.zeros((a.shape[0], extra, *a.shape[2:]), np.float32)], axis=1) for a in arrs]
     out = np.stack(arrs)

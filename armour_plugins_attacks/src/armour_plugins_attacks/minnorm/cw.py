@@ -23,7 +23,6 @@ import numpy as np
 from armour_core.api.attack import Attack
 from armour_core.api.batching import pad_to_bucket
 
-from ..gradient.loop import has_graphs
 from .configs import CWConfig
 from .records import RECORDS
 
@@ -139,12 +138,12 @@ class CarliniWagnerL2(Attack):
 
     def _graph(self, targeted: bool, length: int):
         lo, hi = self.model.bounds
-        backend = _CWGraph if has_graphs(self.model) else _CWNumpy
+        backend = _CWGraph if "graphs" in self.model.capabilities else _CWNumpy
         return backend(self.model, targeted=targeted, length=length, lo=lo, hi=hi)
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         n_real = x.shape[0]
-        compiled = has_graphs(self.model)
+        compiled = "graphs" in self.model.capabilities
         idx = pad_to_bucket(np.arange(n_real)) if compiled else np.arange(n_real)  # few shapes -> few compilations
         x, y = x[idx], y[idx]
         target = None if target is None else target[idx]

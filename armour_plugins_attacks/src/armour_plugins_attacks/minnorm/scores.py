@@ -19,7 +19,6 @@ import numpy as np
 
 from armour_core.api.batching import pad_to_bucket
 
-from ..gradient.loop import has_graphs
 
 
 def _build(model: Any):
@@ -51,7 +50,7 @@ def class_scores_and_gradients(model: Any, x: np.ndarray, classes: np.ndarray) -
     b, k = classes.shape
     xr = np.repeat(x[:, None], k, axis=1).reshape(b * k, *x.shape[1:]).astype(np.float32)
     cr = classes.reshape(-1).astype(np.int32)
-    if has_graphs(model):
+    if "graphs" in model.capabilities:
         import mindspore as ms
 
         idx = pad_to_bucket(np.arange(b * k))  # few distinct shapes -> few compilations
