@@ -137,15 +137,7 @@ _ATTACKS = {
             return registry.create("attack", name, model=model, **cfg)
     """),
     "core": textwrap.dedent("""
-        from armour_core.api.attack import Attack, AttackConfig
-
-        class SignStep(Attack):
-            Config = AttackConfig
-            norms = ("linf",)
-
-            def _generate(self, x, y, target):
-                _, g = self.model.loss_gradient(x, y)
-                return x + self.config.eps * np.sign(g)
+        from armour_core.testing.attacks import SignStep
 
         ATTACKS = (("sign", {}), ("sign", {"eps": 0.2}), ("sign", {}))
 
