@@ -4,152 +4,99 @@ Registration hooks take no arguments and return (or yield) :class:`~armour_core.
 records of one kind. They are called once, when the registry is first used, from a plugin's light
 ``hooks.py`` module, so they must not import the implementation (or MindSpore). A plugin implements only
 the hooks for the kinds it provides.
+
+The thirteen registration hooks share one shape, so they are made from a table: their names come from
+:data:`armour_core.specs.KIND_HOOKS` (the one place a kind is tied to its hook), their docstrings from
+:data:`REGISTRATION` below. Each is still an ordinary method of :class:`ArmourSpecs` carrying pluggy's hookspec
+mark, so pluggy validates implementations exactly as before and ``help(ArmourSpecs)`` shows every hook.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pluggy
 
-from .specs import AuditSectionSpec, CommandSpec, PluginSpec
+from .specs import KIND_HOOKS, AuditSectionSpec, CommandSpec, PluginSpec
 
 PROJECT = "armour"
 hookspec = pluggy.HookspecMarker(PROJECT)
 
+#: kind -> (what its records are, an example implementation): the docstring of its registration hook
+REGISTRATION: dict[str, tuple[str, str]] = {
+    "attack": (
+        "white-box and black-box evasion attacks",
+        '''@hookimpl
+def armour_attacks():
+    yield PluginSpec(name="fgsm", kind="attack", target="my_pkg.fgsm:FGSM",
+                     config="my_pkg.configs:FGSMConfig", facet=AttackSpec(norms=("linf",)),
+                     capabilities={"gradients"}, summary="Fast gradient sign method")'''),
+    "defense": (
+        "adversarial-training methods that train a network in place",
+        'yield PluginSpec(name="pad", kind="defense", target="my_pkg.pad:ProjectedAdversarialDefense")'),
+    "detector": (
+        "adversarial-example detectors with fit/detect/score",
+        '''yield PluginSpec(name="feature_squeezing", kind="detector", target="my_pkg.fs:FeatureSqueezing",
+                 facet=DetectorSpec(needs_training=True))'''),
+    "mutator": (
+        "input mutations for fuzzing; ``facet=MutatorSpec(category=...)`` tells the fuzzer how to chain them "
+        "(``pixel``, ``affine`` or ``adversarial``)",
+        '''yield PluginSpec(name="gaussian_blur", kind="mutator", target="my_pkg.blur:GaussianBlur",
+                 facet=MutatorSpec(category="pixel"))'''),
+    "coverage": (
+        "neuron-coverage criteria used to guide fuzzing",
+        '''yield PluginSpec(name="neuron", kind="coverage", target="my_pkg.nc:NeuronCoverage",
+                 capabilities={"activations"}, facet=CoverageSpec(needs_profile=False))'''),
+    "scheduler": (
+        "how the fuzzer picks the next seed from its corpus",
+        'yield PluginSpec(name="uniform", kind="scheduler", target="my_pkg.sched:Uniform")'),
+    "noise": (
+        "noise mechanisms for differentially private training",
+        '''yield PluginSpec(name="gaussian", kind="noise", target="my_pkg.noise:Gaussian",
+                 facet=NoiseSpec(adaptive=False))'''),
+    "clip": (
+        "per-example clipping-norm policies: fixed, adaptive",
+        'yield PluginSpec(name="fixed", kind="clip", target="my_pkg.clip:FixedClip")'),
+    "accountant": (
+        "privacy accountants: rdp, zcdp, pld",
+        '''yield PluginSpec(name="pld", kind="accountant", target="my_pkg.acc:PLDAccountant",
+                 requires=(requirement("my-dist", "dp-accounting"),))  # the version your pyproject states'''),
+    "suppressor": (
+        "suppress-privacy masking schedules",
+        'yield PluginSpec(name="magnitude", kind="suppressor", target="my_pkg.sup:MagnitudeSuppressor")'),
+    "inference": (
+        "membership-inference attacks",
+        'yield PluginSpec(name="loss_threshold", kind="inference", target="my_pkg.mia:LossThreshold")'),
+    "dataset": (
+        "dataset loaders; the target returns :class:`armour_core.data.Dataset`, and ``facet=DatasetSpec(...)`` "
+        "states shape and classes",
+        '''yield PluginSpec(name="digits", kind="dataset", target="my_pkg.data:load_digits",
+                 facet=DatasetSpec(input_shape=(1, 8, 8), num_classes=10))'''),
+    "model": (
+        "network architectures; the target builds an ``nn.Cell`` from keyword arguments (``num_classes``, "
+        "``input_shape``)",
+        'yield PluginSpec(name="lenet5", kind="model", target="my_pkg.nets:LeNet5")'),
+}
+
+
+def _registration_hook(kind: str) -> Callable[..., Iterable[PluginSpec]]:
+    """The hookspec method ``KIND_HOOKS[kind]``: takes no argument, yields ``kind`` records."""
+    what, example = REGISTRATION[kind]
+
+    def hook(self) -> Iterable[PluginSpec]:
+        pass
+
+    hook.__name__ = KIND_HOOKS[kind]
+    hook.__qualname__ = f"ArmourSpecs.{hook.__name__}"
+    example = "\n".join("    " + line for line in example.splitlines())
+    hook.__doc__ = (f"Yield ``kind=\"{kind}\"`` records ({what}).\n\n"
+                    f"Called once when the registry is built. Example::\n\n{example}\n")
+    return hookspec(hook)
+
 
 class ArmourSpecs:
-    """Hook specifications; every hook is prefixed ``armour_``."""
-
-    @hookspec
-    def armour_attacks(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="attack"`` records (white-box and black-box evasion attacks).
-
-        Called once when the registry is built. Example::
-
-            @hookimpl
-            def armour_attacks():
-                yield PluginSpec(name="fgsm", kind="attack", target="my_pkg.fgsm:FGSM",
-                                 config="my_pkg.configs:FGSMConfig", facet=AttackSpec(norms=("linf",)),
-                                 capabilities={"gradients"}, summary="Fast gradient sign method")
-        """
-
-    @hookspec
-    def armour_defenses(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="defense"`` records (adversarial-training methods that train a network in place).
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="pad", kind="defense", target="my_pkg.pad:ProjectedAdversarialDefense")
-        """
-
-    @hookspec
-    def armour_detectors(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="detector"`` records (adversarial-example detectors with fit/detect/score).
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="feature_squeezing", kind="detector", target="my_pkg.fs:FeatureSqueezing",
-                             facet=DetectorSpec(needs_training=True))
-        """
-
-    @hookspec
-    def armour_mutators(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="mutator"`` records; ``facet=MutatorSpec(category=...)`` tells the fuzzer how to
-        chain them (``pixel``, ``affine`` or ``adversarial``).
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="gaussian_blur", kind="mutator", target="my_pkg.blur:GaussianBlur",
-                             facet=MutatorSpec(category="pixel"))
-        """
-
-    @hookspec
-    def armour_coverage_metrics(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="coverage"`` records (neuron-coverage criteria used to guide fuzzing).
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="neuron", kind="coverage", target="my_pkg.nc:NeuronCoverage",
-                             capabilities={"activations"}, facet=CoverageSpec(needs_profile=False))
-        """
-
-    @hookspec
-    def armour_seed_schedulers(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="scheduler"`` records (how the fuzzer picks the next seed from its corpus).
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="uniform", kind="scheduler", target="my_pkg.sched:Uniform")
-        """
-
-    @hookspec
-    def armour_noise_mechanisms(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="noise"`` records (noise mechanisms for differentially private training).
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="gaussian", kind="noise", target="my_pkg.noise:Gaussian",
-                             facet=NoiseSpec(adaptive=False))
-        """
-
-    @hookspec
-    def armour_clip_mechanisms(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="clip"`` records (per-example clipping-norm policies: fixed, adaptive).
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="fixed", kind="clip", target="my_pkg.clip:FixedClip")
-        """
-
-    @hookspec
-    def armour_accountants(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="accountant"`` records (privacy accountants: rdp, zcdp, pld).
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="pld", kind="accountant", target="my_pkg.acc:PLDAccountant",
-                             requires=("dp-accounting>=0.6",))
-        """
-
-    @hookspec
-    def armour_suppressors(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="suppressor"`` records (suppress-privacy masking schedules).
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="magnitude", kind="suppressor", target="my_pkg.sup:MagnitudeSuppressor")
-        """
-
-    @hookspec
-    def armour_inference_attacks(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="inference"`` records (membership-inference attacks).
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="loss_threshold", kind="inference", target="my_pkg.mia:LossThreshold")
-        """
-
-    @hookspec
-    def armour_datasets(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="dataset"`` records; the target is a loader returning
-        :class:`armour_core.data.Dataset`, and ``facet=DatasetSpec(...)`` states shape and classes.
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="digits", kind="dataset", target="my_pkg.data:load_digits",
-                             facet=DatasetSpec(input_shape=(1, 8, 8), num_classes=10))
-        """
-
-    @hookspec
-    def armour_models(self) -> Iterable[PluginSpec]:
-        """Yield ``kind="model"`` records; the target builds an ``nn.Cell`` from keyword arguments
-        (``num_classes``, ``input_shape``).
-
-        Called once when the registry is built. Example::
-
-            yield PluginSpec(name="lenet5", kind="model", target="my_pkg.nets:LeNet5")
-        """
+    """Hook specifications; every hook is prefixed ``armour_``. The registration hooks (one per kind) are added
+    below the class from :data:`REGISTRATION`."""
 
     @hookspec
     def armour_cli_commands(self) -> Iterable[CommandSpec]:
@@ -170,3 +117,10 @@ class ArmourSpecs:
             yield AuditSectionSpec(name="robustness", title="Robustness",
                                    target="my_pkg.audit:robustness_section", order=10)
         """
+
+
+if set(REGISTRATION) != set(KIND_HOOKS):
+    raise ImportError(f"hookspecs: REGISTRATION and KIND_HOOKS disagree: {sorted(set(REGISTRATION) ^ set(KIND_HOOKS))}")
+for _kind in KIND_HOOKS:
+    setattr(ArmourSpecs, KIND_HOOKS[_kind], _registration_hook(_kind))
+del _kind

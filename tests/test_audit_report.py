@@ -9,10 +9,9 @@ import shutil
 import pytest
 
 from armour_core import registry
-from armour_core.testing.markers import has_module, requires_mindspore
+from armour_core.testing.markers import skip_module_unless_dists
 
-ALL = all(has_module(m) for m in ("armour_plugins_attacks", "armour_plugins_privacy", "armour_plugins_fuzz"))
-pytestmark = [requires_mindspore, pytest.mark.skipif(not ALL, reason="needs every plugin distribution")]
+skip_module_unless_dists("attacks", "privacy", "fuzz")
 
 #: a small audit: the same code paths as --profile quick, on fewer points and iterations
 SMALL = {"robustness": {"n": 60, "eps": [0.05, 0.1], "steps": 5},

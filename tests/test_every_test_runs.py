@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from armour_core import MOVED
-from armour_core.testing.markers import has_module
+from armour_core.testing.markers import requires_dists
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTS = ("attacks", "privacy", "fuzz")
@@ -132,8 +132,7 @@ def test_the_scan_catches_each_kind_of_dependency(tmp_path, monkeypatch):
         "t.py:6: needs armour-plugins-attacks", "t.py:8: needs armour-plugins-privacy"]
 
 
-@pytest.mark.skipif(not all(has_module(f"armour_plugins_{d}") for d in DISTS),
-                    reason="needs every plugin distribution (the 'tests' session)")
+@requires_dists(*DISTS)
 def test_kind_table_matches_the_registry():
     """The kinds in ``KINDS`` are exactly those each distribution registers."""
     from armour_core import registry
@@ -163,10 +162,12 @@ OWN_KINDS = {
 }
 #: skips in tests/ that depend on the environment rather than on a session (each with its reason)
 ENVIRONMENT_SKIPS = {
-    "test_audit_report.py": "headless Chromium / chromedriver (ARMOUR_REQUIRE_BROWSER=1 in CI makes it a failure)",
-    "test_pitfalls_everywhere.py": "benchmarks/RESULTS.md absent from a source distribution",
-    "test_testing_kit.py": "the kit's own no-check guard, exercised on a skipped test on purpose",
-    "test_trust_validators.py": "a check that applies only where no plugin distribution is installed",
+    "test_audit_report.py::test_report_renders_in_headless_chromium":
+        "headless Chromium / chromedriver (ARMOUR_REQUIRE_BROWSER=1 in CI makes it a failure)",
+    "test_pitfalls_everywhere.py::test_every_benchmark_result_states_the_execution_mode_and_command":
+        "benchmarks/RESULTS.md absent from a source distribution",
+    "test_testing_kit.py::test_guard_fails_a_run_where_no_check_ran":
+        "the kit's own no-check guard, exercised on a skipped test on purpose",
 }
 
 
@@ -282,13 +283,14 @@ def test_core_tests_skip_only_through_the_session_marks():
     """Any other skip could hide a test from every session; the environment skips left are listed with why."""
     bad = []
     for path in _core_test_files():
-        if path.name in ENVIRONMENT_SKIPS or path.name == Path(__file__).name:
-            continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        bad += [f"{path.name}:{node.lineno}: {_call_name(node)}" for node in ast.walk(tree)
-                if _is_skip_call(node) and _call_name(node) not in ("has_module", "import_module", "find_spec")
-                and not (_call_name(node) == "importorskip" and node.args
-                         and isinstance(node.args[0], ast.Constant) and node.args[0].value == "jsonschema")]
+        for top in tree.body:
+            if f"{path.name}::{getattr(top, 'name', '')}" in ENVIRONMENT_SKIPS:
+                continue
+            bad += [f"{path.name}:{node.lineno}: {_call_name(node)}" for node in ast.walk(top)
+                    if _is_skip_call(node) and _call_name(node) not in ("has_module", "import_module", "find_spec")
+                    and not (_call_name(node) == "importorskip" and node.args  # in the [testing] extra
+                             and isinstance(node.args[0], ast.Constant) and node.args[0].value == "jsonschema")]
     assert not bad, "use requires_mindspore / requires_dists(...) instead:\n" + "\n".join(bad)
 
 

@@ -25,3 +25,23 @@ def test_every_hook_is_documented():
 def test_every_kind_has_a_hook():
     names = {n for n, _ in _hooks()}
     assert set(KIND_HOOKS.values()) <= names
+
+
+def test_registration_hooks_from_the_table_are_hookspecs_pluggy_validates():
+    """The table-made hooks keep pluggy's checks: an implementation taking an argument is refused, and each
+    docstring names its own kind."""
+    import pluggy
+    import pytest
+
+    from armour_core.plugins import hookimpl, make_plugin_manager
+
+    for kind, hook in KIND_HOOKS.items():
+        assert f'kind="{kind}"' in inspect.getdoc(getattr(ArmourSpecs, hook))
+
+    class TakesAnArgument:
+        @hookimpl
+        def armour_attacks(extra):
+            yield from ()
+
+    with pytest.raises(pluggy.PluginValidationError, match="extra"):
+        make_plugin_manager().register(TakesAnArgument)

@@ -16,12 +16,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = {
-    "armour_core": ROOT / "armour_core",
-    "armour_plugins_attacks": ROOT / "armour_plugins_attacks" / "src" / "armour_plugins_attacks",
-    "armour_plugins_privacy": ROOT / "armour_plugins_privacy" / "src" / "armour_plugins_privacy",
-    "armour_plugins_fuzz": ROOT / "armour_plugins_fuzz" / "src" / "armour_plugins_fuzz",
-}
+
+
+def _packages() -> dict[str, Path]:
+    """Every top-level package of the repo's source roots, found by walking them (modules move between
+    distributions; a new distribution or template is walked without editing this test): the checkout root
+    (armour-core) and each ``src/`` layout one or two levels down (the plugin distributions, the template)."""
+    inits = [*ROOT.glob("*/__init__.py"), *ROOT.glob("*/src/*/__init__.py"), *ROOT.glob("*/*/src/*/__init__.py")]
+    return {p.parent.name: p.parent for p in sorted(inits) if p.parent.parent.name != "tests"}
+
+
+PACKAGES = _packages()
+#: packages the walk must find (a wrong glob would make every test below pass vacuously)
+EXPECTED = {"armour_core", "armour_plugins_attacks", "armour_plugins_privacy", "armour_plugins_fuzz"}
 
 # Cycles that cannot be broken yet. Each entry is the exact set of modules of one strongly connected component
 # and the reason it is still there. The test fails if an entry no longer occurs, so this list can only shrink
@@ -139,6 +146,7 @@ def graph() -> dict[str, set[str]]:
 
 def test_graph_sees_every_package_and_resolves_relative_imports(graph):
     """Guard the walker itself: a silent resolver bug would make the cycle test pass vacuously."""
+    assert EXPECTED <= set(PACKAGES), sorted(PACKAGES)
     for package in PACKAGES:
         assert package in graph, package
     assert "armour_core.errors" in graph["armour_core.registry"]
@@ -173,15 +181,46 @@ def test_no_import_cycle(graph):
     assert not gone, f"allowlisted cycles no longer occur, remove them from KNOWN_CYCLES: {gone}"
 
 
-def test_api_bases_import_neither_ms_nor_registry(graph):
-    def under(mod: str, pkg: str) -> bool:
-        return mod == pkg or mod.startswith(pkg + ".")
+def _under(mod: str, pkg: str) -> bool:
+    return mod == pkg or mod.startswith(pkg + ".")
 
-    bad = sorted(f"{mod} -> {dep}" for mod, deps in graph.items() if under(mod, "armour_core.api")
-                 for dep in deps if dep == "armour_core.registry" or under(dep, "armour_core.ms"))
+
+def _path(graph: dict[str, set[str]], start: str, bad) -> list[str] | None:
+    """The import chain from ``start`` to the first module for which ``bad`` holds (breadth first), or None."""
+    came: dict[str, str | None] = {start: None}
+    todo = [start]
+    while todo:
+        mod = todo.pop(0)
+        if bad(mod) and mod != start:
+            chain = [mod]
+            while came[chain[-1]] is not None:
+                chain.append(came[chain[-1]])
+            return chain[::-1]
+        for dep in sorted(graph.get(mod, ())):
+            if dep not in came:
+                came[dep] = mod
+                todo.append(dep)
+    return None
+
+
+def test_api_bases_import_neither_ms_nor_registry(graph):
+    """Neither directly nor through another module (imports inside functions count): api/ is the layer the
+    runtime and the registry build on."""
+    def forbidden(mod: str) -> bool:
+        return _under(mod, "armour_core.registry") or _under(mod, "armour_core.ms")
+
+    chains = [_path(graph, mod, forbidden) for mod in sorted(graph) if _under(mod, "armour_core.api")]
+    bad = sorted(" -> ".join(c) for c in chains if c)
     assert not bad, "api/ must import neither ms/ nor the registry:\n" + "\n".join(bad)
     # the mutator base needs no registry at all: name look-ups live in armour_plugins_fuzz.mutators.resolve
     assert "armour_core.wiring" not in graph["armour_core.api.mutator"]
+
+
+def test_the_layer_check_follows_chains():
+    graph = {"armour_core.api.x": {"armour_core.y"}, "armour_core.y": {"armour_core.ms.model"},
+             "armour_core.ms.model": set()}
+    assert _path(graph, "armour_core.api.x", lambda m: _under(m, "armour_core.ms")) == [
+        "armour_core.api.x", "armour_core.y", "armour_core.ms.model"]
 
 
 def test_package_root_wires_the_api_bases():

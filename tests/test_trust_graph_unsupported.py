@@ -7,22 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from armour_core.api.attack import Attack, AttackConfig
 from armour_core.errors import CapabilityError
+from armour_core.testing.attacks import SignStep
 from armour_core.testing.markers import requires_mindspore
 
 pytestmark = requires_mindspore
-
-
-class SignStep(Attack):
-    """One signed gradient step: the smallest attack that asks the runtime for a compiled input gradient."""
-
-    Config = AttackConfig
-    norms = ("linf",)
-
-    def _generate(self, x, y, target):
-        _, g = self.model.loss_gradient(x, y)
-        return x + self.config.eps * np.sign(g)
 
 
 def _net():

@@ -124,14 +124,36 @@ def test_readme_python_blocks_run_verbatim():
 
 
 # --------------------------------------------------------------------------------------------- items 8 and 11
+#: how the user script makes its attacks: the registered ones (pgd, deepfool, apgd, fgsm; the ``tests`` session),
+#: or one in-script attack on the runtime's compiled input gradient (the ``core-ms`` session: the shape error and
+#: the quiet log are the runtime's, so core tests them without a plugin)
+_ATTACKS = {
+    "plugins": textwrap.dedent("""
+        from armour_core import registry
+
+        ATTACKS = (("pgd", {"steps": 2}), ("deepfool", {"steps": 2}), ("apgd", {"steps": 2}), ("fgsm", {}))
+
+        def attack(name, model, **cfg):
+            return registry.create("attack", name, model=model, **cfg)
+    """),
+    "core": textwrap.dedent("""
+        from armour_core.testing.attacks import SignStep
+
+        ATTACKS = (("sign", {}), ("sign", {"eps": 0.2}), ("sign", {}))
+
+        def attack(name, model, **cfg):
+            return SignStep(model=model, **cfg)
+    """),
+}
+
 _USER_SCRIPT = textwrap.dedent("""
     import mindspore as ms                       # the user imports MindSpore first (its default log level)
     import numpy as np
     from mindspore import nn
 
-    from armour_core import registry
     from armour_core.errors import InvalidInputError
     from armour_core.ms.train import train_classifier
+    #ATTACKS#
 
     def net():
         return nn.SequentialCell([nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Dense(4 * 8 * 8, 4)])
@@ -142,27 +164,27 @@ _USER_SCRIPT = textwrap.dedent("""
     for i in range(2):                           # two networks trained and attacked by the same code
         n = net()
         train_classifier(n, x, y, epochs=1, batch_size=8, progress=False)
-        for name, cfg in (("pgd", {"steps": 2}), ("deepfool", {"steps": 2}), ("apgd", {"steps": 2})):
-            registry.create("attack", name, model=n, **cfg).generate(x[:4], y[:4])
+        for name, cfg in ATTACKS[:3]:
+            attack(name, n, **cfg).generate(x[:4], y[:4])
     wrong = np.zeros((4, 3, 8, 8), np.float32)
     for label, model in (("after", n), ("never", net())):
         try:
-            registry.create("attack", "fgsm", model=model, eps=0.1).generate(wrong, y[:4])
+            attack(ATTACKS[-1][0], model, eps=0.1).generate(wrong, y[:4])
         except InvalidInputError as exc:
             print(label, "InvalidInputError", exc)
 """)
 
 
-@pytest.fixture(scope="module")
-def user_run(tmp_path_factory):
+@pytest.fixture(scope="module", params=["core", pytest.param("plugins", marks=requires_dists("attacks"))])
+def user_run(request, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("user_cwd")
     env = {k: v for k, v in __import__("os").environ.items() if k not in ("GLOG_v", "MS_OM_PATH")}
-    proc = subprocess.run([sys.executable, "-c", _USER_SCRIPT], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=600)
+    script = _USER_SCRIPT.replace("#ATTACKS#", _ATTACKS[request.param])
+    proc = subprocess.run([sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, env=env,
+                          timeout=600)
     return proc, cwd
 
 
-@requires_dists("attacks")  # the user script runs pgd, deepfool, apgd, fgsm
 def test_wrong_shape_is_one_armour_error_with_both_shapes(user_run):
     proc, _ = user_run
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -174,7 +196,6 @@ def test_wrong_shape_is_one_armour_error_with_both_shapes(user_run):
     assert "InvalidInputError x:" in never and "(3, 8, 8)" in never and "in_channels=1" in never, never
 
 
-@requires_dists("attacks")
 def test_no_mindspore_noise_and_no_files_in_working_directory(user_run):
     proc, cwd = user_run
     assert proc.returncode == 0, proc.stderr[-3000:]
