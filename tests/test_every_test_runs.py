@@ -116,7 +116,7 @@ def test_the_scan_catches_each_kind_of_dependency(tmp_path, monkeypatch):
     src = tmp_path / "t.py"
     src.write_text(
         "import pytest\n"
-        "from armour_plugins_attacks.gradient.single_step import fgsm\n"                                         # 2
+        "from armour_plugins_attacks.gradient import fgsm\n"                                         # 2
         "needs = pytest.mark.skipif(not any(s.facet.fuzzing for s in registry.specs('attack')),\n"   # 3
         "                           reason='x')\n"
         "def test_a():\n"
