@@ -1,0 +1,39 @@
+"""Every mutator, coverage criterion and seed scheduler this distribution registers, through the conformance
+kit's checks for its kind (one test per plugin and check: ``test_mutators[rotate-check_keeps_shape_dtype_bounds]``).
+
+Plugins are named by registry name; :func:`plugin_cases` adds a default case for any plugin not listed here
+and fails on a name the distribution does not register. The adversarial mutator adapts an attack, so its
+case runs where the attacks distribution is installed too (tests/test_trust_fuzz_with_attacks.py).
+"""
+
+from __future__ import annotations
+
+from armour_core.testing import parametrize_with_checks, plugin_cases
+
+DIST = "armour-plugins-fuzz"
+
+MUTATORS = {
+    "motion_blur": {"taps": 5}, "salt_and_pepper": {"density": (0.1, 0.3)},
+    "natural_noise": {"density": (0.05, 0.1)}, "shear": {"y": (-0.1, 0.1)}, "rotate": {"degrees": (-30, 30)},
+    "curve": {"border": "reflect"},
+}
+
+COVERAGE = {
+    "neuron": {"threshold": 0.2}, "top_k": {"k": 2}, "top_k_pattern": {"k": 1, "capacity": 500},
+    "k_multisection": {"k": 5}, "lsa": {"buckets": 50}, "dsa": {"buckets": 50},
+}
+
+
+@parametrize_with_checks("mutator", plugin_cases("mutator", DIST, MUTATORS, exclude=["adversarial"]))
+def test_mutators(plugin, check, request):
+    check(plugin, request)
+
+
+@parametrize_with_checks("coverage", plugin_cases("coverage", DIST, COVERAGE))
+def test_coverage(plugin, check, request):
+    check(plugin, request)
+
+
+@parametrize_with_checks("scheduler", plugin_cases("scheduler", DIST))
+def test_schedulers(plugin, check, request):
+    check(plugin, request)
