@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from armour_core.testing import parametrize_with_checks, plugin_cases
+from armour_core.testing import parametrize_distribution
 
 
-@parametrize_with_checks("dataset", plugin_cases("dataset", "armour-core"))
-def test_datasets(plugin, check, request):
-    check(plugin, request)
-
-
-@parametrize_with_checks("model", plugin_cases("model", "armour-core"))
-def test_models(plugin, check, request):
+@parametrize_distribution("armour-core")
+def test_kit(plugin, check, request):
     check(plugin, request)

@@ -115,3 +115,13 @@ def test_plugin_cases_follow_the_registry():
         plugin_cases("dataset", "armour-core", {"not_registered": {}})
     with pytest.raises(ValueError, match="registers no dataset"):
         plugin_cases("dataset", "armour-core", exclude=["not_registered"])
+
+
+def test_parametrize_distribution_covers_every_kind_it_registers():
+    from armour_core.testing import parametrize_distribution
+
+    mark = parametrize_distribution("armour-core")
+    kinds = {p.values[0].kind for p in mark.args[1]}
+    assert "dataset" in kinds and kinds <= {"dataset", "model"}
+    with pytest.raises(ValueError, match="registers no plugin of kind"):
+        parametrize_distribution("armour-core", {"attack": {}})

@@ -30,8 +30,8 @@ _EXPORTS = {
     "check": "checks", "network_state": "checks", "check_untouched": "checks",
     "SoftmaxRegression": "models", "listing_imports": "contracts",
     "requires_mindspore": "markers", "has_module": "markers",
-    **{name: "kit" for name in ("parametrize_with_checks", "check_params", "checks_for", "plugin_cases", "case",
-                                "Case")},
+    **{name: "kit" for name in ("parametrize_with_checks", "parametrize_distribution", "check_params",
+                                "checks_for", "plugin_cases", "case", "Case")},
     **{name: "contracts" for name in (
         "PluginContract", "AttackContract", "DefenseContract", "DetectorContract", "MutatorContract",
         "CoverageContract", "SchedulerContract", "NoiseContract", "ClipContract", "AccountantContract",

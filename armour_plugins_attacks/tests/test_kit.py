@@ -1,16 +1,16 @@
 """Every attack, defense and detector this distribution registers, through the conformance kit's checks for
-its kind (one test per plugin and check: ``test_attacks[pgd-l2-check_stays_in_eps_ball]``).
+its kind (one test per plugin and check: ``test_kit[pgd-l2-check_stays_in_eps_ball]``).
 
-Plugins are named by registry name; :func:`plugin_cases` adds a default case for any plugin not listed here
-and fails on a name the distribution does not register. Budgets are small for CI time; ``generous`` is a
-config at which an attack must fool the undefended digits MLP.
+Plugins are named by registry name; :func:`parametrize_distribution` adds a default case for any plugin (and
+any kind) not listed here and fails on a name the distribution does not register. Budgets are small for CI
+time; ``generous`` is a config at which an attack must fool the undefended digits MLP.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from armour_core.testing import case, parametrize_with_checks, plugin_cases
+from armour_core.testing import case, parametrize_distribution
 
 DIST = "armour-plugins-attacks"
 LINF, L2, L1 = {"eps": 0.3}, {"eps": 3.0, "norm": "l2"}, {"eps": 10.0, "norm": "l1"}
@@ -113,16 +113,6 @@ DETECTORS = {
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@parametrize_with_checks("attack", plugin_cases("attack", DIST, ATTACKS))
-def test_attacks(plugin, check, request):
-    check(plugin, request)
-
-
-@parametrize_with_checks("defense", plugin_cases("defense", DIST, DEFENSES))
-def test_defenses(plugin, check, request):
-    check(plugin, request)
-
-
-@parametrize_with_checks("detector", plugin_cases("detector", DIST, DETECTORS))
-def test_detectors(plugin, check, request):
+@parametrize_distribution(DIST, {"attack": ATTACKS, "defense": DEFENSES, "detector": DETECTORS})
+def test_kit(plugin, check, request):
     check(plugin, request)

@@ -1,14 +1,15 @@
 """Every mutator, coverage criterion and seed scheduler this distribution registers, through the conformance
-kit's checks for its kind (one test per plugin and check: ``test_mutators[rotate-check_keeps_shape_dtype_bounds]``).
+kit's checks for its kind (one test per plugin and check: ``test_kit[rotate-check_keeps_shape_dtype_bounds]``).
 
-Plugins are named by registry name; :func:`plugin_cases` adds a default case for any plugin not listed here
-and fails on a name the distribution does not register. The adversarial mutator adapts an attack, so its
-case runs where the attacks distribution is installed too (tests/test_trust_fuzz_with_attacks.py).
+Plugins are named by registry name; :func:`parametrize_distribution` adds a default case for any plugin (and
+any kind) not listed here and fails on a name the distribution does not register. The adversarial mutator
+adapts an attack, so its case runs where the attacks distribution is installed too
+(tests/test_trust_fuzz_with_attacks.py).
 """
 
 from __future__ import annotations
 
-from armour_core.testing import parametrize_with_checks, plugin_cases
+from armour_core.testing import parametrize_distribution
 
 DIST = "armour-plugins-fuzz"
 
@@ -24,16 +25,6 @@ COVERAGE = {
 }
 
 
-@parametrize_with_checks("mutator", plugin_cases("mutator", DIST, MUTATORS, exclude=["adversarial"]))
-def test_mutators(plugin, check, request):
-    check(plugin, request)
-
-
-@parametrize_with_checks("coverage", plugin_cases("coverage", DIST, COVERAGE))
-def test_coverage(plugin, check, request):
-    check(plugin, request)
-
-
-@parametrize_with_checks("scheduler", plugin_cases("scheduler", DIST))
-def test_schedulers(plugin, check, request):
+@parametrize_distribution(DIST, {"mutator": MUTATORS, "coverage": COVERAGE}, exclude={"mutator": ["adversarial"]})
+def test_kit(plugin, check, request):
     check(plugin, request)

@@ -1,14 +1,14 @@
 """Every noise mechanism, clip policy, accountant, suppressor and inference attack this distribution
 registers, through the conformance kit's checks for its kind (one test per plugin and check:
-``test_accountants[pld-check_epsilon_monotone_in_steps]``).
+``test_kit[pld-check_epsilon_monotone_in_steps]``).
 
-Plugins are named by registry name; :func:`plugin_cases` adds a default case for any plugin not listed here
-and fails on a name the distribution does not register.
+Plugins are named by registry name; :func:`parametrize_distribution` adds a default case for any plugin (and
+any kind) not listed here and fails on a name the distribution does not register.
 """
 
 from __future__ import annotations
 
-from armour_core.testing import case, parametrize_with_checks, plugin_cases
+from armour_core.testing import case, parametrize_distribution
 from armour_core.testing.markers import has_module
 
 DIST = "armour-plugins-privacy"
@@ -27,26 +27,6 @@ LIRA = case("inference", "lira", {"shadows": 2, "epochs": 1, "architecture": "ml
 INFERENCE = {"lira": LIRA} if has_module("mindspore") else {}
 
 
-@parametrize_with_checks("noise", plugin_cases("noise", DIST, NOISE))
-def test_noise(plugin, check, request):
-    check(plugin, request)
-
-
-@parametrize_with_checks("clip", plugin_cases("clip", DIST))
-def test_clip(plugin, check, request):
-    check(plugin, request)
-
-
-@parametrize_with_checks("accountant", plugin_cases("accountant", DIST, ACCOUNTANTS))
-def test_accountants(plugin, check, request):
-    check(plugin, request)
-
-
-@parametrize_with_checks("suppressor", plugin_cases("suppressor", DIST))
-def test_suppressors(plugin, check, request):
-    check(plugin, request)
-
-
-@parametrize_with_checks("inference", plugin_cases("inference", DIST, INFERENCE))
-def test_inference(plugin, check, request):
+@parametrize_distribution(DIST, {"noise": NOISE, "accountant": ACCOUNTANTS, "inference": INFERENCE})
+def test_kit(plugin, check, request):
     check(plugin, request)

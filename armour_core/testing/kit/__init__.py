@@ -104,12 +104,16 @@ def checks_for(kind: str) -> list[Callable]:
 def check_params(kind: str, plugins: Iterable[str | tuple | Case], **options: Any) -> list:
     """``pytest.param(case, check)`` for every plugin and check, with ids ``<case>-<check>``."""
     cases = [as_case(kind, p, options) for p in plugins]
+    _unique_ids(cases)
+    checks = checks_for(kind)
+    return [pytest.param(c, chk, id=f"{c.id}-{chk.__name__}") for c in cases for chk in checks]
+
+
+def _unique_ids(cases: list[Case]) -> None:
     ids = [c.id for c in cases]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ValueError(f"cases {dupes} appear twice: give one of each a label=")
-    checks = checks_for(kind)
-    return [pytest.param(c, chk, id=f"{c.id}-{chk.__name__}") for c in cases for chk in checks]
 
 
 def parametrize_with_checks(kind: str, plugins: Iterable[str | tuple | Case], **options: Any):
@@ -144,4 +148,23 @@ def plugin_cases(kind: str, dist: str, cases: Mapping[str, Any] | None = None,
     return out
 
 
-__all__ = ["Case", "as_case", "case", "check_params", "checks_for", "parametrize_with_checks", "plugin_cases"]
+def parametrize_distribution(dist: str, cases: Mapping[str, Mapping[str, Any]] | None = None,
+                             exclude: Mapping[str, Iterable[str]] | None = None):
+    """:func:`parametrize_with_checks` for every plugin of every kind ``dist`` registers: ``cases`` maps a kind
+    to its :func:`plugin_cases` entries, ``exclude`` a kind to names run elsewhere. A kind or plugin the
+    distribution registers later is tested without touching the test module."""
+    from ... import registry
+
+    cases, exclude = dict(cases or {}), dict(exclude or {})
+    kinds = [k for k in KINDS if any(registry.spec(k, n).dist == dist for n in registry.names(k))]
+    unknown = sorted((set(cases) | set(exclude)) - set(kinds))
+    if unknown:
+        raise ValueError(f"{dist} registers no plugin of kind {unknown}; its kinds: {kinds}")
+    all_cases = [c for k in kinds for c in plugin_cases(k, dist, cases.get(k), exclude.get(k, ()))]
+    _unique_ids(all_cases)
+    return pytest.mark.parametrize("plugin, check", [p for k in kinds for p in check_params(
+        k, [c for c in all_cases if c.kind == k])])
+
+
+__all__ = ["Case", "as_case", "case", "check_params", "checks_for", "parametrize_distribution",
+           "parametrize_with_checks", "plugin_cases"]
