@@ -125,3 +125,14 @@ def test_parametrize_distribution_covers_every_kind_it_registers():
     assert "dataset" in kinds and kinds <= {"dataset", "model"}
     with pytest.raises(ValueError, match="registers no plugin of kind"):
         parametrize_distribution("armour-core", {"attack": {}})
+
+
+@pytest.mark.parametrize("dist", ["attacks", "privacy", "fuzz"])
+def test_each_distribution_runs_the_kit_on_everything_it_registers(dist):
+    """Each first-party test tree calls ``parametrize_distribution`` for its own distribution (read statically,
+    so it holds in every session): every plugin it registers goes through its kind's checks there."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / f"armour_plugins_{dist}" / "tests"
+    sources = "".join(p.read_text(encoding="utf-8") for p in root.rglob("*.py"))
+    assert f'DIST = "armour-plugins-{dist}"' in sources and "@parametrize_distribution(DIST" in sources
