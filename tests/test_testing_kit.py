@@ -12,6 +12,10 @@ import pytest
 from armour_core.specs import KINDS
 from armour_core.testing.kit import case, check_params, checks_for, plugin_cases
 from armour_core.testing.kit.records import CHECKS as RECORD_CHECKS
+from armour_core.testing.markers import has_module
+
+#: the digits dataset plugin is unavailable without scikit-learn (the core session)
+needs_digits = pytest.mark.skipif(not has_module("sklearn"), reason="the digits dataset needs scikit-learn")
 
 #: an in-process third-party noise plugin; SCALE != 1 breaks its declared statistics on purpose
 PLUGIN = """
@@ -107,6 +111,7 @@ def test_check_params_ids_and_duplicates():
         checks_for("not_a_kind")
 
 
+@needs_digits
 def test_plugin_cases_follow_the_registry():
     names = [c.id for c in plugin_cases("dataset", "armour-core", {"digits": [{}, case("dataset", "digits",
                                                                                       label="b")]})]
@@ -117,6 +122,7 @@ def test_plugin_cases_follow_the_registry():
         plugin_cases("dataset", "armour-core", exclude=["not_registered"])
 
 
+@needs_digits
 def test_parametrize_distribution_covers_every_kind_it_registers():
     from armour_core.testing import parametrize_distribution
 
