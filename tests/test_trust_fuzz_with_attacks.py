@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from armour_core import registry
 from armour_core.api.arrays import to_numpy
 from armour_core.errors import ConfigError, InvalidInputError
-from armour_core.testing import MutatorContract, check
+from armour_core.testing import case, parametrize_with_checks
 from armour_core.testing import strategies as S
 from armour_core.testing.markers import requires_mindspore, skip_module_unless_dists
 
-skip_module_unless_dists("attacks", "fuzz")  # before collection: skipped contract classes trip the kit's guard
+skip_module_unless_dists("attacks", "fuzz")  # one module-level skip, before the distributions are imported
 
 from armour_plugins_fuzz.fuzzer import Fuzzer  # noqa: E402  (after the guard: absent in other sessions)
 from armour_plugins_fuzz.mutators.resolve import (adversarial_attack_names, create_mutator,  # noqa: E402
@@ -29,31 +29,29 @@ from armour_plugins_fuzz.mutators.resolve import (adversarial_attack_names, crea
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-class TestAdversarial(MutatorContract):
-    """The adversarial adapter on the default MLP (its inputs and bounds are the model's)."""
+ADVERSARIAL = case("mutator", "adversarial", {"attack": "fgsm", "levels": 2, "eps": (0.05, 0.1)},
+                   model="armour_mlp")
 
-    name = "adversarial"
-    config = {"attack": "fgsm", "levels": 2, "eps": (0.05, 0.1)}
 
-    def make(self, request, **overrides):
-        overrides.pop("bounds", None)
-        model = request.getfixturevalue("armour_mlp")
-        return registry.create("mutator", "adversarial", model=model, **{**self.config, **overrides})
+@parametrize_with_checks("mutator", [ADVERSARIAL])
+def test_adversarial_mutator_kit(plugin, check, request):
+    """The adversarial adapter through the kit's mutator checks (its inputs and bounds are the model's)."""
+    check(plugin, request)
 
-    def test_shape_dtype_bounds(self, request, armour_digits):
-        x = armour_digits.x_test[:16]
 
-        @settings(max_examples=3, deadline=None, derandomize=True, database=None)
-        @given(seed=S.seeds)
-        def run(seed):
-            m = self.make(request, seed=seed % 1000)
-            out = to_numpy(m.mutate(x))
-            check(out.shape == x.shape and out.dtype == x.dtype)
-            check(out.min() >= 0.0 and out.max() <= 1.0)
-            linf = np.abs(out - x).reshape(len(x), -1).max(axis=1)
-            check(np.all(linf <= 0.1 + 1e-6), f"perturbation above the eps range: {linf.max()}")
+def test_adversarial_mutator_stays_in_its_eps_range(armour_mlp, armour_digits):
+    x = armour_digits.x_test[:16]
 
-        run()
+    @settings(max_examples=3, deadline=None, derandomize=True, database=None)
+    @given(seed=S.seeds)
+    def run(seed):
+        m = registry.create("mutator", "adversarial", model=armour_mlp, attack="fgsm", levels=2, eps=(0.05, 0.1),
+                            seed=seed % 1000)
+        out = to_numpy(m.mutate(x))
+        linf = np.abs(out - x).reshape(len(x), -1).max(axis=1)
+        assert np.all(linf <= 0.1 + 1e-6), f"perturbation above the eps range: {linf.max()}"
+
+    run()
 
 
 def test_adversarial_mutator_scales_eps_with_the_data_range(armour_mlp, armour_digits):

@@ -1,5 +1,4 @@
-"""The ``armour`` pytest plugin (entry point ``pytest11``): shared fixtures, a hypothesis profile and a
-guard that fails a run in which contract tests ran but no check executed.
+"""The ``armour`` pytest plugin (entry point ``pytest11``): shared fixtures and a hypothesis profile.
 
 Fixtures: ``armour_digits`` (the embedded digits dataset), ``armour_mlp`` and ``armour_lenet`` (default
 models trained on it, cached), ``armour_softmax`` (a pure-numpy classifier: no MindSpore needed).
@@ -10,14 +9,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from . import checks
-
-
-def pytest_addoption(parser):
-    group = parser.getgroup("armour")
-    group.addoption("--armour-allow-no-checks", action="store_true",
-                    help="do not fail a run in which armour contract tests executed no check")
 
 
 def pytest_configure(config):
@@ -31,27 +22,6 @@ def pytest_configure(config):
             settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
     except ImportError:
         pass
-    config._armour_contract_tests = 0
-
-
-def pytest_collection_modifyitems(session, config, items):
-    import sys
-
-    contracts = sys.modules.get("armour_core.testing.contracts")
-    if contracts is None:  # no test module imported the kit
-        return
-    bases = (contracts.PluginContract, contracts.DistributionContract)
-    config._armour_contract_tests = sum(1 for it in items if it.cls is not None and issubclass(it.cls, bases))
-
-
-def pytest_sessionfinish(session, exitstatus):
-    config = session.config
-    ran = config._armour_contract_tests
-    if ran and checks.count() == 0 and not config.getoption("--armour-allow-no-checks") and exitstatus == 0:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"armour: {ran} contract tests were collected but no contract check ran", red=True)
-        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Defenses: records and configs (conformance kit), losses against hand-computed values, reproducibility,
+"""Defenses beyond the kit's contract (test_kit.py): losses against hand-computed values, reproducibility,
 pure adversarial training (replace_ratio = 1), per-epoch reporting and clear errors."""
 
 from __future__ import annotations
@@ -17,44 +17,10 @@ from armour_core import registry  # noqa: E402
 from armour_core.errors import ConfigError, InvalidInputError  # noqa: E402
 from armour_core.ms import pretrained as pt  # noqa: E402
 from armour_core.ms.model import MSModel  # noqa: E402
-from armour_core.testing import PluginContract  # noqa: E402
-from armour_core.testing.checks import check  # noqa: E402
-
-NAMES = ["adversarial_training", "adversarial_training_with_attacks", "nad", "pad",
-         "ensemble_adversarial_training", "trades", "mart"]
-
 
 def small_net(seed: int = 0):
     data = registry.create("dataset", "digits")
     return pt.build("mlp", data, seed=seed), data
-
-
-def extra_ctor(name: str) -> dict:
-    return {"static_models": [small_net(1)[0]]} if name == "ensemble_adversarial_training" else {}
-
-
-class _DefenseContract(PluginContract):
-    kind = "defense"
-
-    def make(self, request, **overrides):
-        net, _ = small_net()
-        return registry.create("defense", self.name, network=net, **extra_ctor(self.name), **overrides)
-
-    def test_replace_ratio_validated(self, request):
-        cfg = registry.get("defense", self.name).Config
-        if "replace_ratio" not in {f.name for f in __import__("attrs").fields(cfg)}:
-            check(True)
-            return
-        self.make(request, replace_ratio=1.0)  # pure adversarial training is allowed
-        self.make(request, replace_ratio=0.0)
-        for bad in (-0.1, 1.5):
-            with pytest.raises(ConfigError):
-                self.make(request, replace_ratio=bad)
-        check(True)
-
-
-for _name in NAMES:
-    globals()[f"TestContract_{_name}"] = type(f"TestContract_{_name}", (_DefenseContract,), {"name": _name})
 
 
 # ------------------------------------------------------------------------------------ loss values

@@ -1,5 +1,5 @@
-"""Activation capture in one compiled pass (equal to the PyNative-hook capture) and the coverage contracts on
-the default LeNet5."""
+"""Activation capture in one compiled pass (equal to the PyNative-hook capture) on the default LeNet5 (the
+criteria's contracts: test_kit.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from armour_core import registry
 from armour_core.errors import InvalidInputError
-from armour_core.testing import CoverageContract, requires_mindspore
+from armour_core.testing import requires_mindspore
 
 pytestmark = requires_mindspore
 
@@ -127,42 +127,3 @@ def _name(cov) -> str:
         if spec.target.endswith(":" + type(cov).__name__):
             return spec.name
     raise AssertionError(type(cov).__name__)
-
-
-# ---------------------------------------------------------------------------------------- contracts
-class TestNeuron(CoverageContract):
-    name = "neuron"
-    config = {"threshold": 0.2}
-
-
-class TestTopK(CoverageContract):
-    name = "top_k"
-    config = {"k": 2}
-
-
-class TestTopKPattern(CoverageContract):
-    name = "top_k_pattern"
-    config = {"k": 1, "capacity": 500}
-
-
-class TestMultisection(CoverageContract):
-    name = "k_multisection"
-    config = {"k": 5}
-
-
-class TestBoundary(CoverageContract):
-    name = "neuron_boundary"
-
-
-class TestStrong(CoverageContract):
-    name = "strong_neuron_activation"
-
-
-class TestLSA(CoverageContract):
-    name = "lsa"
-    config = {"buckets": 50}
-
-
-class TestDSA(CoverageContract):
-    name = "dsa"
-    config = {"buckets": 50}

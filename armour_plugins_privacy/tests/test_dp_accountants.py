@@ -14,21 +14,7 @@ from hypothesis import strategies as st
 
 from armour_core import registry
 from armour_core.errors import ConfigError, InvalidInputError, UnknownPluginError
-from armour_core.testing import AccountantContract
 from armour_plugins_privacy.dp.calibration import calibrate_noise, epsilon_for
-
-
-class TestRdpContract(AccountantContract):
-    name = "rdp"
-
-
-class TestPldContract(AccountantContract):
-    name = "pld"
-    config = {"value_discretization_interval": 1e-3}
-
-
-class TestZcdpContract(AccountantContract):
-    name = "zcdp"
 
 
 PLD_GRID = 1e-3  # coarser than the default 1e-4 to keep the suite fast; the comparison uses the same grid

@@ -1,5 +1,5 @@
-"""Inference records through the conformance kit's shared checks, and the threshold attacks on the kit's
-pure-numpy classifier (no MindSpore needed)."""
+"""The threshold attacks on the kit's pure-numpy classifier (no MindSpore needed); every inference attack's
+contract runs in test_kit.py."""
 
 from __future__ import annotations
 
@@ -7,31 +7,6 @@ import numpy as np
 import pytest
 
 from armour_core import registry
-from armour_core.testing import PluginContract, check
-
-
-class _InferenceContract(PluginContract):
-    kind = "inference"
-
-    def make(self, request, **overrides):
-        model = request.getfixturevalue("armour_softmax")
-        return registry.create("inference", self.name, model=model, **{**self.config, **overrides})
-
-
-class TestLossThreshold(_InferenceContract):
-    name = "loss_threshold"
-
-
-class TestEntropy(_InferenceContract):
-    name = "entropy"
-
-
-class TestClassifier(_InferenceContract):
-    name = "classifier"
-
-
-class TestLiRA(_InferenceContract):
-    name = "lira"
 
 
 @pytest.mark.parametrize("name", ["loss_threshold", "entropy", "classifier"])
@@ -41,7 +16,7 @@ def test_attacks_on_numpy_classifier(name, armour_softmax, armour_digits):
     n = 200
     atk.fit(d.x_train[:n], d.y_train[:n], d.x_test[:n], d.y_test[:n])
     rep = atk.evaluate(d.x_train[n:2 * n], d.y_train[n:2 * n], d.x_test[n:2 * n], d.y_test[n:2 * n])
-    check(0.0 <= rep.auc <= 1.0 and rep.n_member == n)
+    assert 0.0 <= rep.auc <= 1.0 and rep.n_member == n
     assert rep.precision is not None  # every attack has a decision rule after fit
     assert np.all((rep.risk_member >= 0) & (rep.risk_member <= 1))
 

@@ -1,4 +1,4 @@
-"""Suppressor policies: the declared sparsity (conformance kit), what each policy suppresses, bad input."""
+"""Suppressor policies beyond the kit's contract (test_kit.py): what each policy suppresses, bad input."""
 
 from __future__ import annotations
 
@@ -8,33 +8,20 @@ import pytest
 from armour_core import registry
 from armour_core.api.suppressor import mask_sparsity
 from armour_core.errors import InvalidInputError
-from armour_core.testing import SuppressorContract, check
 from armour_plugins_privacy.suppress.suppressors import lamp_scores
 
 
-class TestMagnitude(SuppressorContract):
-    name = "magnitude"
-
-
-class TestRandom(SuppressorContract):
-    name = "random"
-
-
-class TestLayerwise(SuppressorContract):
-    """LAMP allocates one global budget across layers, so the declared sparsity is the global one."""
-
-    name = "layerwise"
-
-    def test_sparsity(self, request):
-        rng = np.random.default_rng(0)
-        weights = {"fc1.weight": rng.normal(size=(16, 8)), "conv.weight": 3 * rng.normal(size=(4, 2, 3, 3))}
-        total = sum(w.size for w in weights.values())
-        for s in (0.0, 0.1, 0.37, 0.5, 0.9, 0.95):
-            masks = self.make(request).masks(weights, s)
-            suppressed = sum(int((~m).sum()) for m in masks.values())
-            check(suppressed == int(round(s * total)), f"global count wrong at {s}")
-            for k, w in weights.items():
-                check(masks[k].shape == w.shape and masks[k].dtype == bool and masks[k].any())
+def test_layerwise_allocates_one_global_budget():
+    """LAMP allocates one global budget across layers, so the declared sparsity is the global one, exactly."""
+    rng = np.random.default_rng(0)
+    weights = {"fc1.weight": rng.normal(size=(16, 8)), "conv.weight": 3 * rng.normal(size=(4, 2, 3, 3))}
+    total = sum(w.size for w in weights.values())
+    for s in (0.0, 0.1, 0.37, 0.5, 0.9, 0.95):
+        masks = registry.create("suppressor", "layerwise").masks(weights, s)
+        suppressed = sum(int((~m).sum()) for m in masks.values())
+        assert suppressed == int(round(s * total)), f"global count wrong at {s}"
+        for k, w in weights.items():
+            assert masks[k].shape == w.shape and masks[k].dtype == bool and masks[k].any()
 
 
 def _weights(seed=0):

@@ -1,7 +1,7 @@
-"""Registration hooks: light (records only). The implementation is named by a string and imported on use."""
+"""Registration hooks: light (records only). Implementations are named by strings and imported on use."""
 
 from armour_core.plugins import hookimpl
-from armour_core.specs import MutatorSpec, PluginSpec
+from armour_core.specs import AttackSpec, MutatorSpec, PluginSpec
 
 
 @hookimpl
@@ -13,4 +13,17 @@ def armour_mutators():
         config="acme_armour.configs:InvertConfig",
         facet=MutatorSpec(category="pixel"),
         summary="Blend each image with its inverse by a per-sample strength",
+    )
+
+
+@hookimpl
+def armour_attacks():
+    yield PluginSpec(
+        name="acme.signed_gradient",
+        kind="attack",
+        target="acme_armour.signed_gradient:RandomStartSignedGradient",
+        config="acme_armour.configs:SignedGradientConfig",
+        capabilities={"gradients"},  # what it needs from a model: declared, never guessed
+        facet=AttackSpec(norms=("linf",), threat_model="white_box", targeted=True),
+        summary="Random-start signed-gradient ascent on the cross-entropy inside an L-inf ball",
     )
