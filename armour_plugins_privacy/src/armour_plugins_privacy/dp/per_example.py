@@ -2,8 +2,9 @@
 
 Three ways to get the clipped gradient sum ``Σ_i clip(∇ℓ_i)``, all vectorised over the batch:
 
-* ``ghost`` (:mod:`armour_plugins_privacy.dp.ghost`): book-keeping clipping for chains of Dense/Conv2d layers — per
-  example norms from activations and output gradients, no per-example gradient of dense layers;
+* ``ghost`` (:mod:`armour_plugins_privacy.dp.ghost`): book-keeping clipping for chains of layers with a ghost
+  rule (Dense and Conv2d built in, more registered per layer type) — per-example norms from activations and
+  output gradients, no per-example gradient of dense layers;
 * ``vmap``: ``mindspore.vmap`` of the single-example gradient, the general path for any network;
 * ``micro_batch``: MindArmour's scheme — the batch is split into ``k`` micro-batches whose *mean*
   gradients are clipped. Only on explicit request: it is per-example DP only when micro-batches have one
