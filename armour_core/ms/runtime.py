@@ -17,7 +17,9 @@ one clock tick (common: consecutive ``time.time()`` readings are equal about a t
 key, so the second can silently run the first's graph with the first's captured values. armour gives that
 module a clock whose readings strictly increase. And MindSpore's compile-failure reports
 (``rank_0/om/analyze_fail.ir``) go under ``MS_OM_PATH``, which armour points at ``<cache dir>/mindspore``
-when unset, instead of the current working directory.
+when unset, instead of the current working directory. MindSpore's compile cache is switched off (with a
+warning when it was asked for): in 2.10 it returns wrong results for ``mindspore.jit`` functions in PyNative
+(:data:`COMPILE_CACHE_REASON`); ``ARMOUR_MS_COMPILE_CACHE=1`` keeps it.
 
 The second half of this module is the model runtime every algorithm goes through: :class:`CompiledCache`.
 """
@@ -69,11 +71,43 @@ def _unique_jit_stamps() -> None:
         api.time = _StrictlyIncreasingClock(time)
 
 
+#: why MindSpore's compile cache stays off (see ``docs/performance.md``, "Compile cache")
+COMPILE_CACHE_REASON = (
+    "MindSpore 2.10's compile cache (MS_COMPILER_CACHE_ENABLE / enable_compile_cache) gives wrong results for "
+    "armour's graphs: a cached mindspore.jit function that reads a network's Parameters returns NaN (the "
+    "weights are not bound to the loaded graph), and cached graphs are found by their compile order in the "
+    "process, so a process that compiles its functions in another order runs another function's graph")
+
+
+def _compile_cache_off() -> None:
+    """Switch MindSpore's compile cache off for this process unless ``ARMOUR_MS_COMPILE_CACHE=1`` (measured
+    wrong results, :data:`COMPILE_CACHE_REASON`). Asked for through the environment or ``set_context``:
+    warned about once. Setting the variable works until the first graph compiles (read at each compile)."""
+    if os.environ.get("ARMOUR_MS_COMPILE_CACHE") == "1":
+        return
+    asked = os.environ.get("MS_COMPILER_CACHE_ENABLE") == "1"
+    ms = sys.modules.get("mindspore")
+    if ms is not None:
+        try:
+            if ms.get_context("enable_compile_cache"):
+                asked = True
+                ms.set_context(enable_compile_cache=False)
+        except Exception:  # noqa: BLE001 - another MindSpore layout: the variable below still applies
+            pass
+    os.environ["MS_COMPILER_CACHE_ENABLE"] = "0"
+    if asked:
+        import warnings
+
+        warnings.warn(f"armour switched MindSpore's compile cache off: {COMPILE_CACHE_REASON} (set "
+                      "ARMOUR_MS_COMPILE_CACHE=1 to keep it at your own risk)", RuntimeWarning, stacklevel=3)
+
+
 def configure() -> None:
     global _done
     if _done:
         return
     _unique_jit_stamps()
+    _compile_cache_off()
     om_path()
     if os.environ.get("ARMOUR_TUNE_RUNTIME", "1") == "0":
         _done = True
