@@ -7,6 +7,9 @@ Applied once, when armour first touches MindSpore (``import armour_core.ms``):
 * ``mindspore.runtime.launch_blocking()`` when running on CPU: PyNative's asynchronous dispatch costs
   10-20x on small machines and only pays off on accelerators.
 
+* ``ARMOUR_CPU_THREADS=n`` (only when set): MindSpore's CPU kernel threads, for machines shared with other
+  busy processes (see ``docs/performance.md``).
+
 Set ``ARMOUR_TUNE_RUNTIME=0`` to leave MindSpore's defaults alone. MindSpore's log level is not set here:
 a library must not change how its host logs. The ``armour`` command sets ``GLOG_v=3`` (unless you set it)
 before MindSpore is imported, so a normal run prints only armour's lines (see ``armour_core.cli``).
@@ -122,7 +125,27 @@ def configure() -> None:
         target = "CPU"
     if target == "CPU":
         ms.runtime.launch_blocking()
+        _cpu_threads(ms)
     _done = True
+
+
+def _cpu_threads(ms) -> None:
+    """``ARMOUR_CPU_THREADS=n``: MindSpore's CPU kernel threads (``op_tuning.threads_num``). Unset: MindSpore's
+    default (one per core). On a machine shared with other busy processes, fewer threads than cores avoids
+    the kernels' barrier waits on descheduled threads (measured in ``docs/performance.md``)."""
+    value = os.environ.get("ARMOUR_CPU_THREADS", "").strip()
+    if not value:
+        return
+    try:
+        threads = int(value)
+        if threads < 1:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"ARMOUR_CPU_THREADS: expected an integer >= 1, got {value!r}") from None
+    try:
+        ms.device_context.cpu.op_tuning.threads_num(threads)
+    except RuntimeError:  # already set by the caller ("can not be set repeatedly"): their value wins
+        log.debug("ARMOUR_CPU_THREADS ignored: MindSpore's CPU threads were already set")
 
 
 # ============================================================================ the compiled-function runtime
