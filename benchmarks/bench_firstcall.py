@@ -186,6 +186,10 @@ def main(argv=None) -> int:
             lines.append(f"| {CASES[case]} | {v} | {spread([row['first'] for row in rows])} | "
                          f"{spread([row['steady'] for row in rows], 1e3, '{:.1f}')} | {spread(ratio, fmt='{:.1f}')}× | "
                          f"{d} |")
+    lines += ["", "armour's default is the `no cache` row: MindSpore 2.10's compile cache is switched off by "
+              "`armour_core.ms.runtime` because of the wrong results above (NaN, other graphs, failed exports); see "
+              "`docs/performance.md`, \"Compile cache\". Goal (issue 10): a second process pays ≤ 3× a steady "
+              "call."]
     lines += ["", "Load average (1/5/15 min) before and after each round: " +
               "; ".join(f"{a:.1f}/{b:.1f}/{c:.1f}" for a, b, c in loads) + " (2 cores, shared).", ""]
     atomic = __import__("armour_core.atomic", fromlist=["atomic_write_text"]).atomic_write_text
