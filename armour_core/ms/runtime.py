@@ -7,6 +7,9 @@ Applied once, when armour first touches MindSpore (``import armour_core.ms``):
 * ``mindspore.runtime.launch_blocking()`` when running on CPU: PyNative's asynchronous dispatch costs
   10-20x on small machines and only pays off on accelerators.
 
+* ``ARMOUR_CPU_THREADS=n`` (only when set): MindSpore's CPU kernel threads, for machines shared with other
+  busy processes (see ``docs/performance.md``).
+
 Set ``ARMOUR_TUNE_RUNTIME=0`` to leave MindSpore's defaults alone. MindSpore's log level is not set here:
 a library must not change how its host logs. The ``armour`` command sets ``GLOG_v=3`` (unless you set it)
 before MindSpore is imported, so a normal run prints only armour's lines (see ``armour_core.cli``).
@@ -17,7 +20,9 @@ one clock tick (common: consecutive ``time.time()`` readings are equal about a t
 key, so the second can silently run the first's graph with the first's captured values. armour gives that
 module a clock whose readings strictly increase. And MindSpore's compile-failure reports
 (``rank_0/om/analyze_fail.ir``) go under ``MS_OM_PATH``, which armour points at ``<cache dir>/mindspore``
-when unset, instead of the current working directory.
+when unset, instead of the current working directory. MindSpore's compile cache is switched off (with a
+warning when it was asked for): in 2.10 it returns wrong results for ``mindspore.jit`` functions in PyNative
+(:data:`COMPILE_CACHE_REASON`); ``ARMOUR_MS_COMPILE_CACHE=1`` keeps it.
 
 The second half of this module is the model runtime every algorithm goes through: :class:`CompiledCache`.
 """
@@ -69,11 +74,43 @@ def _unique_jit_stamps() -> None:
         api.time = _StrictlyIncreasingClock(time)
 
 
+#: why MindSpore's compile cache stays off (see ``docs/performance.md``, "Compile cache")
+COMPILE_CACHE_REASON = (
+    "MindSpore 2.10's compile cache (MS_COMPILER_CACHE_ENABLE / enable_compile_cache) gives wrong results for "
+    "armour's graphs: a cached mindspore.jit function that reads a network's Parameters returns NaN (the "
+    "weights are not bound to the loaded graph), and cached graphs are found by their compile order in the "
+    "process, so a process that compiles its functions in another order runs another function's graph")
+
+
+def _compile_cache_off() -> None:
+    """Switch MindSpore's compile cache off for this process unless ``ARMOUR_MS_COMPILE_CACHE=1`` (measured
+    wrong results, :data:`COMPILE_CACHE_REASON`). Asked for through the environment or ``set_context``:
+    warned about once. Setting the variable works until the first graph compiles (read at each compile)."""
+    if os.environ.get("ARMOUR_MS_COMPILE_CACHE") == "1":
+        return
+    asked = os.environ.get("MS_COMPILER_CACHE_ENABLE") == "1"
+    ms = sys.modules.get("mindspore")
+    if ms is not None:
+        try:
+            if ms.get_context("enable_compile_cache"):
+                asked = True
+                ms.set_context(enable_compile_cache=False)
+        except Exception:  # noqa: BLE001 - another MindSpore layout: the variable below still applies
+            pass
+    os.environ["MS_COMPILER_CACHE_ENABLE"] = "0"
+    if asked:
+        import warnings
+
+        warnings.warn(f"armour switched MindSpore's compile cache off: {COMPILE_CACHE_REASON} (set "
+                      "ARMOUR_MS_COMPILE_CACHE=1 to keep it at your own risk)", RuntimeWarning, stacklevel=3)
+
+
 def configure() -> None:
     global _done
     if _done:
         return
     _unique_jit_stamps()
+    _compile_cache_off()
     om_path()
     if os.environ.get("ARMOUR_TUNE_RUNTIME", "1") == "0":
         _done = True
@@ -88,7 +125,27 @@ def configure() -> None:
         target = "CPU"
     if target == "CPU":
         ms.runtime.launch_blocking()
+        _cpu_threads(ms)
     _done = True
+
+
+def _cpu_threads(ms) -> None:
+    """``ARMOUR_CPU_THREADS=n``: MindSpore's CPU kernel threads (``op_tuning.threads_num``). Unset: MindSpore's
+    default (one per core). On a machine shared with other busy processes, fewer threads than cores avoids
+    the kernels' barrier waits on descheduled threads (measured in ``docs/performance.md``)."""
+    value = os.environ.get("ARMOUR_CPU_THREADS", "").strip()
+    if not value:
+        return
+    try:
+        threads = int(value)
+        if threads < 1:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"ARMOUR_CPU_THREADS: expected an integer >= 1, got {value!r}") from None
+    try:
+        ms.device_context.cpu.op_tuning.threads_num(threads)
+    except RuntimeError:  # already set by the caller ("can not be set repeatedly"): their value wins
+        log.debug("ARMOUR_CPU_THREADS ignored: MindSpore's CPU threads were already set")
 
 
 # ============================================================================ the compiled-function runtime

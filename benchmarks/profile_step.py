@@ -1,0 +1,166 @@
+"""The measurements behind ``docs/performance.md`` (not part of ``run.py``: they print, they do not write
+RESULTS.md). Batch 256 of MNIST-5k, PyNative with armour's runtime settings, CPU.
+
+* ``profile_step.py profile {train,xgrad} OUT``: MindSpore's profiler (CPU activity) around 10 steps of the
+  plain LeNet5 training step or of its forward + input-gradient pass; per-op tables land in
+  ``OUT/*/FRAMEWORK/cpu_op_type_info_0.csv``.
+* ``profile_step.py knob SETTING``: median of 8 plain LeNet5 steps in this process under ``SETTING``
+  (``default``, ``threads<n>``, ``cell``, ``graph``); run one fresh process per setting, interleaved.
+* ``profile_step.py dp {mlp,lenet} [ROUNDS]``: plain step vs armour's ghost DP step (as ``bench_dp.py``
+  builds both), the DP graph alone with fixed noise, and the host noise draw; interleaved rounds in one
+  process, median and per-round ratios.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+BATCH = 256
+
+
+def _setup(setting: str = "default"):
+    import armour_core.ms  # noqa: F401  (runtime settings)
+    import mindspore as ms
+
+    if setting.startswith("threads"):
+        ms.device_context.cpu.op_tuning.threads_num(int(setting[7:]))
+    elif setting == "graph":
+        ms.set_context(mode=ms.GRAPH_MODE)
+    import numpy as np
+
+    from armour_core.builtin.datasets import load_mnist5k
+
+    data = load_mnist5k()
+    x = np.ascontiguousarray(data.x_train[:BATCH], dtype=np.float32)
+    y = data.y_train[:BATCH].astype(np.int32)
+    return ms, np, x, y
+
+
+def _net(kind: str):
+    from armour_core.builtin.models import MLP, LeNet5
+
+    return MLP(input_shape=(1, 28, 28), hidden=256) if kind == "mlp" else LeNet5(input_shape=(1, 28, 28))
+
+
+def _plain_cell(net):
+    from mindspore import nn
+
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+    cell = nn.TrainOneStepCell(nn.WithLossCell(net, loss), nn.SGD(net.trainable_params(), learning_rate=0.01))
+    cell.set_train()
+
+    def run(a, b):
+        return cell(a, b).asnumpy()
+
+    return run
+
+
+def _input_gradient(ms, net):
+    from mindspore import nn
+
+    ce = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="none")
+
+    def total(a, b):
+        return ce(net(a), b).sum()
+
+    grad = ms.jit(ms.grad(total, grad_position=0))
+
+    def run(a, b):
+        return grad(a, b).asnumpy()
+
+    return run
+
+
+def profile(what: str, out: str) -> None:
+    from bench_dp import plain_step
+    from mindspore.profiler import Profiler, ProfilerActivity
+
+    ms, np, x, y = _setup()
+    ms.set_seed(0)
+    net = _net("lenet")
+    fn = plain_step(net) if what == "train" else _input_gradient(ms, net)
+    xt, yt = ms.Tensor(x), ms.Tensor(y)
+    for _ in range(3):
+        fn(xt, yt)
+    prof = Profiler(output_path=out, activities=[ProfilerActivity.CPU])
+    t = time.perf_counter()
+    for _ in range(10):
+        fn(xt, yt)
+    print(f"{what}: 10 steps {time.perf_counter() - t:.2f} s, load {os.getloadavg()[0]:.1f}")
+    prof.stop()
+    prof.analyse()
+
+
+def knob(setting: str) -> None:
+    from bench_dp import plain_step
+
+    ms, np, x, y = _setup(setting)
+    ms.set_seed(0)
+    net = _net("lenet")
+    fn = _plain_cell(net) if setting == "cell" else plain_step(net)
+    xt, yt = ms.Tensor(x), ms.Tensor(y)
+    for _ in range(3):
+        fn(xt, yt)
+    times = []
+    for _ in range(8):
+        t = time.perf_counter()
+        fn(xt, yt)
+        times.append((time.perf_counter() - t) * 1e3)
+    print(f"{setting}: median {statistics.median(times):.1f} ms, load {os.getloadavg()[0]:.1f}")
+
+
+def dp(kind: str, rounds: int) -> None:
+    from bench_dp import armour_step, make_armour_runner, plain_step
+
+    ms, np, x, y = _setup()
+    xt, yt = ms.Tensor(x), ms.Tensor(y)
+    ms.set_seed(0)
+    fns = {"plain": plain_step(_net(kind))}
+    model = armour_step(_net(kind), BATCH, "ghost")
+    fns["ghost"] = make_armour_runner(model, x, y, BATCH)
+    step = model._compiled["step"]
+    fixed = (ms.Tensor(np.ones(BATCH, np.float32)), ms.Tensor(1.0, ms.float32),
+             ms.Tensor(np.zeros(model._n_noise, np.float32)), ms.Tensor(1.0, ms.float32),
+             ms.Tensor(float(BATCH), ms.float32))
+
+    def graph_only(a, b):
+        return step(a, b, *fixed)[1].asnumpy()
+
+    def noise_draw(a, b):
+        return model.noise.sample(model._n_noise, 0, clip_norm=1.0, dtype=np.float32)
+
+    fns["ghost graph only"] = graph_only
+    fns["host noise draw"] = noise_draw
+    for fn in fns.values():
+        fn(xt, yt)
+    inner = 5 if kind == "mlp" else 2
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            for _ in range(inner):
+                fn(xt, yt)
+            times[k].append((time.perf_counter() - t) / inner * 1e3)
+    base = statistics.median(times["plain"])
+    print(f"{kind}: load {os.getloadavg()[0]:.1f}")
+    for k, v in times.items():
+        per_round = [round(a / b, 2) for a, b in zip(v, times["plain"])]
+        print(f"  {k:18s} median {statistics.median(v):8.2f} ms ({min(v):.2f}-{max(v):.2f}), "
+              f"x plain {statistics.median(v) / base:.2f}, per round {per_round}")
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "profile":
+        profile(args[0], args[1])
+    elif cmd == "knob":
+        knob(args[0])
+    elif cmd == "dp":
+        dp(args[0], int(args[1]) if len(args) > 1 else 7)
+    else:
+        raise SystemExit(__doc__)
