@@ -166,8 +166,6 @@ ENVIRONMENT_SKIPS = {
         "headless Chromium / chromedriver (ARMOUR_REQUIRE_BROWSER=1 in CI makes it a failure)",
     "test_pitfalls_everywhere.py::test_every_benchmark_result_states_the_execution_mode_and_command":
         "benchmarks/RESULTS.md absent from a source distribution",
-    "test_testing_kit.py::test_guard_fails_a_run_where_no_check_ran":
-        "the kit's own no-check guard, exercised on a skipped test on purpose",
 }
 
 

@@ -12,10 +12,10 @@ import pytest
 from armour_core.specs import KINDS
 from armour_core.testing.kit import case, check_params, checks_for, plugin_cases
 from armour_core.testing.kit.records import CHECKS as RECORD_CHECKS
-from armour_core.testing.markers import has_module
+from armour_core.testing.markers import requires_mindspore
 
-#: the digits dataset plugin is unavailable without scikit-learn (the core session)
-needs_digits = pytest.mark.skipif(not has_module("sklearn"), reason="the digits dataset needs scikit-learn")
+#: the digits dataset needs scikit-learn, which comes with armour-core[mindspore] (absent in the core session)
+needs_digits = requires_mindspore
 
 #: an in-process third-party noise plugin; SCALE != 1 breaks its declared statistics on purpose
 PLUGIN = """
