@@ -43,9 +43,18 @@ class Captured(Activations):
     """
 
 
-def leaf_cells(network: nn.Cell) -> list[tuple[str, nn.Cell]]:
-    """Every leaf cell (no child cells) with its dotted name, in definition order."""
-    return [(name, cell) for name, cell in network.cells_and_names() if name and not cell.name_cells()]
+def leaf_cells(network: nn.Cell, whole=None) -> list[tuple[str, nn.Cell]]:
+    """Every leaf cell (no child cells) with its dotted name, in definition order: the one walk over a network's
+    layers. ``whole(cell)`` true makes a cell with children one leaf (its children are not visited), e.g. a
+    ``Dense`` with ``activation=`` that a DP ghost rule handles as one layer."""
+    leaves, inside = [], []
+    for name, cell in network.cells_and_names():
+        if not name or any(name.startswith(w + ".") for w in inside):
+            continue
+        if not cell.name_cells() or (whole is not None and whole(cell)):
+            leaves.append((name, cell))
+            inside.append(name)
+    return leaves
 
 
 def neuron_layer_names(network: nn.Cell) -> list[str]:

@@ -36,6 +36,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
+from armour_core.ms.activations import leaf_cells
+
 
 def row_sq(t):
     """Squared L2 norm of each row of a 2-D tensor, as a matmul with a ones vector (MindSpore's CPU
@@ -213,14 +215,11 @@ class GhostPlan:
 def _leaf_cells(network: nn.Cell) -> list[nn.Cell]:
     """Cells without children, and cells whose type has a rule whole (a Dense with ``activation=`` owns the
     activation cell: the pair is one call, not two)."""
-    leaves, whole = [], []
-    for name, cell in network.cells_and_names():
-        if not name or any(name.startswith(w + ".") for w in whole):
-            continue
-        if rule_for(cell) is not None or not cell.name_cells():
-            leaves.append(cell)
-            whole.append(name)
-    return leaves
+    return [cell for _, cell in leaf_cells(network, whole=_has_rule)]
+
+
+def _has_rule(cell: nn.Cell) -> bool:
+    return rule_for(cell) is not None
 
 
 def _conv_config(cell: nn.Conv2d, in_shape: tuple[int, ...]):
