@@ -48,6 +48,8 @@ def record_pgd_call(functions: bool = False):
     def profile(frame, event, arg):
         if event != "call":
             return
+        if frame.f_code.co_filename.startswith("<attrs generated"):
+            return  # a frozen record's own __hash__/__eq__ (the cache key being looked up): data, not a call path
         callee = frame.f_globals.get("__name__", "")
         if layer(callee) is None:
             return
