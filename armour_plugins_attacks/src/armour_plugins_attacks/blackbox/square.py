@@ -22,10 +22,10 @@ samples (see :mod:`armour_plugins_attacks.autoattack`).
 
 from __future__ import annotations
 
-import numpy as np
-
 import warnings
 from typing import Any
+
+import numpy as np
 
 from armour_core.errors import InvalidInputError
 
