@@ -50,7 +50,7 @@ def requirement(distribution: str, project: str) -> str:
         raise LookupError(f"distribution {distribution!r} is not installed, so its requirement on {project!r} "
                           "cannot be read") from None
     wanted = canonicalize_name(project)
-    found = [Requirement(text) for text in declared if canonicalize_name(Requirement(text).name) == wanted]
+    found = [req for req in map(Requirement, declared) if canonicalize_name(req.name) == wanted]
     for req in sorted(found, key=lambda r: r.marker is not None):
         if req.marker is None or "extra" in str(req.marker):
             return f"{req.name}{req.specifier}"

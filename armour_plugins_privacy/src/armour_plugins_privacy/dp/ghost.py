@@ -104,12 +104,12 @@ class GhostRule:
     def norm(g, a, slot, config):
         """``(sq, piece)`` for parameter ``slot``: the (B,) squared norms of the examples' gradients, from the
         output gradients ``g`` and inputs ``a``, and what :meth:`clipped_sum` builds the sum from."""
-        raise NotImplementedError
+        raise NotImplementedError("a GhostRule must define norm(g, a, slot, config)")
 
     @staticmethod
     def clipped_sum(f, piece, a, slot, shape):
         """``Σ_i f_i ∇_i`` of parameter ``slot`` (of shape ``shape``), given the (B,) clip factors ``f``."""
-        raise NotImplementedError
+        raise NotImplementedError("a GhostRule must define clipped_sum(f, piece, a, slot, shape)")
 
 
 _RULES: dict[type, GhostRule] = {}
