@@ -70,7 +70,7 @@ def core_ms(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Everything installed (strict): core tests and cross-distribution integration."""
-    session.install(".[testing,mindspore]", *DISTS.values(), "mlxtend>=0.23", "matplotlib>=3.7", "selenium>=4.10")
+    session.install(".[testing,mindspore,ray]", *DISTS.values(), "mlxtend>=0.23", "matplotlib>=3.7", "selenium>=4.10")
     _pytest(session, "tests")
 
 
