@@ -25,7 +25,7 @@ skip_module_unless_dists("attacks")
 #: compilation would dominate these tests' time.
 SMALL: dict[str, dict] = {
     "apgd": dict(steps=5), "apgd_t": dict(steps=5, target_classes=1),
-    "autoattack": dict(steps=5, queries=50, target_classes=1, eot_samples=1),
+    "autoattack": dict(steps=5, square_max_queries=50, target_classes=1, eot_samples=1),
     "bim": dict(steps=3, compile="eager"), "cw": dict(steps=10, binary_search_steps=1, chunk=5),
     "deepfool": dict(steps=5), "difgsm": dict(steps=3, compile="eager"), "fab": dict(steps=5),
     "fab_t": dict(steps=5, target_classes=1), "fgm": {}, "fgsm": {},

@@ -12,7 +12,12 @@ from ..errors import ConfigError
 
 
 def make_config(config_cls: type, values: dict[str, Any], *, owner: str) -> Any:
-    """Build ``config_cls(**values)``; unknown keys and invalid values raise :class:`ConfigError`."""
+    """Build ``config_cls(**values)``; unknown keys and invalid values raise :class:`ConfigError`.
+
+    A config class may declare ``RENAMED = {"old": "new"}``: the old key keeps working for one release with a
+    DeprecationWarning; giving both is an error.
+    """
+    values = _renamed(config_cls, values, owner)
     fields = {f.name for f in attrs.fields(config_cls)}
     unknown = sorted(set(values) - fields)
     if unknown:
@@ -38,6 +43,23 @@ def make_config(config_cls: type, values: dict[str, Any], *, owner: str) -> Any:
         # attrs' own validators raise (message, Attribute, ...): keep the message, not the tuple's repr
         message = exc.args[0] if len(exc.args) > 1 and isinstance(exc.args[0], str) else str(exc)
         raise ConfigError(f"{owner}: invalid config: {message}") from None
+
+
+def _renamed(config_cls: type, values: dict[str, Any], owner: str) -> dict[str, Any]:
+    renamed = getattr(config_cls, "RENAMED", {})
+    if not any(old in values for old in renamed):
+        return values
+    import warnings
+
+    values = dict(values)
+    for old, new in renamed.items():
+        if old in values:
+            if new in values:
+                raise ConfigError(f"{owner}: give {new}= only ({old}= is its deprecated old name)")
+            warnings.warn(f"{owner}: {old}= is deprecated, use {new}= (removed in the next release)",
+                          DeprecationWarning, stacklevel=5)
+            values[new] = values.pop(old)
+    return values
 
 
 def _plain(value: Any) -> Any:

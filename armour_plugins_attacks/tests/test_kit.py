@@ -78,8 +78,8 @@ ATTACKS = {
                     generous={"search_steps": 4, "max_iterations": 50}),
     "apgd": attack("apgd", {"steps": 10, "eps": 0.1}, generous={"steps": 10, "eps": 0.3}),
     "apgd_t": attack("apgd_t", {"steps": 3, "eps": 0.1, "target_classes": 2}),
-    "autoattack": attack("autoattack", {"steps": 5, "queries": 30, "eps": 0.1, "target_classes": 2},
-                         generous={"steps": 5, "queries": 30, "eps": 0.3, "target_classes": 2}),
+    "autoattack": attack("autoattack", {"steps": 5, "square_max_queries": 30, "eps": 0.1, "target_classes": 2},
+                         generous={"steps": 5, "square_max_queries": 30, "eps": 0.3, "target_classes": 2}),
 }
 
 

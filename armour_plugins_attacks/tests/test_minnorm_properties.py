@@ -132,7 +132,7 @@ def test_hyperplane_projection_is_feasible_and_minimal():
 # ------------------------------------------------------------------------------ AutoAttack family
 def test_autoattack_worst_case_not_above_any_member(armour_mlp, batch):
     x, y = batch
-    aa = _make("autoattack", armour_mlp, eps=0.06, steps=5, queries=30, target_classes=2)
+    aa = _make("autoattack", armour_mlp, eps=0.06, steps=5, square_max_queries=30, target_classes=2)
     res = aa.generate(x, y)
     robust = 1 - res.success_rate
     for label, member in aa.members():
@@ -215,8 +215,17 @@ def test_square_queries_is_a_deprecated_alias_of_max_queries(armour_mlp, batch):
     assert old.config.max_queries == 15
     new = _make("square", armour_mlp, eps=0.1, max_queries=15, seed=3)
     np.testing.assert_array_equal(old.generate(x, y).adversarial, new.generate(x, y).adversarial)
-    with pytest.raises(InvalidInputError, match="max_queries"):
+    with pytest.raises(ConfigError, match="give max_queries= only"):
         _make("square", armour_mlp, queries=5, max_queries=5)
+
+
+def test_autoattack_queries_is_a_deprecated_alias_of_square_max_queries(armour_mlp):
+    """The budget is the Square member's, not the ensemble's (APGD and FAB query too): named so."""
+    with pytest.warns(DeprecationWarning, match="AutoAttack: queries= is deprecated, use square_max_queries="):
+        old = _make("autoattack", armour_mlp, eps=0.1, queries=40)
+    assert old.config.square_max_queries == 40 and dict(old.members())["square"].config.max_queries == 40
+    with pytest.raises(ConfigError, match="give square_max_queries= only"):
+        _make("autoattack", armour_mlp, queries=5, square_max_queries=5)
 
 
 def test_square_targeted(armour_mlp, batch):
@@ -302,5 +311,5 @@ def test_gradient_attacks_work_on_a_numpy_classifier(armour_softmax, armour_digi
     t = (y + 1) % 10
     apgd_t = _make("apgd", armour_softmax, eps=0.3, steps=10, loss="dlr").generate(x, y, target=t)
     assert np.mean(apgd_t.predictions == t) > 0.8
-    aa = _make("autoattack", armour_softmax, eps=0.3, steps=5, queries=20, target_classes=2).generate(x, y)
+    aa = _make("autoattack", armour_softmax, eps=0.3, steps=5, square_max_queries=20, target_classes=2).generate(x, y)
     assert aa.success[ok].mean() >= apgd.success[ok].mean()

@@ -22,7 +22,7 @@ pytestmark = requires_mindspore
 #: small budgets so each attack runs in well under a second on a tiny network (fields absent from an
 #: attack's config are skipped)
 CHEAP = {"steps": 3, "restarts": 1, "binary_search_steps": 2, "chunk": 3, "search_steps": 2,
-         "max_iterations": 5, "queries": 30, "max_queries": 120, "eot_samples": 1, "neighbours": 2,
+         "max_iterations": 5, "square_max_queries": 30, "max_queries": 120, "eot_samples": 1, "neighbours": 2,
          "candidates": 3, "target_classes": 2, "init_evals": 10, "max_evals": 20, "init_tries": 10,
          "max_iter": 2, "samples": 4, "population": 4, "particles": 4, "repetitions": 2, "init_queries": 20}
 SHAPE = (1, 4, 4)

@@ -537,3 +537,21 @@ def test_audit_privacy_section_reports_what_it_verified_and_never_writes(dp_run,
     assert any("not checked against a checkpoint" in w for w in unchecked.warnings)
     with pytest.raises(LedgerError, match="truncated"):
         section(_ledger_copy(dp_run, tmp_path / "cut.ledger", drop_last=1), ck)
+
+
+def test_armour_ledger_subcommand_verifies_and_repairs(tmp_path, capsys):
+    """``armour ledger verify|repair`` is the registered command over the same code; refusals exit 2."""
+    from armour_core.cli import main
+
+    path = tmp_path / "l.ledger"
+    head = _write(path, steps=4)
+    assert main(["ledger", "verify", str(path)]) == 0
+    assert f"4 steps, head {head.encode()}" in capsys.readouterr().out
+    with open(path, "ab") as fh:
+        fh.write(b"{torn")
+    assert main(["ledger", "verify", str(path)]) == 2
+    assert "is damaged" in capsys.readouterr().err
+    assert main(["ledger", "repair", str(path), "--checkpoint", "x.ckpt"]) == 2
+    assert "--checkpoint only applies to verify" in capsys.readouterr().err
+    assert main(["ledger", "repair", str(path)]) == 0
+    assert main(["ledger", "verify", str(path)]) == 0 and PrivacyLedger.read(path).num_steps == 4

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
 from armour_core.api.attack import AttackConfig, record_norm_field
@@ -49,14 +51,16 @@ class AutoAttackConfig(AttackConfig):
 
     ``version``: ``standard`` (APGD-CE, APGD-T, FAB-T, Square), ``plus`` (APGD-CE and APGD-DLR with 5
     restarts, FAB and FAB-T, Square with 5 restarts), ``rand`` (APGD-CE and APGD-DLR with ``eot_samples``
-    gradient samples per step, for randomised models). ``steps`` per gradient attack, ``queries`` for
-    Square, ``target_classes`` for the targeted members.
+    gradient samples per step, for randomised models). ``steps`` per gradient attack, ``square_max_queries``
+    for the Square member (``queries=`` is its deprecated old name), ``target_classes`` for the targeted members.
     """
+
+    RENAMED: ClassVar[dict[str, str]] = {"queries": "square_max_queries"}
 
     eps: float = eps_field(0.1)
     norm: str = record_norm_field(RECORDS["autoattack"])
     version: str = attrs.field(default="standard", validator=_v.in_(("standard", "plus", "rand")))
     steps: int = int_field(100)
-    queries: int = int_field(5000)
+    square_max_queries: int = int_field(5000)
     target_classes: int = int_field(9)
     eot_samples: int = int_field(20)

@@ -45,12 +45,12 @@ class AutoAttack(Attack):
             return [("apgd-ce", APGD(**common, **grad, loss="ce")),
                     ("apgd-t", APGD(**common, **grad, loss="dlr", target_classes=tc)),
                     ("fab-t", FAB(**common, **grad, target_classes=tc)),
-                    ("square", Square(**common, max_queries=c.queries))]
+                    ("square", Square(**common, max_queries=c.square_max_queries))]
         if c.version == "plus":
             return [("apgd-ce", APGD(**common, **grad, loss="ce", restarts=5)),
                     ("apgd-dlr", APGD(**common, **grad, loss="dlr", restarts=5)),
                     ("fab", FAB(**common, **grad, restarts=5)),
-                    ("square", Square(**common, max_queries=c.queries, restarts=5)),
+                    ("square", Square(**common, max_queries=c.square_max_queries, restarts=5)),
                     ("apgd-t", APGD(**common, **grad, loss="dlr", target_classes=tc)),
                     ("fab-t", FAB(**common, **grad, target_classes=tc))]
         eot = dict(eot_samples=c.eot_samples)

@@ -6,6 +6,8 @@ stops working on a sample once that sample has used its budget, and never exceed
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 from attrs import validators as v
 
@@ -144,6 +146,8 @@ class SquareConfig(BlackBoxConfig):
     initial fraction of features changed per step (halved on the paper's schedule, rescaled to the
     budget); ``loss``: ``margin`` (untargeted default) or ``ce``.
     """
+
+    RENAMED: ClassVar[dict[str, str]] = {"queries": "max_queries"}
 
     eps: float = eps_field(0.1)
     norm: str = record_norm_field(RECORDS["square"])

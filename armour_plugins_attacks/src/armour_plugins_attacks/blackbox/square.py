@@ -22,9 +22,6 @@ samples (see :mod:`armour_plugins_attacks.autoattack`).
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
 import numpy as np
 
 from armour_core.errors import InvalidInputError
@@ -102,15 +99,6 @@ class Square(BlackBoxAttack):
 
     Config = SquareConfig
     record = RECORDS["square"]
-
-    def __init__(self, *, model: Any, bounds: tuple[float, float] | None = None, **config: Any):
-        if "queries" in config:  # the budget's name before it matched the other black-box attacks
-            if "max_queries" in config:
-                raise InvalidInputError("Square: give max_queries= only (queries= is its deprecated old name)")
-            warnings.warn("Square: queries= is deprecated, use max_queries= (removed in the next release)",
-                          DeprecationWarning, stacklevel=2)
-            config["max_queries"] = config.pop("queries")
-        super().__init__(model=model, bounds=bounds, **config)
 
     def _generate(self, x: np.ndarray, y: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         adv, _ = self.attack_rows(x, y, target, np.ones(len(x), dtype=bool))

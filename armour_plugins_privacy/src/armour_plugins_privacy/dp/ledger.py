@@ -609,20 +609,22 @@ def events_from_steps(steps: Iterable[dict[str, Any]]) -> Iterable[AccountantEve
         yield AccountantEvent(noise_multiplier=run[0], sampling_rate=run[1], steps=run[4], sampling=run[2])
 
 
-def _main(argv: list[str] | None = None) -> int:
-    """``python -m armour_plugins_privacy.dp.ledger verify|repair PATH [--checkpoint CKPT]``."""
-    import argparse
+def _add_arguments(parser) -> None:
+    parser.add_argument("action", choices=("verify", "repair"),
+                        help="verify: read-only check of the chain (and --checkpoint's head); repair: drop a "
+                             "damaged last line, recording the repair in the ledger")
+    parser.add_argument("path", help="the ledger file")
+    parser.add_argument("--checkpoint", help="with verify: a DPModel checkpoint whose ledger head must be reached")
+
+
+def run_cli(args) -> int:
+    """Verify or repair ``args.path``: 0 when done, 2 with one line on stderr when the ledger is refused."""
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m armour_plugins_privacy.dp.ledger",
-                                     description="Verify a privacy ledger, or deliberately repair its damaged "
-                                                 "last line.")
-    parser.add_argument("action", choices=("verify", "repair"))
-    parser.add_argument("path")
-    parser.add_argument("--checkpoint", help="with verify: a DPModel checkpoint whose ledger head must be reached")
-    args = parser.parse_args(argv)
     try:
         if args.action == "repair":
+            if args.checkpoint:
+                raise LedgerError("--checkpoint only applies to verify")
             rec = PrivacyLedger.repair(args.path)
             print(f"removed line {rec['line']} ({rec['dropped_bytes']} bytes, sha256 {rec['dropped_sha256']}); "
                   "the repair is recorded in the ledger")
@@ -635,6 +637,27 @@ def _main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def register_cli(subparsers) -> None:
+    """``armour ledger verify|repair PATH [--checkpoint CKPT]``."""
+    p = subparsers.add_parser("ledger", help="verify a privacy ledger, or repair its damaged last line",
+                              description="Verify a privacy ledger (read-only: its hash chain, its MAC when "
+                                          "ARMOUR_LEDGER_KEY is set, and that it reaches a checkpoint's stamped "
+                                          "head), or deliberately repair a damaged last line.")
+    _add_arguments(p)
+    p.set_defaults(func=run_cli)
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m armour_plugins_privacy.dp.ledger verify|repair PATH [--checkpoint CKPT]`` (no MindSpore)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m armour_plugins_privacy.dp.ledger",
+                                     description="Verify a privacy ledger, or deliberately repair its damaged "
+                                                 "last line.")
+    _add_arguments(parser)
+    return run_cli(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

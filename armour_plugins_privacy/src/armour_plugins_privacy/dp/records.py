@@ -48,3 +48,5 @@ def commands():
                       summary="Train the default CNN with DP-SGD; print and plot epsilon over steps")
     yield CommandSpec(name="dp-audit", target=f"{_PKG}.cli:register_audit",
                       summary="empirical DP audit: canaries, membership scores, lower bound on epsilon")
+    yield CommandSpec(name="ledger", target=f"{_PKG}.ledger:register_cli",
+                      summary="verify a privacy ledger (chain, MAC, checkpoint head) or repair its damaged last line")
