@@ -84,6 +84,8 @@ class RMIA(ShadowAttack):
 
     Config: ClassVar[type] = RMIAConfig
     registry_name = "rmia"
+    #: the population points z come from ``fit`` (or ``set_population``): nothing to compare with before
+    needs_fit = True
 
     def __init__(self, *, model: Any, network_fn: Any = None, executor: Any = None, **config: Any):
         super().__init__(model=model, network_fn=network_fn, executor=executor, **config)
