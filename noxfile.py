@@ -104,6 +104,6 @@ def fuzz(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Side-by-side benchmarks against MindArmour 2.0.0 (installed here only); writes benchmarks/RESULTS.md."""
-    session.install(".[mindspore]", *DISTS.values(), "mlxtend>=0.23", "matplotlib>=3.7")
+    session.install(".[mindspore,ray]", *DISTS.values(), "mlxtend>=0.23", "matplotlib>=3.7")  # ray: executor benches
     session.install("mindarmour==2.0.0", "numpy>=1.25,<2")
     session.run("python", "benchmarks/run.py", *session.posargs, env={"ARMOUR_PROGRESS": "0"})

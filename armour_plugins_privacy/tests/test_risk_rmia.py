@@ -120,33 +120,8 @@ def test_bad_configs_name_the_field():
 
 
 # ------------------------------------------------------------------------------- the paper's claim
-N = 150
+N = 150  # members, non-members and population each (the split fixture of conftest.py)
 EPOCHS, BATCH = 80, 64
-
-
-@pytest.fixture(scope="module")
-def split():
-    from armour_core import registry
-
-    d = registry.create("dataset", "digits")
-    x = np.concatenate([d.x_train, d.x_test])
-    y = np.concatenate([d.y_train, d.y_test])
-    p = np.random.default_rng(0).permutation(len(x))
-    x, y = x[p], y[p]
-    return {"m": (x[:N], y[:N]), "n": (x[N:2 * N], y[N:2 * N]), "p": (x[2 * N:3 * N], y[2 * N:3 * N])}
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    import os
-
-    old = os.environ.get("ARMOUR_CACHE_DIR")
-    os.environ["ARMOUR_CACHE_DIR"] = str(tmp_path_factory.mktemp("armour-cache"))
-    yield
-    if old is None:
-        os.environ.pop("ARMOUR_CACHE_DIR")
-    else:
-        os.environ["ARMOUR_CACHE_DIR"] = old
 
 
 def _both(model, split, shadows, **recipe):

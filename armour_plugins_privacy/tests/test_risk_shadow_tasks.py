@@ -42,7 +42,8 @@ def target(armour_mlp):
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
+def own_cache(tmp_path, monkeypatch):
+    """A fresh cache directory for one test."""
     monkeypatch.setenv("ARMOUR_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache"
 
@@ -56,7 +57,7 @@ def _run(name, target, data, executor=None, **kw):
     return atk, atk.score(np.concatenate([xm, xn]), np.concatenate([ym, yn]))
 
 
-def test_rerun_trains_nothing_and_more_shadows_train_only_the_new_ones(target, data, cache):
+def test_rerun_trains_nothing_and_more_shadows_train_only_the_new_ones(target, data, own_cache):
     first, s1 = _run("lira", target, data, shadows=4)
     assert (first.shadows_trained_, first.shadows_loaded_) == (4, 0)
     again, s2 = _run("lira", target, data, shadows=4)
@@ -67,7 +68,7 @@ def test_rerun_trains_nothing_and_more_shadows_train_only_the_new_ones(target, d
     # RMIA with the same shadow settings uses the very same models
     rmia, _ = _run("rmia", target, data, shadows=8)
     assert (rmia.shadows_trained_, rmia.shadows_loaded_) == (0, 8)
-    assert len(list((cache / "shadows").glob("*.ckpt"))) == 8
+    assert len(list((own_cache / "shadows").glob("*.ckpt"))) == 8
 
 
 def test_the_design_is_balanced_and_does_not_depend_on_the_number_of_shadows(target):
@@ -82,9 +83,9 @@ def test_the_design_is_balanced_and_does_not_depend_on_the_number_of_shadows(tar
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
-def test_a_damaged_cache_entry_is_retrained_never_loaded(target, data, cache, damage):
+def test_a_damaged_cache_entry_is_retrained_never_loaded(target, data, own_cache, damage):
     _, s1 = _run("lira", target, data, shadows=2)
-    entry = sorted((cache / "shadows").glob("*.ckpt"))[0]
+    entry = sorted((own_cache / "shadows").glob("*.ckpt"))[0]
     raw = bytearray(entry.read_bytes())
     if damage == "truncate":
         raw = raw[:len(raw) // 2]
@@ -98,17 +99,17 @@ def test_a_damaged_cache_entry_is_retrained_never_loaded(target, data, cache, da
     assert (third.shadows_trained_, third.shadows_loaded_) == (0, 2)  # the entry was rewritten whole
 
 
-def test_two_processes_writing_the_same_entry_leave_one_verified_file(data, cache):
+def test_two_processes_writing_the_same_entry_leave_one_verified_file(data, own_cache):
     from armour_core.executors import get_executor
     from armour_plugins_privacy.inference.shadows import ShadowBuilder, shadow_task
 
     xm, ym = data["m"]
     task = {"builder": ShadowBuilder(model="mlp", input_shape=(1, 8, 8), num_classes=10), "x": xm, "y": ym,
             "recipe": {"epochs": 2, "batch_size": 32, "learning_rate": 1e-3, "weight_decay": 0.0}, "seed": 5,
-            "cache": True, "cache_root": str(cache), "queries": [xm[:10]]}
+            "cache": True, "cache_root": str(own_cache), "queries": [xm[:10]]}
     results = get_executor("processes", workers=2).map(shadow_task, [task, task])
     assert not all(r["loaded"] for r in results)  # usually both train and write the entry at the same time
-    files = list((cache / "shadows").iterdir())
+    files = list((own_cache / "shadows").iterdir())
     assert len(files) == 1 and files[0].suffix == ".ckpt", files  # no temporary file left behind
     reread = shadow_task(task)
     assert reread["loaded"] and np.allclose(reread["logits"][0], results[0]["logits"][0], atol=1e-5)
@@ -137,7 +138,7 @@ def test_every_executor_gives_the_same_scores(target, data, tmp_path, monkeypatc
         assert np.array_equal(s_rmia, scores["local"][1]), name
 
 
-def test_a_dying_shadow_task_is_retried_then_a_broken_one_fails_the_run(target, data, cache, tmp_path):
+def test_a_dying_shadow_task_is_retried_then_a_broken_one_fails_the_run(target, data, own_cache, tmp_path):
     from armour_core.executors import TaskFailedError, get_executor
     from armour_core.testing.tasks import network_always_fails, network_dying_first_time
 
@@ -149,7 +150,7 @@ def test_a_dying_shadow_task_is_retried_then_a_broken_one_fails_the_run(target, 
         _run("lira", target, data, shadows=2, network_fn=network_always_fails, architecture=None)
 
 
-def test_a_network_fn_that_cannot_travel_is_refused_for_worker_executors(target, data, cache):
+def test_a_network_fn_that_cannot_travel_is_refused_for_worker_executors(target, data, own_cache):
     from armour_core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="network_fn"):
