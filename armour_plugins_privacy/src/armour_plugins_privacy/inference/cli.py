@@ -66,7 +66,8 @@ def register(subparsers) -> None:
                               description="Run membership-inference attacks and report ROC AUC, TPR at low "
                                           "FPR (log-log ROC), balanced accuracy and per-example risk.")
     _add_target_args(p)
-    p.add_argument("--attacks", default=DEFAULT_ATTACKS, help=f"comma-separated (default {DEFAULT_ATTACKS})")
+    p.add_argument("--attacks", "--attack", default=DEFAULT_ATTACKS,
+                   help=f"comma-separated (default {DEFAULT_ATTACKS})")
     p.add_argument("--classifier", default="lr", choices=("lr", "knn", "mlp", "rf"),
                    help="attack classifier of the 'classifier' attack")
     p.add_argument("--shadows", type=positive_int, default=8,

@@ -119,7 +119,7 @@ def _load_verified(net, path: Path) -> bool:
     except Exception:  # noqa: BLE001 - a truncated or foreign file: MindSpore raises assorted types
         return False
     stamp = entries.pop(_DIGEST_KEY, None)
-    names = {n for n, _ in net.parameters_and_names()}
+    names = {p.name for p in net.get_parameters()}
     if stamp is None or set(entries) != names:
         return False
     arrays = [(n, p.asnumpy()) for n, p in entries.items()]
