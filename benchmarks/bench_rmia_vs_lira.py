@@ -39,6 +39,8 @@ from armour_core.ms.seeding import seeded  # noqa: E402
 from armour_core.ms.train import train_classifier  # noqa: E402
 
 FPRS = (0.001, 0.01)
+MODE = ("Execution mode: PyNative with launch_blocking (set by `import armour_core.ms`), CPU; shadows and targets "
+        "train with `train_classifier`'s compiled (jit) step.")
 
 
 def split(seed: int, n: int, population: int):
@@ -122,7 +124,7 @@ def main() -> int:
     near = {i: sum(abs(r[i] - 0.5) < tol for r in dp_rows) for i in (1, 2)}
 
     load = os.getloadavg()[0]
-    lines = ["## RMIA vs LiRA with the same reference models", "",
+    lines = ["## RMIA vs LiRA with the same reference models", "", MODE, "",
              f"Command: `python benchmarks/bench_rmia_vs_lira.py --seeds {args.seeds} --n {args.n} --population "
              f"{args.population} --epochs {args.epochs} --models {args.models} --refs {args.refs}`. Digits, "
              f"{args.n} members / {args.n} non-members / {args.population} population per seed; targets and "

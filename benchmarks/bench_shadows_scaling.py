@@ -34,6 +34,9 @@ from armour_core.atomic import atomic_write_text  # noqa: E402
 from armour_core.executors import get_executor  # noqa: E402
 from armour_core.ms.pretrained import pretrained  # noqa: E402
 
+MODE = ("Execution mode: PyNative with launch_blocking (set by `import armour_core.ms`), CPU; shadows and targets "
+        "train with `train_classifier`'s compiled (jit) step.")
+
 
 def _fresh_ray(workers: int):
     """A ray executor on a new local Ray with ``workers`` CPUs (Ray's CPU count is fixed at start)."""
@@ -93,7 +96,7 @@ def main() -> int:
         rows.append(f"| {name} | {workers} | {med:.1f} ({min(ts):.1f}-{max(ts):.1f}) | "
                     f"{60 * args.shadows / med:.1f} | {base / med:.2f} |")
     load = os.getloadavg()[0]
-    lines = ["## LiRA shadows per minute: 1 vs 2 workers (processes, ray)", "",
+    lines = ["## LiRA shadows per minute: 1 vs 2 workers (processes, ray)", "", MODE, "",
              f"Command: `python benchmarks/bench_shadows_scaling.py --shadows {args.shadows} --epochs {args.epochs} "
              f"--examples {args.examples} --rounds {args.rounds}`. Digits MLP shadows ({args.epochs} epochs, "
              f"batch 64, cache off), each queried on {len(x)} targets; {os.cpu_count()} cores. processes: a fresh "
