@@ -78,7 +78,8 @@ def _alone(session: nox.Session, name: str) -> None:
     # Only ``name`` is installed, so a test in its tree that needs a sibling distribution would skip in every
     # session: a test that needs two distributions lives in tests/ (the ``tests`` session), and
     # tests/test_every_test_runs.py fails on a plugin test that imports a sibling or skips on one.
-    session.install(".[testing,mindspore]", DISTS[name], "mlxtend>=0.23")  # the dist brings the rest itself
+    # the dist brings the rest itself; ray for the executor tests (LiRA/RMIA shadows, sharded evaluation, campaigns)
+    session.install(".[testing,mindspore,ray]", DISTS[name], "mlxtend>=0.23")
     _without(session, *(f"armour-plugins-{d}" for d in DISTS if d != name))
     _pytest(session, f"{DISTS[name]}/tests")
 
@@ -104,6 +105,6 @@ def fuzz(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Side-by-side benchmarks against MindArmour 2.0.0 (installed here only); writes benchmarks/RESULTS.md."""
-    session.install(".[mindspore]", *DISTS.values(), "mlxtend>=0.23", "matplotlib>=3.7")
+    session.install(".[mindspore,ray]", *DISTS.values(), "mlxtend>=0.23", "matplotlib>=3.7")  # ray: executor benches
     session.install("mindarmour==2.0.0", "numpy>=1.25,<2")
     session.run("python", "benchmarks/run.py", *session.posargs, env={"ARMOUR_PROGRESS": "0"})

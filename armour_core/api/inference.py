@@ -183,7 +183,9 @@ def membership_metrics(scores_member: Any, scores_nonmember: Any, *, attack: str
             raise InvalidInputError(f"fprs: expected false-positive rates in (0, 1), got {a!r}")
     fpr, tpr, thr = roc_curve(sm, sn)
     bal = (tpr + 1.0 - fpr) / 2.0
-    best = int(np.argmax(bal))
+    # the first ROC point (threshold +inf: nobody is a member) has balanced accuracy 1/2, as does the last
+    # (everybody is); skipping it keeps best_threshold finite (JSON) when every score is tied
+    best = int(np.argmax(bal[1:])) + 1
     notes = [f"TPR at FPR {a:g}: with {sn.size} non-members the smallest non-zero FPR is 1/{sn.size} > {a:g} "
              f"(N*FPR = {sn.size * a:.2g} < 1), so this is the TPR at FPR 0; evaluate on more non-members "
              "to resolve it" for a in fprs if sn.size * a < 1]

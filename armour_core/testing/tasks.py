@@ -32,3 +32,21 @@ def dies_first_time(task: dict) -> int:
         marker.write_text("1")
         os._exit(3)
     return task["i"] * 10
+
+
+def network_dying_first_time(marker: str, model: str = "mlp", input_shape: tuple = (1, 8, 8),
+                             num_classes: int = 10):
+    """A shadow-network factory whose first call kills its worker process (no exception, no cleanup; the
+    ``marker`` file remembers it across processes), then builds the registered ``model``. Use it with
+    ``functools.partial(network_dying_first_time, marker)`` on the processes or ray executor only."""
+    if not Path(marker).exists():
+        Path(marker).write_text("1")
+        os._exit(3)
+    from armour_core import registry
+
+    return registry.create("model", model, input_shape=tuple(input_shape), num_classes=num_classes)
+
+
+def network_always_fails() -> None:
+    """A shadow-network factory that always raises (a shadow task that fails on every attempt)."""
+    raise RuntimeError("this network factory is broken on purpose")

@@ -22,9 +22,10 @@ NOISE = {
 #: coarser than the default 1e-4 to keep the suite fast (the checks compare PLD with itself)
 ACCOUNTANTS = {"pld": {"value_discretization_interval": 1e-3}}
 
-#: LiRA trains shadow networks: two, one epoch, on the digits MLP's architecture (cached on disk)
-LIRA = case("inference", "lira", {"shadows": 2, "epochs": 1, "architecture": "mlp"}, model="armour_mlp")
-INFERENCE = {"lira": LIRA} if has_module("mindspore") else {}
+#: LiRA and RMIA train shadow networks: two, one epoch, on the digits MLP's architecture (cached on disk)
+SHADOWS = {"shadows": 2, "epochs": 1, "architecture": "mlp"}
+INFERENCE = ({"lira": case("inference", "lira", SHADOWS, model="armour_mlp"),
+              "rmia": case("inference", "rmia", SHADOWS, model="armour_mlp")} if has_module("mindspore") else {})
 
 
 @parametrize_distribution(DIST, {"noise": NOISE, "accountant": ACCOUNTANTS, "inference": INFERENCE})

@@ -35,6 +35,22 @@ def test_membership_cli(tmp_path, capsys):
     assert "AUC" in capsys.readouterr().out
 
 
+def test_membership_cli_shadows_on_an_executor(tmp_path, monkeypatch, capsys):
+    """LiRA and RMIA with shadows trained as tasks on spawned workers (RMIA reuses LiRA's shadows)."""
+    from armour_core.cli import main
+
+    monkeypatch.setenv("ARMOUR_CACHE_DIR", str(tmp_path / "cache"))
+    code = main(["membership", "--attacks", "lira,rmia", "--shadows", "2", "--epochs", "1", "--max-examples", "20",
+                 "--executor", "processes", "--workers", "2", "--out", str(tmp_path / "out")])
+    assert code == 0
+    data = json.loads((tmp_path / "out" / "membership.json").read_text())
+    assert [a["attack"] for a in data["attacks"]] == ["lira", "rmia"]
+    assert all(0 <= a["auc"] <= 1 for a in data["attacks"])
+    assert len(list((tmp_path / "cache" / "shadows").glob("*.ckpt"))) == 2  # one set of shadows for both
+    assert main(["membership", "--ray-address", "10.0.0.1:6379", "--out", str(tmp_path / "x")]) == 2
+    assert "--ray-address needs --executor ray" in capsys.readouterr().err
+
+
 def test_membership_cli_unknown_attack(tmp_path):
     from armour_core.cli import main
 

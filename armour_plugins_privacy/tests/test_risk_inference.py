@@ -17,20 +17,8 @@ from armour_core.testing import requires_mindspore
 
 pytestmark = requires_mindspore
 
-N = 150  # members, non-members and population each
+N = 150  # members, non-members and population each (the split fixture of conftest.py)
 EPOCHS, BATCH = 80, 64
-
-
-@pytest.fixture(scope="module")
-def split():
-    from armour_core import registry
-
-    d = registry.create("dataset", "digits")
-    x = np.concatenate([d.x_train, d.x_test])
-    y = np.concatenate([d.y_train, d.y_test])
-    p = np.random.default_rng(0).permutation(len(x))
-    x, y = x[p], y[p]
-    return {"m": (x[:N], y[:N]), "n": (x[N:2 * N], y[N:2 * N]), "p": (x[2 * N:3 * N], y[2 * N:3 * N])}
 
 
 def _target(split, epochs, weight_decay=0.0, lr=1e-3):
@@ -51,19 +39,6 @@ def _target(split, epochs, weight_decay=0.0, lr=1e-3):
 @pytest.fixture(scope="module")
 def overfit(split):
     return _target(split, EPOCHS)
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    import os
-
-    old = os.environ.get("ARMOUR_CACHE_DIR")
-    os.environ["ARMOUR_CACHE_DIR"] = str(tmp_path_factory.mktemp("armour-cache"))
-    yield
-    if old is None:
-        os.environ.pop("ARMOUR_CACHE_DIR")
-    else:
-        os.environ["ARMOUR_CACHE_DIR"] = old
 
 
 def test_overfit_model_is_overfit(overfit, split):

@@ -196,3 +196,15 @@ def test_audit_bad_inputs():
         audit(lambda a, b, s: None, x, y[:5])
     with pytest.raises(InvalidInputError, match="kind"):
         make_canaries(x, y, 3, num_classes=3, kind="bogus")
+
+
+def test_tied_scores_give_a_finite_best_threshold():
+    """All scores tied (an attack that finds nothing, e.g. RMIA dominating no population point): balanced
+    accuracy 1/2 at a finite threshold, so the report stays valid JSON."""
+    import json
+
+    from armour_core.api.inference import membership_metrics
+
+    r = membership_metrics(np.zeros(5), np.zeros(7))
+    assert r.balanced_accuracy == 0.5 and r.best_threshold == 0.0 and r.auc == 0.5
+    json.dumps(r.to_dict(), allow_nan=False)

@@ -1,1 +1,1 @@
-"""Membership-inference attacks: threshold attacks, MindArmour's attack classifiers and LiRA."""
+"""Membership-inference attacks: threshold attacks, MindArmour's attack classifiers, LiRA and RMIA."""

@@ -12,8 +12,11 @@ import numpy as np
 
 from armour_core.cli_args import finite_float, nonnegative_int, output_dir, positive_float, positive_int
 from armour_core.errors import InvalidInputError
+from armour_core.executors import add_executor_arguments, executor_from_args
 
-DEFAULT_ATTACKS = "loss_threshold,entropy,classifier,lira"
+DEFAULT_ATTACKS = "loss_threshold,entropy,classifier,lira,rmia"
+#: attacks calibrated with shadow models (they take the shadow and executor options)
+SHADOW_ATTACKS = ("lira", "rmia")
 
 
 def _add_target_args(p: argparse.ArgumentParser) -> None:
@@ -63,13 +66,17 @@ def register(subparsers) -> None:
                               description="Run membership-inference attacks and report ROC AUC, TPR at low "
                                           "FPR (log-log ROC), balanced accuracy and per-example risk.")
     _add_target_args(p)
-    p.add_argument("--attacks", default=DEFAULT_ATTACKS, help=f"comma-separated (default {DEFAULT_ATTACKS})")
+    p.add_argument("--attacks", "--attack", default=DEFAULT_ATTACKS,
+                   help=f"comma-separated (default {DEFAULT_ATTACKS})")
     p.add_argument("--classifier", default="lr", choices=("lr", "knn", "mlp", "rf"),
                    help="attack classifier of the 'classifier' attack")
-    p.add_argument("--shadows", type=positive_int, default=8, help="LiRA shadow models (default 8)")
-    p.add_argument("--offline", action="store_true", help="offline LiRA (shadows never see the targets)")
+    p.add_argument("--shadows", type=positive_int, default=8,
+                   help="shadow (reference) models of LiRA and RMIA (default 8)")
+    p.add_argument("--offline", action="store_true",
+                   help="offline LiRA/RMIA (shadows never see the targets)")
     p.add_argument("--max-examples", type=positive_int, default=500,
                    help="members and non-members evaluated, each (default 500)")
+    add_executor_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -77,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from armour_core import registry, report
     from armour_core.api.inference import plot_rocs
 
+    executor = executor_from_args(args)  # a bad executor choice fails before any work
     model, factory, arch, d, epochs, desc = _target(args)
     attacks = [a.strip() for a in args.attacks.split(",") if a.strip()]
     for a in attacks:
@@ -96,22 +104,25 @@ def run(args: argparse.Namespace) -> int:
     reports = []
     for name in attacks:
         t0 = time.perf_counter()
+        kind = registry.spec("inference", name).name
         kw: dict[str, Any] = {}
-        if registry.spec("inference", name).name == "classifier":
+        if kind == "classifier":
             kw = {"method": args.classifier, "seed": args.seed}
-        if registry.spec("inference", name).name == "lira":
+        shadowed = kind in SHADOW_ATTACKS
+        if shadowed:
             kw = {"shadows": args.shadows, "online": not args.offline, "epochs": epochs,
                   "batch_size": args.batch_size, "learning_rate": args.learning_rate, "seed": args.seed,
-                  "progress": None}
+                  "progress": None, "executor": executor}
             if arch:
                 kw["architecture"] = arch
-        is_lira = registry.spec("inference", name).name == "lira"
-        extra = {"network_fn": factory} if is_lira and factory is not None else {}
-        attack = registry.create("inference", name, model=model, **extra, **kw)
+            if factory is not None:
+                kw["network_fn"] = factory
+        attack = registry.create("inference", name, model=model, **kw)
         attack.fit(xma, yma, xna, yna)
-        if is_lira and "x_population" in d:
+        if shadowed and "x_population" in d:
+            known = np.r_[np.ones(len(xma), bool), np.zeros(len(xna) + len(d["x_population"]), bool)]
             attack.set_population(np.concatenate([xma, xna, d["x_population"]]),
-                                  np.concatenate([yma, yna, d["y_population"]]))
+                                  np.concatenate([yma, yna, d["y_population"]]), known_members=known)
         r = attack.evaluate(xmb, ymb, xnb, ynb)
         reports.append(r)
         print(f"  {name:<15} AUC {r.auc:.3f}  TPR@0.1%FPR {r.tpr_at_fpr[0.001]:.3f}  TPR@1%FPR "

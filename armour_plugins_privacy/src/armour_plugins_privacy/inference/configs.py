@@ -68,25 +68,20 @@ class ClassifierConfig:
 
 
 @attrs.frozen(kw_only=True)
-class LiRAConfig:
-    """Carlini et al. (2022) likelihood-ratio attack.
+class ShadowConfig:
+    """Shadow (reference) models shared by LiRA and RMIA.
 
     ``shadows``: number of shadow models; ``online``: shadows trained with and without each target (else
-    only without: offline, one-sided test); ``variance``: per-example Gaussian variances, one global
-    variance, or ``auto`` (global below 64 shadows, as the paper recommends); ``keep_fraction``: share of
-    the pool each shadow trains on; ``augment``: also query four one-pixel shifts of each image and
-    average the per-view tests (Carlini et al.'s multiple queries; only useful when the target was
-    trained with shift augmentation). The training recipe (``epochs``, ``batch_size``,
+    only without: offline); ``keep_fraction``: share of the pool each shadow trains on (shadows come in
+    balanced blocks, see ``ShadowAttack._design``). The training recipe (``epochs``, ``batch_size``,
     ``learning_rate``, ``weight_decay``) should match the target's. ``architecture`` names a registered
-    model to build shadows from (or pass ``network_fn=``). Shadows are cached on disk unless
-    ``cache=False``.
+    model to build shadows from (or pass ``network_fn=``). Shadows are cached on disk unless ``cache=False``;
+    ``progress`` shows the shadow bar (None: only on a terminal).
     """
 
     shadows: int = int_field(16)
     online: bool = attrs.field(default=True, validator=v.instance_of(bool))
-    variance: str = attrs.field(default="auto", validator=v.in_(("auto", "per_example", "global")))
     keep_fraction: float = unit_field(0.5, low_closed=False, high_closed=False)
-    augment: bool = attrs.field(default=False, validator=v.instance_of(bool))
     architecture: str | None = attrs.field(default=None, validator=v.optional(v.instance_of(str)))
     epochs: int = int_field(30)
     batch_size: int = int_field(64)
@@ -100,3 +95,34 @@ class LiRAConfig:
         if self.online and self.shadows < 2:
             raise ValueError(f"shadows={self.shadows}: the online attack needs at least 2 shadows "
                              "(some trained with each target, some without)")
+
+
+@attrs.frozen(kw_only=True)
+class LiRAConfig(ShadowConfig):
+    """Carlini et al. (2022) likelihood-ratio attack (shadow settings: :class:`ShadowConfig`).
+
+    ``variance``: per-example Gaussian variances, one global variance, or ``auto`` (global below 64
+    shadows, as the paper recommends); ``augment``: also query four one-pixel shifts of each image and
+    average the per-view tests (Carlini et al.'s multiple queries; only useful when the target was
+    trained with shift augmentation).
+    """
+
+    variance: str = attrs.field(default="auto", validator=v.in_(("auto", "per_example", "global")))
+    augment: bool = attrs.field(default=False, validator=v.instance_of(bool))
+
+
+@attrs.frozen(kw_only=True)
+class RMIAConfig(ShadowConfig):
+    """Zarifzadeh et al. (2024) relative membership inference (shadow settings: :class:`ShadowConfig`;
+    the paper calls shadows reference models and needs few: 4 by default).
+
+    ``gamma``: threshold on the pairwise likelihood ratio LR(x, z) (the score counts the population points
+    z with LR >= gamma); ``offline_a``: slope of the offline approximation Pr_IN(x) = a Pr_OUT(x) + (1 - a),
+    used when the references never trained on the targets; ``temperature`` of the softmax giving
+    Pr(x | theta). Defaults are those of the paper's released CIFAR-10 configurations (gamma 2, a 0.33).
+    """
+
+    shadows: int = int_field(4)
+    gamma: float = positive_field(2.0)
+    offline_a: float = unit_field(0.33)
+    temperature: float = positive_field(1.0)

@@ -18,12 +18,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from armour_core.api.inference import MembershipInference, logit_confidence
-from armour_core.errors import ConfigError, InvalidInputError
-from armour_core.progress import Progress
+from armour_core.api.inference import logit_confidence
+from armour_core.errors import InvalidInputError
 
 from .configs import LiRAConfig
-from .shadows import logits_of, row_keys, train_shadow
+from .reference import ShadowAttack
 
 
 def _masked_stats(phi: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,111 +64,27 @@ def _log_normal_pdf(x, mu, var):
     return -0.5 * (np.log(2 * np.pi * var) + (x - mu) ** 2 / var)
 
 
-class LiRA(MembershipInference):
-    """Likelihood-ratio membership inference with MindSpore shadow models.
+class LiRA(ShadowAttack):
+    """Likelihood-ratio membership inference with MindSpore shadow models (trained on an executor, cached).
 
-    Args:
-        model: the target (an ``nn.Cell`` or armour ``Classifier``).
-        network_fn: ``() -> nn.Cell`` building an untrained shadow network; or set ``architecture`` to a
-            registered model name (``mlp``, ``lenet5``) and shadows are built like the target's default.
+    Args: see :class:`~armour_plugins_privacy.inference.reference.ShadowAttack` (``model``, ``network_fn``,
+    ``executor``).
     """
 
     Config: ClassVar[type] = LiRAConfig
     registry_name = "lira"
 
-    def __init__(self, *, model: Any, network_fn: Any = None, **config: Any):
-        super().__init__(model=model, **config)
-        if network_fn is not None and not callable(network_fn):
-            raise ConfigError(f"network_fn: expected a callable returning an nn.Cell, got {network_fn!r}")
-        self.network_fn = network_fn
-        self._pop: tuple[np.ndarray, np.ndarray] | None = None
+    def __init__(self, *, model: Any, network_fn: Any = None, executor: Any = None, **config: Any):
+        super().__init__(model=model, network_fn=network_fn, executor=executor, **config)
         self.stats_: dict[str, np.ndarray] = {}  #: per-example Gaussians of the last ``score`` call
-        self.shadows_loaded_ = 0
-        self.shadows_trained_ = 0
-
-    # ------------------------------------------------------------------ population
-    def _fit(self, xm, ym, xn, yn) -> None:
-        self.set_population(np.concatenate([xm, xn]), np.concatenate([ym, yn]))
-
-    def set_population(self, x: Any, y: Any) -> "LiRA":
-        """Data the attacker may train shadows on (membership unknown; duplicates are dropped)."""
-        xa, ya = self._xy(x, y, "population")
-        _, first = np.unique(row_keys(xa, ya), return_index=True)
-        first = np.sort(first)
-        self._pop = (xa[first], ya[first])
-        self.fitted = True
-        return self
-
-    # ------------------------------------------------------------------ shadows
-    def _builder(self, input_shape: tuple[int, ...]):
-        if self.network_fn is not None:
-            fn = self.network_fn
-            return fn, f"fn-{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
-        arch = self.config.architecture
-        if arch is None:
-            raise ConfigError("lira: shadow models need an architecture: set architecture='mlp' (a registered "
-                              "model name) or pass network_fn=<callable returning an untrained nn.Cell>")
-        from armour_core import registry
-
-        name = registry.spec("model", arch).name
-        num_classes = self.model.num_classes
-
-        def build():
-            return registry.create("model", name, input_shape=tuple(input_shape), num_classes=num_classes)
-
-        return build, f"{name}-{'x'.join(map(str, input_shape))}-c{num_classes}"
-
-    def _design(self, n_pool: int) -> np.ndarray:
-        """(shadows, n_pool) inclusion matrix: each pool example in exactly round(keep_fraction * S)
-        shadows (Carlini et al.'s balanced design), reproducible from ``seed``."""
-        s = self.config.shadows
-        k = int(round(self.config.keep_fraction * s))
-        k = min(max(k, 1), s - 1) if s > 1 else 1
-        rng = self.rng(7, n_pool)
-        order = rng.random((s, n_pool)).argsort(axis=0)
-        keep = order < k
-        if s == 1:  # a single (offline) shadow trains on a random keep_fraction of the pool
-            keep = (rng.random((1, n_pool)) < self.config.keep_fraction)
-        return keep
 
     def shadow_confidences(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logit-scaled confidences of every shadow on each view of ``(x, y)``, (shadows, views, n), and
         the IN mask, (shadows, n)."""
-        cfg = self.config
-        if cfg.online:
-            px, py = (x, y) if self._pop is None else (np.concatenate([self._pop[0], x]),
-                                                       np.concatenate([self._pop[1], y]))
-        else:
-            if self._pop is None:
-                raise InvalidInputError("lira (offline): call fit(...) or set_population(x, y) first; offline "
-                                        "shadows train on the attacker's population, never on the targets")
-            px, py = self._pop
-        keys, inverse = np.unique(row_keys(px, py), return_index=False, return_inverse=True)
-        first = np.full(len(keys), -1)
-        first[inverse[::-1]] = np.arange(len(px))[::-1]  # first occurrence of each distinct row
-        pool_x, pool_y = px[first], py[first]
-        qkeys = row_keys(x, y)
-        pos = np.searchsorted(keys, qkeys)
-        pos = np.minimum(pos, len(keys) - 1)
-        qidx = np.where(keys[pos] == qkeys, pos, -1)
-        keep = self._design(len(keys))
-        build, arch_id = self._builder(tuple(x.shape[1:]))
-        recipe = {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-                  "weight_decay": cfg.weight_decay}
-        views = query_views(x, cfg.augment, self.model.bounds[0])
-        phi = np.empty((cfg.shadows, len(views), len(x)))
-        with Progress(cfg.shadows, "LiRA shadows", enabled=cfg.progress, unit="models") as bar:
-            for s in range(cfg.shadows):
-                seed = int(self.rng(100, s).integers(2**31 - 1))
-                net, loaded = train_shadow(build, arch_id, pool_x[keep[s]], pool_y[keep[s]], recipe=recipe,
-                                           seed=seed, cache=cfg.cache)
-                self.shadows_loaded_ += int(loaded)
-                self.shadows_trained_ += int(not loaded)
-                for v, xv in enumerate(views):
-                    phi[s, v] = logit_confidence(logits_of(net, xv), y)
-                bar.update(1)
-        in_mask = np.where(qidx >= 0, keep[:, np.maximum(qidx, 0)], False)
-        return phi, in_mask
+        views = query_views(x, self.config.augment, self.model.bounds[0])
+        ref = self.reference_outputs(x, y, views)
+        phi = np.stack([np.stack([logit_confidence(z, y) for z in per_view]) for per_view in ref.logits], axis=1)
+        return phi, ref.in_mask(x, y)
 
     # ------------------------------------------------------------------ scoring
     def _score(self, x, y):

@@ -28,9 +28,14 @@ def inference_attacks():
         aliases=("likelihood_ratio",), capabilities={"forward"},
         requires=(requirement(_DIST, "mindspore"), requirement(_DIST, "scipy")),
         summary="Carlini et al. 2022 likelihood-ratio attack, online/offline, cached MindSpore shadow models")
+    yield PluginSpec(
+        name="rmia", kind="inference", target=f"{_MOD}.rmia:RMIA", config=f"{_CFG}:RMIAConfig",
+        aliases=("relative",), capabilities={"forward"},
+        requires=(requirement(_DIST, "mindspore"), requirement(_DIST, "scipy")),
+        summary="Zarifzadeh et al. 2024 relative attack: LR against population points, few reference models")
 
 
 def commands():
     """CLI subcommands (CommandSpec records)."""
     yield CommandSpec(name="membership", target=f"{_MOD}.cli:register",
-                      summary="membership-inference risk of a model (loss, entropy, classifier, LiRA)")
+                      summary="membership-inference risk of a model (loss, entropy, classifier, LiRA, RMIA)")
