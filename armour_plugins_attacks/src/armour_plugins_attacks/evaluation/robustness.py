@@ -21,9 +21,11 @@ import numpy as np
 from armour_core import registry
 from armour_core.api.arrays import check_inputs, check_labels, to_numpy
 from armour_core.api.model import as_classifier
-from armour_core.api.norms import NORMS, lp_norm
+from armour_core.api.norms import NORMS
 from armour_core.errors import ConfigError, InvalidInputError
 from armour_core.progress import Progress
+
+from .shards import create_attack as _create
 
 
 @attrs.frozen(kw_only=True)
@@ -124,14 +126,25 @@ def _eps_values(eps: Any) -> tuple[float, ...]:
 def evaluate_robustness(model: Any, x: Any, y: Any, *, attacks: Any = ("fgsm",), eps: Sequence[float] = (0.1,),
                         norm: str = "linf", seed: int = 0, batch_size: int = 256, check_determinism: bool = True,
                         determinism_samples: int = 16, check_gradients: bool = True, keep_examples: int = 8,
-                        bounds: tuple[float, float] | None = None, progress: bool | None = None
-                        ) -> RobustnessReport:
+                        bounds: tuple[float, float] | None = None, progress: bool | None = None,
+                        executor: Any = None, shard_size: int | None = None) -> RobustnessReport:
     """Robust accuracy of ``model`` on ``(x, y)`` under ``attacks`` at each budget in ``eps`` (``norm`` ball).
 
     ``attacks``: registry names or ``(name, config)`` pairs (config without ``eps``); every attack gets the
     same ``seed``. Returns a :class:`RobustnessReport` with robust accuracy per attack and per ε, the
     point-wise worst case, the forward/backward/query budget each attack used, and reliability warnings.
+
+    ``executor`` (an :class:`~armour_core.executors.Executor` or its name): run the attacks as independent
+    tasks, one per (attack, ε, shard of ``shard_size`` examples, whole batches; default one batch), merged
+    point-wise; the report equals the one-process report (see :mod:`.shards`). ``processes`` and ``ray``
+    need ``model`` as a :class:`~armour_core.loading.ModelRef` (workers load it); ``local`` also takes a
+    live model.
     """
+    from armour_core.loading import ModelRef
+
+    ref = model if isinstance(model, ModelRef) else None
+    if ref is not None:
+        model = ref.load()
     if norm not in NORMS:
         raise InvalidInputError(f"norm={norm!r}: expected one of {', '.join(NORMS)}")
     if not isinstance(batch_size, int) or batch_size <= 0:
@@ -164,34 +177,29 @@ def evaluate_robustness(model: Any, x: Any, y: Any, *, attacks: Any = ("fgsm",),
     threat = {lab: (specs[lab].facet.threat_model if specs[lab].facet is not None else "white_box")
               for lab, _, _ in items}
     minimum = {lab: bool(getattr(specs[lab].facet, "minimum_norm", False)) for lab, _, _ in items}
-    total = sum(1 if minimum[lab] else len(eps_values) for lab, _, _ in items)
     keep = min(int(keep_examples), n)
-    with Progress(total, "evaluate", enabled=progress, unit="runs") as bar:
-        for label, name, cfg in items:
-            masks, advs = [], []
-            if minimum[label]:
-                atk = _create(name, clf, cfg, None, norm, seed)
-                res = atk.batch_generate(xa, ya, batch_size=batch_size, progress=False)
-                adv = np.asarray(to_numpy(res.adversarial))
-                dist = lp_norm(adv.astype(np.float64) - xa.astype(np.float64), norm)
-                for i, e in enumerate(eps_values):
-                    broken = (res.predictions != ya) & (dist <= e * (1 + 1e-6) + 1e-12)
-                    mask = correct & ~broken
-                    masks.append(mask)
-                    advs.append(np.where(broken.reshape((-1,) + (1,) * (xa.ndim - 1)), adv, xa)[:keep])
-                    runs.append(_run(label, e, mask, correct, res, reused=i > 0))
-                bar.update(1, attack=label)
-            else:
-                for e in eps_values:
-                    atk = _create(name, clf, cfg, e, norm, seed)
-                    res = atk.batch_generate(xa, ya, batch_size=batch_size, progress=False)
-                    mask = correct & (res.predictions == ya)
-                    masks.append(mask)
-                    advs.append(np.asarray(to_numpy(res.adversarial))[:keep])
-                    runs.append(_run(label, e, mask, correct, res))
-                    bar.update(1, attack=label, eps=e)
-            robust[label] = np.stack(masks)
-            adv_store[label] = advs
+    outputs = _attack_outputs(clf, ref, xa, ya, items, eps_values, minimum, norm=norm, seed=seed,
+                              batch_size=batch_size, keep=keep, executor=executor, shard_size=shard_size,
+                              progress=progress)
+    for label, _name, _cfg in items:
+        masks, advs = [], []
+        if minimum[label]:
+            out = outputs[label, None]
+            for i, e in enumerate(eps_values):
+                broken = (out.predictions != ya) & (out.distances <= e * (1 + 1e-6) + 1e-12)
+                mask = correct & ~broken
+                masks.append(mask)
+                advs.append(np.where(broken[:keep].reshape((-1,) + (1,) * (xa.ndim - 1)), out.head, xa[:keep]))
+                runs.append(_run(label, e, mask, correct, out, reused=i > 0))
+        else:
+            for e in eps_values:
+                out = outputs[label, e]
+                mask = correct & (out.predictions == ya)
+                masks.append(mask)
+                advs.append(out.head)
+                runs.append(_run(label, e, mask, correct, out))
+        robust[label] = np.stack(masks)
+        adv_store[label] = advs
 
     worst = np.logical_and.reduce([robust[lab] for lab, _, _ in items])
     warnings = _monotonicity_warnings(robust, worst, eps_values)
@@ -223,13 +231,38 @@ def _predict(clf: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
                            for i in range(0, len(x), batch_size)])
 
 
-def _create(name: str, clf: Any, cfg: dict[str, Any], eps: float | None, norm: str, seed: int) -> Any:
-    """The attack at budget ``eps`` (``None``: a minimum-norm attack, run unbounded)."""
-    options = dict(cfg)
-    options.setdefault("seed", seed)
-    options.setdefault("norm", norm)
-    options["eps"] = eps
-    return registry.create("attack", name, model=clf, **options)
+def _attack_outputs(clf: Any, ref: Any, xa: np.ndarray, ya: np.ndarray, items: list, eps_values: tuple[float, ...],
+                    minimum: dict[str, bool], *, norm: str, seed: int, batch_size: int, keep: int, executor: Any,
+                    shard_size: int | None, progress: bool | None) -> dict[tuple[str, float | None], Any]:
+    """``{(label, ε or None): AttackOutput}`` for every attack run, in this process or as sharded tasks."""
+    from .shards import AttackOutput, attack_output, grid_tasks, run_task
+
+    keys = [(label, None) if minimum[label] else (label, e) for label, _, _ in items
+            for e in ((None,) if minimum[label] else eps_values)]
+    spec = {label: (name, cfg) for label, name, cfg in items}
+    if executor is None:
+        if shard_size is not None:
+            raise InvalidInputError("shard_size: only used with executor= (the attacks run as sharded tasks)")
+        out = {}
+        with Progress(len(keys), "evaluate", enabled=progress, unit="runs") as bar:
+            for label, e in keys:
+                name, cfg = spec[label]
+                out[label, e] = attack_output(clf, xa, ya, attack=name, config=cfg, eps=e, norm=norm, seed=seed,
+                                              batch_size=batch_size, keep=keep)
+                bar.update(1, attack=label)
+        return out
+    from armour_core.executors import Executor, get_executor
+
+    ex = executor if isinstance(executor, Executor) else get_executor(executor)
+    if ref is None and ex.name != "local":
+        raise InvalidInputError(f"model: the {ex.name} executor loads the model in its workers, so pass a loadable "
+                                "armour_core.loading.ModelRef (an embedded model or a network factory and "
+                                "checkpoint), not a live network")
+    tasks = grid_tasks(ref if ref is not None else clf, xa, ya, [(*spec[label], e) for label, e in keys],
+                       norm=norm, seed=seed, batch_size=batch_size, shard_size=shard_size, keep=keep)
+    results = ex.map(run_task, tasks, desc="evaluate")
+    per_run = len(tasks) // len(keys)
+    return {key: AttackOutput.merge(results[i * per_run:(i + 1) * per_run]) for i, key in enumerate(keys)}
 
 
 def _run(label: str, eps: float, mask: np.ndarray, correct: np.ndarray, res: Any, reused: bool = False) -> AttackRun:
