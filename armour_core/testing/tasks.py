@@ -32,3 +32,26 @@ def dies_first_time(task: dict) -> int:
         marker.write_text("1")
         os._exit(3)
     return task["i"] * 10
+
+
+def dying_network():
+    """A network factory (``--network armour_core.testing.tasks:dying_network``) with fixed weights for 1×8×8
+    inputs and 10 classes, that kills the process building it unless that is the process whose id is in
+    ``ARMOUR_TEST_DRIVER_PID``: a worker loading the model dies. With ``ARMOUR_TEST_DIE_ONCE`` (a directory)
+    only the first worker to build it dies."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import nn
+
+    once = os.environ.get("ARMOUR_TEST_DIE_ONCE")
+    if os.environ.get("ARMOUR_TEST_DRIVER_PID") != str(os.getpid()):
+        marker = Path(once) / "died" if once else None
+        if marker is None or not marker.exists():
+            if marker is not None:
+                marker.write_text("1")
+            os._exit(3)
+    rng = np.random.default_rng(0)
+    net = nn.SequentialCell([nn.Flatten(), nn.Dense(64, 32), nn.ReLU(), nn.Dense(32, 10)])
+    for p in net.get_parameters():
+        p.set_data(ms.Tensor(rng.normal(0.0, 0.3, p.shape).astype(np.float32)))
+    return net
