@@ -159,3 +159,47 @@ def test_a_campaign_failing_twice_is_reported_not_merged(ref, data, tmp_path):
     (tmp_path / "file").write_text("not a directory")  # no campaign can make its corpus directory in it
     with pytest.raises(TaskFailedError, match=r"2 of 2 tasks failed on the local executor.*no partial result"):
         run_campaigns(ref, *data, campaigns=2, executor="local", max_iters=2, corpus_dir=tmp_path / "file", **FUZZ)
+
+
+# ------------------------------------------------------------------------------------------ the audit
+def test_the_audit_robustness_section_gives_the_same_figures_on_an_executor(ref, data, tmp_path):
+    from pathlib import Path
+
+    from armour_core.audit.context import AuditContext
+    from armour_plugins_attacks.cli.audit_section import robustness_section
+
+    def section(executor):
+        model = ref.load()
+        ctx = AuditContext(model=model, x_train=data[0], y_train=data[1], x_test=data[0], y_test=data[1],
+                           num_classes=10, bounds=(0.0, 1.0), profile="quick", seed=0, out_dir=Path(tmp_path),
+                           executor=executor, model_ref=ref)
+        ctx.settings = {"n": 16, "attacks": ["fgsm", "pgd"], "steps": 3, "small_eps": [0.05, 0.2]}
+        res = robustness_section(ctx)
+        for budget in res.metrics["budget"].values():
+            budget.pop("seconds")
+        return res
+
+    here, there = section(None), section(get_executor(EXECUTORS[-1], workers=2))
+    assert (there.verdict, there.headline, there.metrics, there.criteria) == \
+        (here.verdict, here.headline, here.metrics, here.criteria)
+
+
+def test_armour_audit_hands_its_sections_the_executor_and_a_model_reference(monkeypatch, tmp_path):
+    from armour_core.audit import runner
+    from armour_core.cli import main
+    from armour_core.loading import ModelRef
+
+    seen = {}
+
+    def fake_run_audit(ctx, **_):
+        seen["ctx"] = ctx
+        return tmp_path / "report.html", tmp_path / "report.json", {"summary": [
+            {"title": "robustness", "verdict": "pass", "headline": "fine"}]}
+
+    monkeypatch.setattr(runner, "run_audit", fake_run_audit)
+    assert main(["audit", "--executor", "processes", "--workers", "2", "--out", str(tmp_path)]) == 0
+    ctx = seen["ctx"]
+    assert (ctx.executor.name, ctx.executor.workers) == ("processes", 2)
+    assert ctx.model_ref == ModelRef(model="lenet5", dataset="digits", seed=0)
+    assert main(["audit", "--out", str(tmp_path)]) == 0 and seen["ctx"].executor is None  # default: in process
+    assert main(["audit", "--ray-address", "10.0.0.1:6379", "--out", str(tmp_path)]) == 2  # needs --executor ray
