@@ -68,6 +68,20 @@ def test_sharded_evaluation_equals_the_one_process_run(name, ref, data, one_proc
     assert 0 < rep.worst_case[-1] < rep.clean_accuracy  # the attacks did break points: the figures mean something
 
 
+def test_the_model_attack_eps_grid_is_one_set_of_tasks(ref, data):
+    """Several models, one map: each report equals that model's own one-process evaluation."""
+    from armour_core.loading import ModelRef
+    from armour_plugins_attacks.evaluation import evaluate_models, evaluate_robustness
+
+    models = {"mlp": ref, "lenet5": ModelRef(model="lenet5", dataset="digits")}
+    kw = dict(attacks=["fgsm", ("pgd", {"steps": 2})], eps=[0.1], batch_size=8, check_determinism=False)
+    reports = evaluate_models(models, *data, **kw, executor=get_executor(EXECUTORS[-1], workers=2))
+    assert list(reports) == ["mlp", "lenet5"]
+    for name, m in models.items():
+        assert _figures(reports[name]) == _figures(evaluate_robustness(m.load(), *data, **kw))
+    assert _figures(reports["mlp"]) != _figures(reports["lenet5"])
+
+
 def test_shards_must_be_whole_batches(ref, data):
     from armour_core.errors import InvalidInputError
     from armour_plugins_attacks.evaluation import evaluate_robustness

@@ -140,6 +140,75 @@ def evaluate_robustness(model: Any, x: Any, y: Any, *, attacks: Any = ("fgsm",),
     need ``model`` as a :class:`~armour_core.loading.ModelRef` (workers load it); ``local`` also takes a
     live model.
     """
+    return evaluate_models({"model": model}, x, y, attacks=attacks, eps=eps, norm=norm, seed=seed,
+                           batch_size=batch_size, check_determinism=check_determinism,
+                           determinism_samples=determinism_samples, check_gradients=check_gradients,
+                           keep_examples=keep_examples, bounds=bounds, progress=progress, executor=executor,
+                           shard_size=shard_size)["model"]
+
+
+def evaluate_models(models: dict[str, Any], x: Any, y: Any, *, attacks: Any = ("fgsm",),
+                    eps: Sequence[float] = (0.1,), norm: str = "linf", seed: int = 0, batch_size: int = 256,
+                    check_determinism: bool = True, determinism_samples: int = 16, check_gradients: bool = True,
+                    keep_examples: int = 8, bounds: tuple[float, float] | None = None, progress: bool | None = None,
+                    executor: Any = None, shard_size: int | None = None) -> dict[str, RobustnessReport]:
+    """:func:`evaluate_robustness` of several models (``{name: model or ModelRef}``) on the same data; with
+    an ``executor`` the whole (model × attack × ε × shard) grid is one set of independent tasks."""
+    if not isinstance(models, dict) or not models:
+        raise InvalidInputError(f"models: expected a non-empty {{name: model}} dict, got {models!r}")
+    plans = {name: _plan(m, x, y, attacks=attacks, eps=eps, norm=norm, seed=seed, batch_size=batch_size,
+                         keep_examples=keep_examples, bounds=bounds) for name, m in models.items()}
+    if executor is None:
+        if shard_size is not None:
+            raise InvalidInputError("shard_size: only used with executor= (the attacks run as sharded tasks)")
+        outputs = {name: _local_outputs(p, progress) for name, p in plans.items()}
+    else:
+        from armour_core.executors import Executor, get_executor
+
+        from .shards import run_task
+
+        ex = executor if isinstance(executor, Executor) else get_executor(executor)
+        tasks, spans = [], {}
+        for name, p in plans.items():
+            mine = _tasks(p, ex, shard_size)
+            spans[name] = (len(tasks), len(tasks) + len(mine))
+            tasks += mine
+        results = ex.map(run_task, tasks, desc="evaluate")
+        outputs = {name: _merge_outputs(p, results[slice(*spans[name])]) for name, p in plans.items()}
+    return {name: _finish(p, outputs[name], check_gradients=check_gradients, check_determinism=check_determinism,
+                          determinism_samples=determinism_samples) for name, p in plans.items()}
+
+
+@attrs.frozen(kw_only=True)
+class _Plan:
+    """One model's evaluation, checked and ready: the inputs, the attack runs and the clean predictions."""
+
+    clf: Any
+    ref: Any  #: the ModelRef the model came from, or None for a live model
+    x: np.ndarray
+    y: np.ndarray
+    items: list  #: (label, registry name, config) per attack
+    eps: tuple[float, ...]
+    minimum: dict[str, bool]  #: minimum-norm attacks run once, unbounded
+    threat: dict[str, str]
+    norm: str
+    seed: int
+    batch_size: int
+    keep: int
+    clean_pred: np.ndarray
+
+    @property
+    def keys(self) -> list[tuple[str, float | None]]:
+        """One (label, ε) per attack run; ε is None for a minimum-norm attack."""
+        return [(label, e) for label, _, _ in self.items
+                for e in ((None,) if self.minimum[label] else self.eps)]
+
+    def attack(self, label: str) -> tuple[str, dict[str, Any]]:
+        return next((name, cfg) for lab, name, cfg in self.items if lab == label)
+
+
+def _plan(model: Any, x: Any, y: Any, *, attacks: Any, eps: Any, norm: str, seed: int, batch_size: int,
+          keep_examples: int, bounds: Any) -> _Plan:
     from armour_core.loading import ModelRef
 
     ref = model if isinstance(model, ModelRef) else None
@@ -168,22 +237,60 @@ def evaluate_robustness(model: Any, x: Any, y: Any, *, attacks: Any = ("fgsm",),
             raise ConfigError(f"attacks: {name!r} does not support norm={norm!r} (supports "
                               f"{', '.join(facet.norms)})")
         specs[label] = spec
-
-    clean_pred = _predict(clf, xa, batch_size)
-    correct = clean_pred == ya
-    robust: dict[str, np.ndarray] = {}  # label -> (len(eps), n)
-    adv_store: dict[str, list[np.ndarray]] = {}
-    runs: list[AttackRun] = []
     threat = {lab: (specs[lab].facet.threat_model if specs[lab].facet is not None else "white_box")
               for lab, _, _ in items}
     minimum = {lab: bool(getattr(specs[lab].facet, "minimum_norm", False)) for lab, _, _ in items}
-    keep = min(int(keep_examples), n)
-    outputs = _attack_outputs(clf, ref, xa, ya, items, eps_values, minimum, norm=norm, seed=seed,
-                              batch_size=batch_size, keep=keep, executor=executor, shard_size=shard_size,
-                              progress=progress)
+    return _Plan(clf=clf, ref=ref, x=xa, y=ya, items=items, eps=eps_values, minimum=minimum, threat=threat,
+                 norm=norm, seed=seed, batch_size=batch_size, keep=min(int(keep_examples), n),
+                 clean_pred=_predict(clf, xa, batch_size))
+
+
+def _local_outputs(p: _Plan, progress: bool | None) -> dict[tuple[str, float | None], Any]:
+    """``{(label, ε or None): AttackOutput}`` for every attack run, in this process (the reference)."""
+    from .shards import attack_output
+
+    out = {}
+    with Progress(len(p.keys), "evaluate", enabled=progress, unit="runs") as bar:
+        for label, e in p.keys:
+            name, cfg = p.attack(label)
+            out[label, e] = attack_output(p.clf, p.x, p.y, attack=name, config=cfg, eps=e, norm=p.norm, seed=p.seed,
+                                          batch_size=p.batch_size, keep=p.keep)
+            bar.update(1, attack=label)
+    return out
+
+
+def _tasks(p: _Plan, ex: Any, shard_size: int | None) -> list[dict[str, Any]]:
+    """The plan's runs as sharded tasks for ``ex``, run-major (every run has the same number of shards)."""
+    from .shards import grid_tasks
+
+    if p.ref is None and ex.name != "local":
+        raise InvalidInputError(f"model: the {ex.name} executor loads the model in its workers, so pass a loadable "
+                                "armour_core.loading.ModelRef (an embedded model or a network factory and "
+                                "checkpoint), not a live network")
+    return grid_tasks(p.ref if p.ref is not None else p.clf, p.x, p.y,
+                      [(*p.attack(label), e) for label, e in p.keys], norm=p.norm, seed=p.seed,
+                      batch_size=p.batch_size, shard_size=shard_size, keep=p.keep)
+
+
+def _merge_outputs(p: _Plan, results: list[Any]) -> dict[tuple[str, float | None], Any]:
+    from .shards import AttackOutput
+
+    per_run = len(results) // len(p.keys)
+    return {key: AttackOutput.merge(results[i * per_run:(i + 1) * per_run]) for i, key in enumerate(p.keys)}
+
+
+def _finish(p: _Plan, outputs: dict[tuple[str, float | None], Any], *, check_gradients: bool,
+            check_determinism: bool, determinism_samples: int) -> RobustnessReport:
+    """The report from every run's per-example outputs: masks, point-wise worst case, warnings, budgets."""
+    clf, xa, ya, items, eps_values, keep = p.clf, p.x, p.y, p.items, p.eps, p.keep
+    n = len(xa)
+    correct = p.clean_pred == ya
+    robust: dict[str, np.ndarray] = {}  # label -> (len(eps), n)
+    adv_store: dict[str, list[np.ndarray]] = {}
+    runs: list[AttackRun] = []
     for label, _name, _cfg in items:
         masks, advs = [], []
-        if minimum[label]:
+        if p.minimum[label]:
             out = outputs[label, None]
             for i, e in enumerate(eps_values):
                 broken = (out.predictions != ya) & (out.distances <= e * (1 + 1e-6) + 1e-12)
@@ -203,12 +310,12 @@ def evaluate_robustness(model: Any, x: Any, y: Any, *, attacks: Any = ("fgsm",),
 
     worst = np.logical_and.reduce([robust[lab] for lab, _, _ in items])
     warnings = _monotonicity_warnings(robust, worst, eps_values)
-    warnings += _black_box_warnings(robust, threat, eps_values)
+    warnings += _black_box_warnings(robust, p.threat, eps_values)
     if check_gradients and "gradients" in clf.capabilities:
-        warnings += _gradient_warnings(clf, xa, ya, batch_size)
+        warnings += _gradient_warnings(clf, xa, ya, p.batch_size)
     if check_determinism:
-        warnings += _determinism_warnings(clf, xa, ya, items, eps_values, norm, seed,
-                                          min(int(determinism_samples), n), minimum)
+        warnings += _determinism_warnings(clf, xa, ya, items, eps_values, p.norm, p.seed,
+                                          min(int(determinism_samples), n), p.minimum)
 
     budget = {}
     for label, _, _ in items:
@@ -217,11 +324,11 @@ def evaluate_robustness(model: Any, x: Any, y: Any, *, attacks: Any = ("fgsm",),
                          "backward_calls": float(sum(r.backward_calls for r in mine)),
                          "queries": float(sum(r.queries for r in mine)),
                          "seconds": float(sum(r.seconds for r in mine))}
-    examples = _worst_examples(xa, ya, clean_pred, robust, adv_store, items, eps_values, keep, clf, batch_size)
+    examples = _worst_examples(xa, ya, p.clean_pred, robust, adv_store, items, eps_values, keep, clf, p.batch_size)
     return RobustnessReport(
-        n=n, norm=norm, eps=eps_values, clean_accuracy=float(correct.mean()),
+        n=n, norm=p.norm, eps=eps_values, clean_accuracy=float(correct.mean()),
         robust_accuracy={lab: [float(m.mean()) for m in robust[lab]] for lab, _, _ in items},
-        worst_case=[float(m.mean()) for m in worst], runs=runs, budget=budget, threat_models=threat,
+        worst_case=[float(m.mean()) for m in worst], runs=runs, budget=budget, threat_models=p.threat,
         warnings=warnings, robust_mask=worst, examples=examples)
 
 
@@ -229,40 +336,6 @@ def evaluate_robustness(model: Any, x: Any, y: Any, *, attacks: Any = ("fgsm",),
 def _predict(clf: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate([np.asarray(to_numpy(clf.predict(x[i:i + batch_size])))
                            for i in range(0, len(x), batch_size)])
-
-
-def _attack_outputs(clf: Any, ref: Any, xa: np.ndarray, ya: np.ndarray, items: list, eps_values: tuple[float, ...],
-                    minimum: dict[str, bool], *, norm: str, seed: int, batch_size: int, keep: int, executor: Any,
-                    shard_size: int | None, progress: bool | None) -> dict[tuple[str, float | None], Any]:
-    """``{(label, ε or None): AttackOutput}`` for every attack run, in this process or as sharded tasks."""
-    from .shards import AttackOutput, attack_output, grid_tasks, run_task
-
-    keys = [(label, None) if minimum[label] else (label, e) for label, _, _ in items
-            for e in ((None,) if minimum[label] else eps_values)]
-    spec = {label: (name, cfg) for label, name, cfg in items}
-    if executor is None:
-        if shard_size is not None:
-            raise InvalidInputError("shard_size: only used with executor= (the attacks run as sharded tasks)")
-        out = {}
-        with Progress(len(keys), "evaluate", enabled=progress, unit="runs") as bar:
-            for label, e in keys:
-                name, cfg = spec[label]
-                out[label, e] = attack_output(clf, xa, ya, attack=name, config=cfg, eps=e, norm=norm, seed=seed,
-                                              batch_size=batch_size, keep=keep)
-                bar.update(1, attack=label)
-        return out
-    from armour_core.executors import Executor, get_executor
-
-    ex = executor if isinstance(executor, Executor) else get_executor(executor)
-    if ref is None and ex.name != "local":
-        raise InvalidInputError(f"model: the {ex.name} executor loads the model in its workers, so pass a loadable "
-                                "armour_core.loading.ModelRef (an embedded model or a network factory and "
-                                "checkpoint), not a live network")
-    tasks = grid_tasks(ref if ref is not None else clf, xa, ya, [(*spec[label], e) for label, e in keys],
-                       norm=norm, seed=seed, batch_size=batch_size, shard_size=shard_size, keep=keep)
-    results = ex.map(run_task, tasks, desc="evaluate")
-    per_run = len(tasks) // len(keys)
-    return {key: AttackOutput.merge(results[i * per_run:(i + 1) * per_run]) for i, key in enumerate(keys)}
 
 
 def _run(label: str, eps: float, mask: np.ndarray, correct: np.ndarray, res: Any, reused: bool = False) -> AttackRun:
