@@ -217,3 +217,20 @@ def test_armour_audit_hands_its_sections_the_executor_and_a_model_reference(monk
     assert ctx.model_ref == ModelRef(model="lenet5", dataset="digits", seed=0)
     assert main(["audit", "--out", str(tmp_path)]) == 0 and seen["ctx"].executor is None  # default: in process
     assert main(["audit", "--ray-address", "10.0.0.1:6379", "--out", str(tmp_path)]) == 2  # needs --executor ray
+
+
+def test_armour_fuzz_campaigns_write_one_merged_report(tmp_path, capsys):
+    import json
+
+    from armour_core.cli import main
+
+    argv = ["fuzz", "--model", "mlp", "--n", "10", "--campaigns", "2", "--max-iters", "3", "--mutators",
+            "contrast,rotate", "--corpus-dir", str(tmp_path / "corpus"), "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    report = json.loads((tmp_path / "out" / "fuzz.json").read_text())
+    assert [c["seed"] for c in report["campaigns"]] == [0, 1] and report["iterations"] == 6
+    assert all((tmp_path / "corpus" / f"campaign-{i}" / "state.json").exists() for i in (0, 1))
+    assert "2 campaigns on the local executor, merged" in capsys.readouterr().err
+    assert main(argv) == 0  # run again: every campaign resumes from its own directory
+    again = json.loads((tmp_path / "out" / "fuzz.json").read_text())
+    assert [c["resumed_from"] for c in again["campaigns"]] == [3, 3] and again["coverage"] == report["coverage"]
