@@ -14,7 +14,8 @@ Exit codes (every command):
 * 1 the run completed and found a problem: ``armour audit`` has a FAIL section, ``armour fuzz
   --fail-on-findings`` found failures, ``armour plugins`` in strict mode found a broken plugin
 * 2 usage or input error: a bad argument, an output path that cannot be written, a missing, damaged or
-  mismatched checkpoint or data file, a missing dependency, out of memory, an armour error raised by a plugin
+  mismatched checkpoint or data file, a missing dependency, out of memory, an armour error raised by a plugin,
+  a task that failed on every attempt (``--executor``; nothing partial is written)
 * 3 ``armour audit``: a section ended in ERROR (the report is incomplete)
 * 4 internal error: an unexpected exception (a bug in armour or a plugin); rerun with ``--debug``
 * 130 interrupted (Ctrl-C)
