@@ -75,7 +75,9 @@ def main() -> int:
         f"`python benchmarks/bench_executors.py --n {args.n} --steps {args.steps} --rounds {args.rounds}`: LeNet5 "
         f"on {len(x)} digits, FGSM + PGD-{args.steps} at 3 ε, batches of 32, one batch per task ({tasks} tasks); "
         "figures identical on every executor (checked each round). Cold: the first job (workers start, import "
-        "MindSpore, load the model, compile); warm: the best later job. Measured on a shared machine, under load.",
+        "MindSpore, load the model, compile); warm: the best later job. Execution mode: PyNative with "
+        "launch_blocking and armour's compiled attack steps, CPU, in every worker. Measured on a shared machine, "
+        "under load.",
         "", "| executor | workers | cold s | warm s | speed-up vs local (warm) |", "|---|---|---|---|---|",
         *rows, ""])
     out = Path(__file__).parent / "results" / "executors.md"
