@@ -321,11 +321,6 @@ class ModelRef:
         if self.checkpoint is not None:
             object.__setattr__(self, "checkpoint", str(Path(self.checkpoint).resolve()))
 
-    def describe(self) -> str:
-        if self.model is not None:
-            return f"{self.model} on {self.dataset} (seed {self.seed})"
-        return self.network + (f" ({self.checkpoint})" if self.checkpoint else "")
-
     def load(self) -> Any:
         """The classifier (an ``MSModel``), loaded once per process and reused (loading is deterministic)."""
         return _load_ref(self)
