@@ -36,15 +36,15 @@ def dies_first_time(task: dict) -> int:
 
 def dying_network():
     """A network factory (``--network armour_core.testing.tasks:dying_network``) with fixed weights for 1×8×8
-    inputs and 10 classes, that kills the process building it unless that is the process whose id is in
-    ``ARMOUR_TEST_DRIVER_PID``: a worker loading the model dies. With ``ARMOUR_TEST_DIE_ONCE`` (a directory)
-    only the first worker to build it dies."""
+    inputs and 10 classes. When ``ARMOUR_TEST_DRIVER_PID`` is set, it kills any other process building it: a
+    worker loading the model dies. With ``ARMOUR_TEST_DIE_ONCE`` (a directory) only the first worker dies."""
     import numpy as np
     import mindspore as ms
     from mindspore import nn
 
     once = os.environ.get("ARMOUR_TEST_DIE_ONCE")
-    if os.environ.get("ARMOUR_TEST_DRIVER_PID") != str(os.getpid()):
+    driver = os.environ.get("ARMOUR_TEST_DRIVER_PID")
+    if driver is not None and driver != str(os.getpid()):
         marker = Path(once) / "died" if once else None
         if marker is None or not marker.exists():
             if marker is not None:
