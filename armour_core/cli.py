@@ -14,7 +14,8 @@ Exit codes (every command):
 * 1 the run completed and found a problem: ``armour audit`` has a FAIL section, ``armour fuzz
   --fail-on-findings`` found failures, ``armour plugins`` in strict mode found a broken plugin
 * 2 usage or input error: a bad argument, an output path that cannot be written, a missing, damaged or
-  mismatched checkpoint or data file, a missing dependency, out of memory, an armour error raised by a plugin
+  mismatched checkpoint or data file, a missing dependency, out of memory, an armour error raised by a plugin,
+  a task that failed on every attempt (``--executor``; nothing partial is written)
 * 3 ``armour audit``: a section ended in ERROR (the report is incomplete)
 * 4 internal error: an unexpected exception (a bug in armour or a plugin); rerun with ``--debug``
 * 130 interrupted (Ctrl-C)
@@ -37,6 +38,7 @@ from . import __version__, registry
 from .audit.profiles import PROFILES
 from .cli_args import input_file, nonnegative_float, nonnegative_int, output_dir
 from .errors import ArmourError
+from .executors import add_executor_arguments
 from .registry import import_target
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SECTION_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -152,10 +154,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
         pre = pt.pretrained(args.model, args.data, seed=args.seed)
         model, data, model_name = pre.model, pre.dataset, registry.spec("model", args.model).name
         train_fn = pt.trainer(args.model, data)
+    executor = model_ref = None
+    if args.executor != "local" or args.ray_address is not None:
+        from .executors import executor_from_args
+        from .loading import model_ref_from_args
+
+        executor, model_ref = executor_from_args(args), model_ref_from_args(args, model)
     ctx = AuditContext(model=model, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
                        y_test=data.y_test, num_classes=data.num_classes, bounds=data.bounds, profile=args.profile,
                        seed=args.seed, out_dir=Path(args.out), model_name=model_name, dataset_name=data.name,
-                       ledger=args.ledger, ledger_checkpoint=args.checkpoint, train_fn=train_fn)
+                       ledger=args.ledger, ledger_checkpoint=args.checkpoint, train_fn=train_fn,
+                       executor=executor, model_ref=model_ref)
     html, js, report = run_audit(ctx, command=" ".join(["armour", *sys.argv[1:]]) if args.command_line is None
                                  else args.command_line, overrides=overrides)
     width = max(len(s["title"]) for s in report["summary"])
@@ -220,6 +229,7 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--ledger", type=input_file,
                    help="privacy ledger of a DPModel-trained model, reported next to the audit")
     p.add_argument("--command-line", help=argparse.SUPPRESS)
+    add_executor_arguments(p)
     p.set_defaults(func=cmd_audit)
 
     core = set(sub.choices)

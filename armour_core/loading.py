@@ -292,6 +292,80 @@ def _bounds(bounds: Any) -> tuple[float, float]:
     return lo, hi
 
 
+# ------------------------------------------------------------------------------- a loadable reference
+@attrs.frozen(kw_only=True)
+class ModelRef:
+    """A model named the way the command line names it, so another process (a spawned worker, a Ray task)
+    can load it: the embedded ``model`` trained on ``dataset`` with ``seed`` (from armour's cache), or the
+    factory ``network`` with the weights of ``checkpoint``. File paths are made absolute here, because a
+    worker may start in another directory. Plain data: picklable and hashable."""
+
+    model: str | None = None
+    dataset: str = "digits"
+    seed: int = 0
+    network: str | None = None
+    checkpoint: str | None = None
+    bounds: tuple[float, float] = attrs.field(default=(0.0, 1.0), converter=lambda b: _bounds(b))
+    num_classes: int | None = None
+    input_shape: tuple[int, ...] | None = attrs.field(
+        default=None, converter=lambda s: None if s is None else tuple(int(d) for d in s))
+
+    def __attrs_post_init__(self) -> None:
+        if (self.model is None) == (self.network is None):
+            raise InvalidInputError("ModelRef: give either model= (an embedded architecture) or network= "
+                                    "(a 'module:factory'), not both or neither")
+        if self.network is not None:
+            module, sep, attr = self.network.rpartition(":")
+            if sep and (module.endswith(".py") or "/" in module):
+                object.__setattr__(self, "network", f"{Path(module).resolve()}:{attr}")
+        if self.checkpoint is not None:
+            object.__setattr__(self, "checkpoint", str(Path(self.checkpoint).resolve()))
+
+    def load(self) -> Any:
+        """The classifier (an ``MSModel``), loaded once per process and reused (loading is deterministic)."""
+        return _load_ref(self)
+
+
+_LOADED: dict[ModelRef, Any] = {}
+
+
+def _load_ref(ref: ModelRef) -> Any:
+    if ref not in _LOADED:
+        if ref.model is not None:
+            from .ms.pretrained import pretrained
+
+            _LOADED[ref] = pretrained(ref.model, ref.dataset, seed=ref.seed, progress=False).model
+        else:
+            import armour_core.ms  # noqa: F401  (CPU runtime settings before the first graph)
+
+            from .ms.model import MSModel
+
+            net = build_network(ref.network)
+            if ref.checkpoint:
+                load_checkpoint(net, ref.checkpoint)
+            net.set_train(False)
+            _LOADED[ref] = MSModel(net, bounds=ref.bounds, num_classes=ref.num_classes,
+                                   input_shape=ref.input_shape)
+        while len(_LOADED) > 4:  # a worker serving several models keeps the last few
+            _LOADED.pop(next(iter(_LOADED)))
+    return _LOADED[ref]
+
+
+def model_ref_from_args(args: argparse.Namespace, model: Any) -> ModelRef:
+    """The :class:`ModelRef` of the model chosen by :func:`add_model_arguments`' flags (``model``: the
+    classifier already loaded from them, whose classes and input shape the reference records)."""
+    if getattr(args, "network", None):
+        ref = ModelRef(network=args.network, checkpoint=args.checkpoint, bounds=tuple(model.bounds),
+                       num_classes=model.num_classes, input_shape=model.input_shape)
+    else:
+        from . import registry
+
+        ref = ModelRef(model=registry.spec("model", args.model).name, dataset=getattr(args, "dataset", None)
+                       or getattr(args, "data", "digits"), seed=getattr(args, "seed", 0) or 0)
+    _LOADED.setdefault(ref, model)  # this process has it already; workers load their own
+    return ref
+
+
 # ------------------------------------------------------------------------------------------ argparse
 def add_model_arguments(parser: argparse.ArgumentParser, *, limit_default: int | None = None, limit: bool = True,
                         checkpoint_help: str = "trained weights of --network (a MindSpore .ckpt)",

@@ -66,6 +66,20 @@ def test_reproducible_and_seed_zero_is_a_seed(model):
     assert not np.array_equal(a, c)
 
 
+def test_a_shard_of_whole_batches_draws_what_the_whole_input_draws(model):
+    """Batch i uses stream first_batch + i: shards of whole batches reproduce the unsharded run exactly."""
+    clf, x, y = model
+    atk = Overshoot(model=clf, eps=0.1, factor=0.01)
+    whole = atk.batch_generate(x, y, batch_size=8, progress=False).adversarial
+    shards = [atk.batch_generate(x[s:s + 16], y[s:s + 16], batch_size=8, progress=False, first_batch=s // 8)
+              for s in range(0, len(x), 16)]
+    np.testing.assert_array_equal(np.concatenate([r.adversarial for r in shards]), whole)
+    unaligned = atk.batch_generate(x[16:32], y[16:32], batch_size=8, progress=False).adversarial
+    assert not np.array_equal(unaligned, whole[16:32])  # without the offset a shard redraws batch 0's noise
+    with pytest.raises(InvalidInputError, match="first_batch: expected an int >= 0"):
+        atk.batch_generate(x, y, first_batch=-1)
+
+
 @pytest.mark.parametrize("case,arg", [
     ("nan", "x"), ("rank", "x"), ("dtype", "x"), ("bounds", "x"), ("labels_range", "y"), ("labels_len", "y"),
     ("onehot", "y"), ("empty", "x"),

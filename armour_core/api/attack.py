@@ -160,10 +160,16 @@ class Attack(Algorithm, abc.ABC):
                             queries=after[2] - before[2], seconds=seconds)
 
     def batch_generate(self, x: Any, y: Any = None, *, target: Any = None, batch_size: int = 256,
-                       progress: bool | None = None) -> AttackResult:
-        """:meth:`generate` over a large input in batches, with a progress bar on a terminal."""
+                       progress: bool | None = None, first_batch: int = 0) -> AttackResult:
+        """:meth:`generate` over a large input in batches, with a progress bar on a terminal.
+
+        Batch ``i`` draws its randomness from stream ``first_batch + i``. A shard of whole batches of a larger
+        input, starting at batch ``first_batch`` of it, therefore gets the very draws (and batch shapes) the
+        whole input would: shards run anywhere merge into the unsharded result exactly."""
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+        if isinstance(first_batch, bool) or not isinstance(first_batch, int) or first_batch < 0:
+            raise InvalidInputError(f"first_batch: expected an int >= 0, got {first_batch!r}")
         xa = to_numpy(x, "x")
         n = xa.shape[0] if xa.ndim else 0
         if n == 0:
@@ -178,7 +184,7 @@ class Attack(Algorithm, abc.ABC):
             for i, start in enumerate(range(0, n, batch_size)):
                 sl = slice(start, start + batch_size)
                 parts.append(self._run(xa[sl], None if ya is None else ya[sl],
-                                       None if ta is None else ta[sl], stream=i))
+                                       None if ta is None else ta[sl], stream=first_batch + i))
                 bar.update(len(parts[-1].success), success=f"{np.mean(np.concatenate([p.success for p in parts])):.2f}")
         return AttackResult(
             adversarial=like(np.concatenate([to_numpy(p.adversarial) for p in parts]), x),

@@ -454,6 +454,22 @@ class Coverage(Algorithm, abc.ABC):
         self.count = int(state["count"])
         return self
 
+    def merge_state(self, state: dict[str, Any]) -> Coverage:
+        """Fold another run's :meth:`get_state` (same criterion, same profile) into this one: the union of
+        what both covered, e.g. of fuzzing campaigns run in parallel; ``count`` adds up."""
+        missing = [k for k in (*self.state_attrs, "count") if k not in state]
+        if missing:
+            raise InvalidInputError(f"state: missing key(s) {missing}")
+        self._merge(state)
+        self.count += int(state["count"])
+        return self
+
+    def _merge(self, state: dict[str, Any]) -> None:
+        """Union ``state`` into this criterion's state (criteria whose state is a covered set define it)."""
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{type(self).__name__} cannot merge the states of separate runs (it defines no _merge)")
+
     def _require_fit(self) -> None:
         if self.needs_profile and not self.fitted:
             raise InvalidInputError(f"{type(self).__name__} needs a training-set profile: call fit(x_train) first")

@@ -35,6 +35,10 @@ class AuditContext:
     ledger_checkpoint: str | None = None  #: the checkpoint whose stamped head the ledger must reach, if any
     progress: bool | None = None
     train_fn: Any = None  #: ``train_fn(x, y, seed) -> network`` retrains the architecture (shadow models)
+    #: where sections that split into independent tasks run (an :class:`~armour_core.executors.Executor`;
+    #: None: in this process), and the :class:`~armour_core.loading.ModelRef` its workers load ``model`` from
+    executor: Any = None
+    model_ref: Any = None
 
 
 @attrs.frozen(kw_only=True)

@@ -50,3 +50,26 @@ def network_dying_first_time(marker: str, model: str = "mlp", input_shape: tuple
 def network_always_fails() -> None:
     """A shadow-network factory that always raises (a shadow task that fails on every attempt)."""
     raise RuntimeError("this network factory is broken on purpose")
+
+
+def dying_network():
+    """A network factory (``--network armour_core.testing.tasks:dying_network``) with fixed weights for 1×8×8
+    inputs and 10 classes. When ``ARMOUR_TEST_DRIVER_PID`` is set, it kills any other process building it: a
+    worker loading the model dies. With ``ARMOUR_TEST_DIE_ONCE`` (a directory) only the first worker dies."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import nn
+
+    once = os.environ.get("ARMOUR_TEST_DIE_ONCE")
+    driver = os.environ.get("ARMOUR_TEST_DRIVER_PID")
+    if driver is not None and driver != str(os.getpid()):
+        marker = Path(once) / "died" if once else None
+        if marker is None or not marker.exists():
+            if marker is not None:
+                marker.write_text("1")
+            os._exit(3)
+    rng = np.random.default_rng(0)
+    net = nn.SequentialCell([nn.Flatten(), nn.Dense(64, 32), nn.ReLU(), nn.Dense(32, 10)])
+    for p in net.get_parameters():
+        p.set_data(ms.Tensor(rng.normal(0.0, 0.3, p.shape).astype(np.float32)))
+    return net

@@ -214,3 +214,19 @@ def test_on_the_default_cnn_with_pgd(armour_lenet, armour_digits):
     assert rep.robust_accuracy["pgd(steps=10)"][0] <= rep.robust_accuracy["fgsm"][0] + 0.02
     assert rep.worst_case[1] <= rep.worst_case[0]
     assert not [w for w in rep.warnings if w.kind in ("non_deterministic", "vanishing_gradients")]
+
+
+def test_autoattack_sharded_over_examples_equals_the_whole_run(armour_softmax, data):
+    """Every AutoAttack member draws per batch from stream first_batch + i: shards of whole batches (here
+    run as tasks on the local executor) merge into the unsharded run's figures exactly."""
+    x, y = data[0][:24], data[1][:24]
+    kw = dict(attacks=[("autoattack", {"steps": 3, "queries": 30, "target_classes": 2})], eps=[0.05, 0.1],
+              batch_size=8, check_determinism=False)
+    whole = evaluate_robustness(armour_softmax, x, y, **kw)
+    sharded = evaluate_robustness(armour_softmax, x, y, **kw, executor="local", shard_size=8)
+    assert sharded.robust_accuracy == whole.robust_accuracy and sharded.worst_case == whole.worst_case
+    assert np.array_equal(sharded.robust_mask, whole.robust_mask)
+    assert all(np.array_equal(a, b) for a, b in zip(sharded.examples["adversarial"], whole.examples["adversarial"]))
+    assert whole.worst_case[-1] < whole.clean_accuracy  # AutoAttack broke points
+    with pytest.raises(InvalidInputError, match="shard_size: only used with executor="):
+        evaluate_robustness(armour_softmax, x, y, **kw, shard_size=8)

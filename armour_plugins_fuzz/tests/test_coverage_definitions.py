@@ -289,3 +289,25 @@ def test_updates_are_incremental(name, monkeypatch):
     for n in (3, 4, 5):
         cov.update(rng.normal(0, 1, (n, 2, 4)).astype(np.float32))
     assert seen == [3, 4, 5] and cov.count == 12
+
+
+@pytest.mark.parametrize("name,config,fit", [("neuron", {}, False), ("top_k", {"k": 2}, False),
+                                             ("k_multisection", {"k": 4}, True), ("top_k_pattern", {"k": 2}, False)])
+def test_merging_two_runs_states_is_running_both_inputs(name, config, fit):
+    """Fuzzing campaigns merge their coverage: run A's state merged into run B's equals one run over both
+    inputs (the union of the covered sets), whatever the order."""
+    rng = np.random.default_rng(1)
+    xa, xb = rng.uniform(-1, 5, (3, 2, 4)).astype(np.float32), rng.uniform(-1, 5, (2, 2, 4)).astype(np.float32)
+    runs = [make(name, **config) for _ in range(3)]
+    if fit:
+        runs = [r.fit(TRAIN) for r in runs]
+    a, b, both = runs
+    a.update(xa), b.update(xb), both.update(np.concatenate([xa, xb]))
+    merged = make(name, **config)
+    if fit:
+        merged.fit(TRAIN)
+    merged.merge_state(b.get_state()).merge_state(a.get_state())
+    assert merged.value == pytest.approx(both.value) and merged.count == both.count == 5
+    assert merged.value >= max(a.value, b.value)
+    with pytest.raises(InvalidInputError, match=r"state: missing key\(s\)"):
+        merged.merge_state({"count": 1})

@@ -45,7 +45,9 @@ def robustness_section(ctx: AuditContext) -> SectionResult:
     items: list[Any] = [(a, {"steps": int(s["steps"])}) if a in _ITERATIVE and "steps" in s else a for a in names]
     grid = eps_grid(np.shape(x)[1:], ctx.bounds, s)
     eps = list(grid.values)
-    rep = evaluate_robustness(ctx.model, x, y, attacks=items, eps=eps, seed=ctx.seed, progress=ctx.progress)
+    model = ctx.model_ref if ctx.executor is not None and ctx.model_ref is not None else ctx.model
+    rep = evaluate_robustness(model, x, y, attacks=items, eps=eps, seed=ctx.seed, progress=ctx.progress,
+                              executor=ctx.executor)
     i = int(np.argmin([abs(e - grid.reference) for e in rep.eps]))
     robust = float(rep.worst_case[i])
     verdict, ratio = _verdict(rep.clean_accuracy, robust, len(rep.warnings))

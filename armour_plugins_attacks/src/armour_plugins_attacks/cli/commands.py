@@ -20,6 +20,7 @@ import numpy as np
 from armour_core.cli_args import (finite_float, nonnegative_float, nonnegative_int, output_dir, positive_float,
                                   positive_int)
 from armour_core.errors import InvalidInputError
+from armour_core.executors import add_executor_arguments, executor_from_args
 from armour_core.loading import add_model_arguments, target_from_args
 
 
@@ -177,7 +178,21 @@ def register_evaluate(subparsers: Any) -> None:
     p.add_argument("--out", default="armour-report", type=output_dir,
                    help="output directory (default ./armour-report)")
     _progress_flag(p)
+    add_executor_arguments(p)
+    p.add_argument("--shard-size", type=positive_int, default=None, metavar="N",
+                   help="examples per task with --executor (a multiple of --batch-size; default one batch); "
+                        "the figures do not depend on it")
     p.set_defaults(func=run_evaluate)
+
+
+def executor_and_model(args: argparse.Namespace, model: Any) -> tuple[Any, Any]:
+    """(executor or None, the model to evaluate): ``--executor local`` without ``--shard-size`` runs in this
+    process as always; otherwise the chosen executor and a reference its workers can load the model from."""
+    if args.executor == "local" and getattr(args, "shard_size", None) is None and args.ray_address is None:
+        return None, model
+    from armour_core.loading import model_ref_from_args
+
+    return executor_from_args(args), model_ref_from_args(args, model)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -201,11 +216,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"armour evaluate: {', '.join(names)} at eps {eps} on {target.description}, {len(target.x)} points",
           file=sys.stderr)
     attacks = [(n, settings.get(n, {})) for n in names]
-    rep = evaluate_robustness(target.model, target.x, target.y, attacks=attacks, eps=eps, norm=args.norm,
+    executor, model = executor_and_model(args, target.model)
+    rep = evaluate_robustness(model, target.x, target.y, attacks=attacks, eps=eps, norm=args.norm,
                               seed=args.seed, batch_size=args.batch_size,
                               check_determinism=not args.no_determinism_check,
                               check_gradients=not args.no_gradient_check, keep_examples=args.examples,
-                              progress=args.progress)
+                              progress=args.progress, executor=executor, shard_size=args.shard_size)
     sections = robustness_sections(rep, description=target.description, bounds=target.model.bounds)
     data = {"model": target.description, **rep.to_dict()}
     html_path, json_path = R.write(args.out, "robustness", R.page("armour robustness evaluation", sections), data)

@@ -5,8 +5,8 @@ Importing this package does not import MindSpore (the metrics are numpy; models 
 
 from .metrics import (AttackMetrics, BlackBoxDefenseMetrics, DefenseMetrics, attack_metrics,
                       blackbox_defense_metrics, defense_metrics, js_divergence, radar_plot, ssim)
-from .robustness import AttackRun, ReliabilityWarning, RobustnessReport, evaluate_robustness
+from .robustness import AttackRun, ReliabilityWarning, RobustnessReport, evaluate_models, evaluate_robustness
 
 __all__ = ["AttackMetrics", "AttackRun", "BlackBoxDefenseMetrics", "DefenseMetrics", "ReliabilityWarning",
            "RobustnessReport", "attack_metrics", "blackbox_defense_metrics", "defense_metrics",
-           "evaluate_robustness", "js_divergence", "radar_plot", "ssim"]
+           "evaluate_models", "evaluate_robustness", "js_divergence", "radar_plot", "ssim"]

@@ -21,9 +21,11 @@ import numpy as np
 from armour_core import registry
 from armour_core.api.arrays import check_inputs, check_labels, to_numpy
 from armour_core.api.model import as_classifier
-from armour_core.api.norms import NORMS, lp_norm
+from armour_core.api.norms import NORMS
 from armour_core.errors import ConfigError, InvalidInputError
 from armour_core.progress import Progress
+
+from .shards import create_attack as _create
 
 
 @attrs.frozen(kw_only=True)
@@ -124,14 +126,94 @@ def _eps_values(eps: Any) -> tuple[float, ...]:
 def evaluate_robustness(model: Any, x: Any, y: Any, *, attacks: Any = ("fgsm",), eps: Sequence[float] = (0.1,),
                         norm: str = "linf", seed: int = 0, batch_size: int = 256, check_determinism: bool = True,
                         determinism_samples: int = 16, check_gradients: bool = True, keep_examples: int = 8,
-                        bounds: tuple[float, float] | None = None, progress: bool | None = None
-                        ) -> RobustnessReport:
+                        bounds: tuple[float, float] | None = None, progress: bool | None = None,
+                        executor: Any = None, shard_size: int | None = None) -> RobustnessReport:
     """Robust accuracy of ``model`` on ``(x, y)`` under ``attacks`` at each budget in ``eps`` (``norm`` ball).
 
     ``attacks``: registry names or ``(name, config)`` pairs (config without ``eps``); every attack gets the
     same ``seed``. Returns a :class:`RobustnessReport` with robust accuracy per attack and per ε, the
     point-wise worst case, the forward/backward/query budget each attack used, and reliability warnings.
+
+    ``executor`` (an :class:`~armour_core.executors.Executor` or its name): run the attacks as independent
+    tasks, one per (attack, ε, shard of ``shard_size`` examples, whole batches; default one batch), merged
+    point-wise; the report equals the one-process report (see :mod:`.shards`). ``processes`` and ``ray``
+    need ``model`` as a :class:`~armour_core.loading.ModelRef` (workers load it); ``local`` also takes a
+    live model.
     """
+    return evaluate_models({"model": model}, x, y, attacks=attacks, eps=eps, norm=norm, seed=seed,
+                           batch_size=batch_size, check_determinism=check_determinism,
+                           determinism_samples=determinism_samples, check_gradients=check_gradients,
+                           keep_examples=keep_examples, bounds=bounds, progress=progress, executor=executor,
+                           shard_size=shard_size)["model"]
+
+
+def evaluate_models(models: dict[str, Any], x: Any, y: Any, *, attacks: Any = ("fgsm",),
+                    eps: Sequence[float] = (0.1,), norm: str = "linf", seed: int = 0, batch_size: int = 256,
+                    check_determinism: bool = True, determinism_samples: int = 16, check_gradients: bool = True,
+                    keep_examples: int = 8, bounds: tuple[float, float] | None = None, progress: bool | None = None,
+                    executor: Any = None, shard_size: int | None = None) -> dict[str, RobustnessReport]:
+    """:func:`evaluate_robustness` of several models (``{name: model or ModelRef}``) on the same data; with
+    an ``executor`` the whole (model × attack × ε × shard) grid is one set of independent tasks."""
+    if not isinstance(models, dict) or not models:
+        raise InvalidInputError(f"models: expected a non-empty {{name: model}} dict, got {models!r}")
+    plans = {name: _plan(m, x, y, attacks=attacks, eps=eps, norm=norm, seed=seed, batch_size=batch_size,
+                         keep_examples=keep_examples, bounds=bounds) for name, m in models.items()}
+    if executor is None:
+        if shard_size is not None:
+            raise InvalidInputError("shard_size: only used with executor= (the attacks run as sharded tasks)")
+        outputs = {name: _local_outputs(p, progress) for name, p in plans.items()}
+    else:
+        from armour_core.executors import Executor, get_executor
+
+        from .shards import run_task
+
+        ex = executor if isinstance(executor, Executor) else get_executor(executor)
+        tasks, spans = [], {}
+        for name, p in plans.items():
+            mine = _tasks(p, ex, shard_size)
+            spans[name] = (len(tasks), len(tasks) + len(mine))
+            tasks += mine
+        results = ex.map(run_task, tasks, desc="evaluate")
+        outputs = {name: _merge_outputs(p, results[slice(*spans[name])]) for name, p in plans.items()}
+    return {name: _finish(p, outputs[name], check_gradients=check_gradients, check_determinism=check_determinism,
+                          determinism_samples=determinism_samples) for name, p in plans.items()}
+
+
+@attrs.frozen(kw_only=True)
+class _Plan:
+    """One model's evaluation, checked and ready: the inputs, the attack runs and the clean predictions."""
+
+    clf: Any
+    ref: Any  #: the ModelRef the model came from, or None for a live model
+    x: np.ndarray
+    y: np.ndarray
+    items: list  #: (label, registry name, config) per attack
+    eps: tuple[float, ...]
+    minimum: dict[str, bool]  #: minimum-norm attacks run once, unbounded
+    threat: dict[str, str]
+    norm: str
+    seed: int
+    batch_size: int
+    keep: int
+    clean_pred: np.ndarray
+
+    @property
+    def keys(self) -> list[tuple[str, float | None]]:
+        """One (label, ε) per attack run; ε is None for a minimum-norm attack."""
+        return [(label, e) for label, _, _ in self.items
+                for e in ((None,) if self.minimum[label] else self.eps)]
+
+    def attack(self, label: str) -> tuple[str, dict[str, Any]]:
+        return next((name, cfg) for lab, name, cfg in self.items if lab == label)
+
+
+def _plan(model: Any, x: Any, y: Any, *, attacks: Any, eps: Any, norm: str, seed: int, batch_size: int,
+          keep_examples: int, bounds: Any) -> _Plan:
+    from armour_core.loading import ModelRef
+
+    ref = model if isinstance(model, ModelRef) else None
+    if ref is not None:
+        model = ref.load()
     if norm not in NORMS:
         raise InvalidInputError(f"norm={norm!r}: expected one of {', '.join(NORMS)}")
     if not isinstance(batch_size, int) or batch_size <= 0:
@@ -155,52 +237,85 @@ def evaluate_robustness(model: Any, x: Any, y: Any, *, attacks: Any = ("fgsm",),
             raise ConfigError(f"attacks: {name!r} does not support norm={norm!r} (supports "
                               f"{', '.join(facet.norms)})")
         specs[label] = spec
-
-    clean_pred = _predict(clf, xa, batch_size)
-    correct = clean_pred == ya
-    robust: dict[str, np.ndarray] = {}  # label -> (len(eps), n)
-    adv_store: dict[str, list[np.ndarray]] = {}
-    runs: list[AttackRun] = []
     threat = {lab: (specs[lab].facet.threat_model if specs[lab].facet is not None else "white_box")
               for lab, _, _ in items}
     minimum = {lab: bool(getattr(specs[lab].facet, "minimum_norm", False)) for lab, _, _ in items}
-    total = sum(1 if minimum[lab] else len(eps_values) for lab, _, _ in items)
-    keep = min(int(keep_examples), n)
-    with Progress(total, "evaluate", enabled=progress, unit="runs") as bar:
-        for label, name, cfg in items:
-            masks, advs = [], []
-            if minimum[label]:
-                atk = _create(name, clf, cfg, None, norm, seed)
-                res = atk.batch_generate(xa, ya, batch_size=batch_size, progress=False)
-                adv = np.asarray(to_numpy(res.adversarial))
-                dist = lp_norm(adv.astype(np.float64) - xa.astype(np.float64), norm)
-                for i, e in enumerate(eps_values):
-                    broken = (res.predictions != ya) & (dist <= e * (1 + 1e-6) + 1e-12)
-                    mask = correct & ~broken
-                    masks.append(mask)
-                    advs.append(np.where(broken.reshape((-1,) + (1,) * (xa.ndim - 1)), adv, xa)[:keep])
-                    runs.append(_run(label, e, mask, correct, res, reused=i > 0))
-                bar.update(1, attack=label)
-            else:
-                for e in eps_values:
-                    atk = _create(name, clf, cfg, e, norm, seed)
-                    res = atk.batch_generate(xa, ya, batch_size=batch_size, progress=False)
-                    mask = correct & (res.predictions == ya)
-                    masks.append(mask)
-                    advs.append(np.asarray(to_numpy(res.adversarial))[:keep])
-                    runs.append(_run(label, e, mask, correct, res))
-                    bar.update(1, attack=label, eps=e)
-            robust[label] = np.stack(masks)
-            adv_store[label] = advs
+    return _Plan(clf=clf, ref=ref, x=xa, y=ya, items=items, eps=eps_values, minimum=minimum, threat=threat,
+                 norm=norm, seed=seed, batch_size=batch_size, keep=min(int(keep_examples), n),
+                 clean_pred=_predict(clf, xa, batch_size))
+
+
+def _local_outputs(p: _Plan, progress: bool | None) -> dict[tuple[str, float | None], Any]:
+    """``{(label, ε or None): AttackOutput}`` for every attack run, in this process (the reference)."""
+    from .shards import attack_output
+
+    out = {}
+    with Progress(len(p.keys), "evaluate", enabled=progress, unit="runs") as bar:
+        for label, e in p.keys:
+            name, cfg = p.attack(label)
+            out[label, e] = attack_output(p.clf, p.x, p.y, attack=name, config=cfg, eps=e, norm=p.norm, seed=p.seed,
+                                          batch_size=p.batch_size, keep=p.keep)
+            bar.update(1, attack=label)
+    return out
+
+
+def _tasks(p: _Plan, ex: Any, shard_size: int | None) -> list[dict[str, Any]]:
+    """The plan's runs as sharded tasks for ``ex``, run-major (every run has the same number of shards)."""
+    from .shards import grid_tasks
+
+    if p.ref is None and ex.name != "local":
+        raise InvalidInputError(f"model: the {ex.name} executor loads the model in its workers, so pass a loadable "
+                                "armour_core.loading.ModelRef (an embedded model or a network factory and "
+                                "checkpoint), not a live network")
+    return grid_tasks(p.ref if p.ref is not None else p.clf, p.x, p.y,
+                      [(*p.attack(label), e) for label, e in p.keys], norm=p.norm, seed=p.seed,
+                      batch_size=p.batch_size, shard_size=shard_size, keep=p.keep)
+
+
+def _merge_outputs(p: _Plan, results: list[Any]) -> dict[tuple[str, float | None], Any]:
+    from .shards import AttackOutput
+
+    per_run = len(results) // len(p.keys)
+    return {key: AttackOutput.merge(results[i * per_run:(i + 1) * per_run]) for i, key in enumerate(p.keys)}
+
+
+def _finish(p: _Plan, outputs: dict[tuple[str, float | None], Any], *, check_gradients: bool,
+            check_determinism: bool, determinism_samples: int) -> RobustnessReport:
+    """The report from every run's per-example outputs: masks, point-wise worst case, warnings, budgets."""
+    clf, xa, ya, items, eps_values, keep = p.clf, p.x, p.y, p.items, p.eps, p.keep
+    n = len(xa)
+    correct = p.clean_pred == ya
+    robust: dict[str, np.ndarray] = {}  # label -> (len(eps), n)
+    adv_store: dict[str, list[np.ndarray]] = {}
+    runs: list[AttackRun] = []
+    for label, _name, _cfg in items:
+        masks, advs = [], []
+        if p.minimum[label]:
+            out = outputs[label, None]
+            for i, e in enumerate(eps_values):
+                broken = (out.predictions != ya) & (out.distances <= e * (1 + 1e-6) + 1e-12)
+                mask = correct & ~broken
+                masks.append(mask)
+                advs.append(np.where(broken[:keep].reshape((-1,) + (1,) * (xa.ndim - 1)), out.head, xa[:keep]))
+                runs.append(_run(label, e, mask, correct, out, reused=i > 0))
+        else:
+            for e in eps_values:
+                out = outputs[label, e]
+                mask = correct & (out.predictions == ya)
+                masks.append(mask)
+                advs.append(out.head)
+                runs.append(_run(label, e, mask, correct, out))
+        robust[label] = np.stack(masks)
+        adv_store[label] = advs
 
     worst = np.logical_and.reduce([robust[lab] for lab, _, _ in items])
     warnings = _monotonicity_warnings(robust, worst, eps_values)
-    warnings += _black_box_warnings(robust, threat, eps_values)
+    warnings += _black_box_warnings(robust, p.threat, eps_values)
     if check_gradients and "gradients" in clf.capabilities:
-        warnings += _gradient_warnings(clf, xa, ya, batch_size)
+        warnings += _gradient_warnings(clf, xa, ya, p.batch_size)
     if check_determinism:
-        warnings += _determinism_warnings(clf, xa, ya, items, eps_values, norm, seed,
-                                          min(int(determinism_samples), n), minimum)
+        warnings += _determinism_warnings(clf, xa, ya, items, eps_values, p.norm, p.seed,
+                                          min(int(determinism_samples), n), p.minimum)
 
     budget = {}
     for label, _, _ in items:
@@ -209,11 +324,11 @@ def evaluate_robustness(model: Any, x: Any, y: Any, *, attacks: Any = ("fgsm",),
                          "backward_calls": float(sum(r.backward_calls for r in mine)),
                          "queries": float(sum(r.queries for r in mine)),
                          "seconds": float(sum(r.seconds for r in mine))}
-    examples = _worst_examples(xa, ya, clean_pred, robust, adv_store, items, eps_values, keep, clf, batch_size)
+    examples = _worst_examples(xa, ya, p.clean_pred, robust, adv_store, items, eps_values, keep, clf, p.batch_size)
     return RobustnessReport(
-        n=n, norm=norm, eps=eps_values, clean_accuracy=float(correct.mean()),
+        n=n, norm=p.norm, eps=eps_values, clean_accuracy=float(correct.mean()),
         robust_accuracy={lab: [float(m.mean()) for m in robust[lab]] for lab, _, _ in items},
-        worst_case=[float(m.mean()) for m in worst], runs=runs, budget=budget, threat_models=threat,
+        worst_case=[float(m.mean()) for m in worst], runs=runs, budget=budget, threat_models=p.threat,
         warnings=warnings, robust_mask=worst, examples=examples)
 
 
@@ -221,15 +336,6 @@ def evaluate_robustness(model: Any, x: Any, y: Any, *, attacks: Any = ("fgsm",),
 def _predict(clf: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate([np.asarray(to_numpy(clf.predict(x[i:i + batch_size])))
                            for i in range(0, len(x), batch_size)])
-
-
-def _create(name: str, clf: Any, cfg: dict[str, Any], eps: float | None, norm: str, seed: int) -> Any:
-    """The attack at budget ``eps`` (``None``: a minimum-norm attack, run unbounded)."""
-    options = dict(cfg)
-    options.setdefault("seed", seed)
-    options.setdefault("norm", norm)
-    options["eps"] = eps
-    return registry.create("attack", name, model=clf, **options)
 
 
 def _run(label: str, eps: float, mask: np.ndarray, correct: np.ndarray, res: Any, reused: bool = False) -> AttackRun:

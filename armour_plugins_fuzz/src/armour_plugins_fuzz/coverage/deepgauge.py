@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from armour_core.api.coverage import Activations, Coverage, NeuronProfile
+from armour_core.errors import InvalidInputError
 
 from .configs import BoundaryConfig, MultisectionConfig, NeuronCoverageConfig, TopKConfig, TopKPatternConfig
 
@@ -61,6 +62,14 @@ class SetCoverage(Coverage, abc.ABC):
             now = prev.copy()
             now[cols] = True
             self.covered[name] = now
+
+    def _merge(self, state: dict[str, Any]) -> None:
+        for name, other in state["covered"].items():
+            prev = self.covered.get(name)
+            if prev is not None and prev.shape != other.shape:
+                raise InvalidInputError(f"state: layer {name!r} has {other.size} items, this criterion's "
+                                        f"{prev.size} (a state of another criterion or model?)")
+            self.covered[name] = np.array(other, dtype=bool) if prev is None else prev | other
 
     def _value(self) -> float:
         total = sum(c.size for c in self.covered.values())
@@ -237,6 +246,12 @@ class TopKPatternCoverage(Coverage):
     def _update(self, acts):
         keys = self._keys(acts)
         self.seen = np.unique(keys) if self.seen.size == 0 else np.union1d(self.seen, keys)
+
+    def _merge(self, state: dict[str, Any]) -> None:
+        other = state["seen"]
+        self.seen = other.copy() if self.seen.size == 0 else np.union1d(self.seen, other) if other.size else self.seen
+        if self._capacity is None:
+            self._capacity = state["_capacity"]
 
     def _value(self) -> float:
         return self.seen.size / self._capacity if self._capacity else 0.0

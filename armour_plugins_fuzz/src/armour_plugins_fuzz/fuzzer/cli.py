@@ -49,6 +49,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: on a terminal)")
     p.add_argument("--fail-on-findings", action="store_true", help="exit with status 1 when failures were found")
+    p.add_argument("--campaigns", type=positive_int, default=1, metavar="N",
+                   help="run N fuzzers with seeds --seed, --seed+1, ... (each in --corpus-dir/campaign-i) and "
+                        "merge them: coverage united, corpus merged by coverage gain, findings deduplicated")
+    from armour_core.executors import add_executor_arguments
+
+    add_executor_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -93,10 +99,23 @@ def run(args: argparse.Namespace) -> int:
     coverage = _names(args.coverage)
     print(f"armour fuzz: {desc}; {len(xs)} seeds; mutators {', '.join(mutators)}; coverage {', '.join(coverage)}; "
           f"scheduler {args.scheduler}", file=sys.stderr)
-    fz = Fuzzer(model, mutators, coverage=coverage, scheduler=args.scheduler, corpus_dir=args.corpus_dir,
-                mutants_per_seed=args.mutants_per_seed, alpha=args.alpha, beta=args.beta,
-                differential=args.differential, x_train=x_train, y_train=y_train, seed=args.seed)
-    rep = fz.run(xs, ys, max_iters=args.max_iters, resume=not args.fresh, progress=args.progress)
+    settings = dict(mutators=mutators, coverage=coverage, scheduler=args.scheduler,
+                    mutants_per_seed=args.mutants_per_seed, alpha=args.alpha, beta=args.beta,
+                    differential=args.differential)
+    if args.campaigns == 1 and args.executor == "local" and args.ray_address is None:
+        fz = Fuzzer(model, **settings, corpus_dir=args.corpus_dir, x_train=x_train, y_train=y_train, seed=args.seed)
+        rep = fz.run(xs, ys, max_iters=args.max_iters, resume=not args.fresh, progress=args.progress)
+    else:
+        from armour_core.executors import executor_from_args
+        from armour_core.loading import model_ref_from_args
+
+        from .campaigns import run_campaigns
+
+        executor = executor_from_args(args)
+        rep = run_campaigns(model_ref_from_args(args, model), xs, ys, campaigns=args.campaigns, executor=executor,
+                            max_iters=args.max_iters, seed=args.seed, corpus_dir=args.corpus_dir,
+                            resume=not args.fresh, x_train=x_train, y_train=y_train, **settings)
+        print(f"{args.campaigns} campaigns on the {executor.name} executor, merged", file=sys.stderr)
     html, js = rep.write(args.out)
     if rep.resumed_from is not None:
         print(f"resumed from iteration {rep.resumed_from} in {args.corpus_dir}")

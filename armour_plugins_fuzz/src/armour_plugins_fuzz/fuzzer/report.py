@@ -56,6 +56,9 @@ class FuzzReport:
     seeds_x: np.ndarray
     bounds: tuple[float, float]
     config: dict[str, Any]
+    #: a merged job (:mod:`.campaigns`): one summary per campaign; ``coverage`` is then the union of theirs and
+    #: ``coverage_history`` the best campaign's coverage at each iteration
+    campaigns: list[dict[str, Any]] = attrs.field(factory=list)
 
     @classmethod
     def build(cls, fuzzer: Any, corpus: Any, findings: Any, history: dict[str, list[float]],
@@ -109,7 +112,8 @@ class FuzzReport:
                 "coverage": self.coverage,
                 "coverage_history": {k: v.tolist() for k, v in self.coverage_history.items()},
                 "mutators": {k: s.asdict() for k, s in self.mutators.items()},
-                "findings": self.findings, "config": self.config}
+                "findings": self.findings, "config": self.config,
+                **({"campaigns": self.campaigns} if self.campaigns else {})}
 
     # ------------------------------------------------------------------ HTML
     def _coverage_plot(self) -> str:
@@ -158,7 +162,14 @@ class FuzzReport:
                      " → ".join(s["mutator"] for s in f["chain"])) for f in examples]
             chains = "<h3>First failures and their mutation chains</h3>" + rpt.table(
                 ["seed", "oracle", "label→prediction", "mutation chain"], rows)
-        body = (summary + self._coverage_plot() + "<h3>Mutators</h3>" + muts + self._failure_grid() + chains)
+        runs = ""
+        if self.campaigns:
+            runs = ("<h3>Campaigns (merged above: coverage is their union, the corpus merged by coverage gain, "
+                    "findings deduplicated)</h3>" + rpt.table(
+                        ["campaign", "seed", "iterations", "corpus", "failures", "coverage"],
+                        [(c["campaign"], c["seed"], c["iterations"], c["corpus_size"], c["failures"],
+                          ", ".join(f"{k} {v:.4f}" for k, v in c["coverage"].items())) for c in self.campaigns]))
+        body = (summary + self._coverage_plot() + runs + "<h3>Mutators</h3>" + muts + self._failure_grid() + chains)
         return rpt.Section(id=section_id, title="Coverage-guided fuzzing", body=body)
 
     def write(self, out_dir: str | Path, name: str = "fuzz") -> tuple[Path, Path]:
