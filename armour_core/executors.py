@@ -68,14 +68,16 @@ class Executor:
     def __init__(self, workers: int | None = None):
         self.workers = _check_workers(workers)
 
-    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], *, desc: str = "tasks") -> list[Any]:
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], *, desc: str = "tasks",
+            progress: bool | None = None) -> list[Any]:
+        """``[fn(t) for t in tasks]``; ``progress`` as :class:`~armour_core.progress.Progress`'s ``enabled``."""
         if not callable(fn):
             raise InvalidInputError(f"fn: expected a callable, got {type(fn).__name__}")
         tasks = list(tasks)
         results: dict[int, Any] = {}
         errors: dict[int, list[BaseException]] = {}
         pending = list(range(len(tasks)))
-        with Progress(len(tasks), desc, unit="task") as bar:
+        with Progress(len(tasks), desc, unit="task", enabled=progress) as bar:
             for _attempt in range(RETRIES + 1):
                 if not pending:
                     break
@@ -96,6 +98,15 @@ class Executor:
         """Yield ``(index, ok, result_or_exception)`` once for every index, in any order."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release the workers this executor keeps (none for ``local``; a local Ray lives until exit)."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 class LocalExecutor(Executor):
     """In this process, one task after the other (``workers`` is ignored): the reference the others equal."""
@@ -113,35 +124,55 @@ class LocalExecutor(Executor):
 
 
 class ProcessExecutor(Executor):
-    """Spawned worker processes on this machine; a pool broken by a dying worker is replaced for the retry."""
+    """Spawned worker processes on this machine, kept for the executor's life (a worker imports MindSpore
+    once, not once per ``map``); a pool broken by a dying worker is replaced."""
 
     name = "processes"
+
+    def __init__(self, workers: int | None = None):
+        super().__init__(workers)
+        self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def _run(self, fn, tasks, indices):
         from concurrent.futures.process import BrokenProcessPool
 
+        if self._pool is None:
+            self._pool = _spawn_pool(self.workers)
         unattributed = []
-        for i, ok, value in self._pool_run(fn, tasks, indices, self.workers):
+        for i, ok, value in _pool_run(self._pool, fn, tasks, indices):
             if not ok and isinstance(value, BrokenProcessPool):
                 unattributed.append(i)  # a worker died: this task, or another one in the same pool
             else:
                 yield i, ok, value
+        if unattributed:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         # A dead worker fails every task still in its pool; each runs again alone, so only the task that kills
         # its worker is charged an attempt.
         for i in unattributed:
-            yield from self._pool_run(fn, tasks, [i], 1)
+            with _spawn_pool(1) as alone:
+                yield from _pool_run(alone, fn, tasks, [i])
 
-    @staticmethod
-    def _pool_run(fn, tasks, indices, workers):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(indices)), mp_context=ctx) as pool:
-            futures = {pool.submit(fn, tasks[i]): i for i in indices}
-            for fut in as_completed(futures):
-                exc = fut.exception()
-                yield (futures[fut], False, exc) if exc is not None else (futures[fut], True, fut.result())
+def _spawn_pool(workers: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _pool_run(pool, fn, tasks, indices):
+    from concurrent.futures import as_completed
+
+    futures = {pool.submit(fn, tasks[i]): i for i in indices}
+    for fut in as_completed(futures):
+        exc = fut.exception()
+        yield (futures[fut], False, exc) if exc is not None else (futures[fut], True, fut.result())
 
 
 _RAY_STARTED_HERE = False

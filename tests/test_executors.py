@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import pytest
 
 from armour_core.errors import InvalidInputError
 from armour_core.executors import EXECUTORS, TaskFailedError, get_executor
-from armour_core.testing.tasks import always_fails, dies_first_time, fails_first_time, square
+from armour_core.testing.tasks import always_fails, dies_first_time, fails_first_time, square, worker_pid
 
 
 def _available():
@@ -43,6 +44,16 @@ def test_a_dying_worker_is_retried_in_a_new_one(tmp_path):
         d.mkdir()
         tasks = [{"dir": str(d), "i": i} for i in range(3)]
         assert get_executor(name, workers=2).map(dies_first_time, tasks) == [0, 10, 20], name
+
+
+def test_a_processes_executor_keeps_its_workers_across_maps(tmp_path):
+    """Workers are spawned once per executor (each imports what its tasks need once), and replaced when one
+    dies."""
+    with get_executor("processes", workers=2) as ex:
+        first = set(ex.map(worker_pid, range(6)))
+        assert set(ex.map(worker_pid, range(6))) <= first and os.getpid() not in first
+        assert ex.map(dies_first_time, [{"dir": str(tmp_path), "i": 1}]) == [10]
+        assert ex.map(square, [3]) == [9]  # a fresh pool after the broken one
 
 
 def test_bad_choices_name_the_argument():

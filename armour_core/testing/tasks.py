@@ -73,3 +73,8 @@ def dying_network():
     for p in net.get_parameters():
         p.set_data(ms.Tensor(rng.normal(0.0, 0.3, p.shape).astype(np.float32)))
     return net
+
+
+def worker_pid(task: object) -> int:
+    """The id of the process that ran the task (to see which worker ran it)."""
+    return os.getpid()

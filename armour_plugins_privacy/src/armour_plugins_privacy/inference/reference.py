@@ -7,8 +7,6 @@ the very same cached models (an RMIA audit after a LiRA audit trains nothing).
 
 from __future__ import annotations
 
-import contextlib
-import os
 from fractions import Fraction
 from typing import Any
 
@@ -36,23 +34,6 @@ class ReferenceOutputs:
         pos = np.minimum(np.searchsorted(self.keys, q), len(self.keys) - 1)
         idx = np.where(self.keys[pos] == q, pos, -1)
         return np.where(idx >= 0, self.keep[:, np.maximum(idx, 0)], False)
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool | None):
-    """``enabled`` for the executor's progress bar (which reads ``ARMOUR_PROGRESS``); None leaves it alone."""
-    if enabled is None:
-        yield
-        return
-    old = os.environ.get("ARMOUR_PROGRESS")
-    os.environ["ARMOUR_PROGRESS"] = "1" if enabled else "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("ARMOUR_PROGRESS", None)
-        else:
-            os.environ["ARMOUR_PROGRESS"] = old
 
 
 def design_block(fraction: float) -> tuple[int, int]:
@@ -167,8 +148,7 @@ class ShadowAttack(MembershipInference):
         tasks = [{"builder": builder, "x": pool_x[keep[s]], "y": pool_y[keep[s]], "recipe": recipe,
                   "seed": int(self.rng(100, s).integers(2**31 - 1)), "cache": cfg.cache, "cache_root": root,
                   "queries": list(queries)} for s in range(cfg.shadows)]
-        with _progress(cfg.progress):
-            results = executor.map(shadow_task, tasks, desc=f"{self.name} shadows")
+        results = executor.map(shadow_task, tasks, desc=f"{self.name} shadows", progress=cfg.progress)
         loaded = sum(r["loaded"] for r in results)
         self.shadows_loaded_ += loaded
         self.shadows_trained_ += len(results) - loaded
