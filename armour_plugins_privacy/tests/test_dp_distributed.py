@@ -7,6 +7,7 @@ mid-run; one resumes that run with the user-style ``examples/dp_msrun_train.py``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -86,7 +87,7 @@ def test_lazy_source_checks_each_batch_and_voids_the_step():
     """A bad example in a lazily read batch fails its step before any graph runs: the step is voided."""
     x, y = dist_worker.digits()
     x = x.copy()
-    x[1:] = np.nan  # the first example (what the checks before training read) is fine
+    x[200:] = np.nan  # beyond the examples the checks before training read (the first physical batch)
     model = dist_worker.build()
     with pytest.raises(ValueError, match=r"x \(dataset items"):
         model.train(1, dist_worker.CountingSource(x, y))
@@ -204,11 +205,11 @@ def test_killed_worker_fails_with_one_error_and_resume_never_under_reports(tmp_p
            "--lr", "0.5", "--ledger", str(ledger), "--save-checkpoint", str(ckpt), "--checkpoint-every", "2",
            "--plot", ""]
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path)
+                            cwd=tmp_path, start_new_session=True)  # one process group: msrun and its workers
     deadline = time.monotonic() + 240
     killed = None
     while time.monotonic() < deadline and proc.poll() is None:
-        if ckpt.exists() and ledger.exists() and ledger.read_text().count('"type": "step"') >= 6:
+        if ckpt.exists() and ledger.exists() and ledger.read_text().count('"type":"step"') >= 6:
             killed = _rank_pid(1, str(ledger))
             if killed:
                 os.kill(killed, signal.SIGKILL)
@@ -217,10 +218,12 @@ def test_killed_worker_fails_with_one_error_and_resume_never_under_reports(tmp_p
     try:
         out, err = proc.communicate(timeout=180)
     finally:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     assert killed, f"worker 1 was never found running (rc {proc.returncode}): {err[-2000:]}"
     errors = [ln for ln in err.splitlines() if ln.startswith("armour: error:")]
     assert proc.returncode == 2 and len(errors) == 1, err[-3000:]
+    print(errors[0])  # shown with -s: the one line a user sees
     assert "killed by signal 9" in errors[0] and "resume" in errors[0]
 
     charged = PrivacyLedger.read(ledger)

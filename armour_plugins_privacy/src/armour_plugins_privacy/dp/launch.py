@@ -16,6 +16,7 @@ if __name__ == "__main__":  # started by msrun as a script: its directory must n
 
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -91,15 +92,23 @@ def launch(workers: int, argv: list[str], *, log_dir: str | None = None) -> int:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             errors="replace")
     assert proc.stdout is not None
-    for line in proc.stdout:
-        start, died = _START.search(line), _EXIT.search(line)
-        if died:
-            exits.append((died.group(1), int(died.group(2))))
-        if start or died or _NOISE.match(line) or "] ME(" in line or line.startswith(("Traceback", "  ")):
-            continue
-        sys.stdout.write(line)
-        sys.stdout.flush()
-    code = proc.wait()
+    try:
+        for line in proc.stdout:
+            start, died = _START.search(line), _EXIT.search(line)
+            if died:
+                exits.append((died.group(1), int(died.group(2))))
+            if start or died or _NOISE.match(line) or "] ME(" in line or line.startswith(("Traceback", "  ")):
+                continue
+            sys.stdout.write(line)
+            sys.stdout.flush()
+        code = proc.wait()
+    except BaseException:  # interrupted: msrun stops its workers on SIGINT
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
     if code == 0:
         return 0
     failed = []
