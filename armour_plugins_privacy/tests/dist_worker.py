@@ -133,13 +133,32 @@ def case_divergence() -> dict:
     return {"error": None}
 
 
+def case_unseeded() -> dict:
+    """``seed=None``: rank 0's entropy is broadcast, so every rank still draws the same sample."""
+    model = build(seed=None)
+    model.train(1, digits(), callbacks=[stop_after(2)])
+    return {"params": flat(model)}
+
+
+def case_other_ledger(out: Path, rank: int) -> dict:
+    """Rank 1 given a ledger file the others do not see: refused before any step, on every rank."""
+    from armour_plugins_privacy.dp.distributed import DistributedError
+
+    try:
+        build(ledger=str(out / ("noisy.ledger" if rank == 0 else "elsewhere.ledger")))
+    except DistributedError as exc:
+        return {"error": str(exc)}
+    return {"error": None}
+
+
 def main(out: Path) -> None:
     from mindspore.communication import get_rank, init
 
     init()
     rank = get_rank()
     results = {"zero": case_zero(), "noisy": case_noisy(str(out / "noisy.ledger")), "lazy": case_lazy(),
-               "divergence": case_divergence()}
+               "divergence": case_divergence(), "unseeded": case_unseeded(),
+               "other_ledger": case_other_ledger(out, rank)}
     (out / f"rank{rank}.json").write_text(json.dumps(results))
 
 

@@ -176,6 +176,20 @@ def test_parameters_changed_on_one_rank_fail_loudly_on_every_rank(ranks):
         assert rank["divergence"]["error"] and "differ across ranks" in rank["divergence"]["error"]
 
 
+@needs_msrun
+def test_unseeded_runs_share_rank_zeros_entropy(ranks):
+    r0, r1 = (r["unseeded"] for r in ranks[1])
+    assert r0["params"] == r1["params"]
+
+
+@needs_msrun
+def test_ranks_resuming_different_ledgers_are_refused_before_any_step(ranks):
+    for rank in ranks[1]:
+        err = rank["other_ledger"]["error"]
+        assert err and "every rank must resume the same ledger" in err and "rank 1 has [0, 0, 0]" in err
+    assert "elsewhere" not in " ".join(p.name for p in ranks[0].iterdir())  # rank 1 wrote nothing
+
+
 # ---------------------------------------------------------------------- a killed worker, then a resume
 def _rank_pid(rank: int, marker: str) -> int | None:
     """The pid of msrun worker ``rank`` whose command line contains ``marker``."""

@@ -7,7 +7,9 @@ clip norm from a ``clip`` plugin, and the optimizer update — per-example gradi
 update in one compiled graph. Every step is written ahead to a :class:`~armour_plugins_privacy.dp.ledger.PrivacyLedger`
 and ``model.epsilon()`` recomputes ε from it with the ``accountant`` plugin.
 
-Runs on CPU as well as accelerators.
+Runs on CPU as well as accelerators, in one process or data-parallel under ``msrun`` (see
+:mod:`~armour_plugins_privacy.dp.distributed`: one global Poisson sample split across ranks, one AllReduce, the
+noise added once, the ledger written by rank 0).
 """
 
 from __future__ import annotations
@@ -443,6 +445,9 @@ class DPModel(Model):
 
         An epoch is ``round(1/q)`` Poisson steps (``N // batch_size`` shuffled steps). Callbacks receive
         the usual ``cb_params`` plus ``dp_model`` (this model) and ``epsilon`` at epoch ends.
+        ``train_dataset``: ``(x, y)`` arrays, a random-access source (``__getitem__``/``__len__`` of
+        ``(x, y)``, or a ``GeneratorDataset`` over one: read per step, never as a whole), or any other
+        ``mindspore.dataset`` (read into memory once).
         """
         from mindspore.train.callback import RunContext, _CallbackManager, _InternalCallbackParam
 
