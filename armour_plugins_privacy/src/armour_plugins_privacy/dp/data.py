@@ -95,6 +95,12 @@ class IndexedSource:
                 np.concatenate([y[inverse], np.zeros(rows, np.int32)]))
 
 
+def take(x: Any, y: Any, idx: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One padded batch: ``x[idx], y[idx]`` for arrays; from a lazily read source (``y is None``), only the
+    real rows are read."""
+    return x.take(idx, mask) if y is None else (x[idx], y[idx])
+
+
 def _generator_source(dataset: Any) -> tuple[Any, int | None] | None:
     """``(source, batch size)`` of a ``GeneratorDataset`` over a random-access source, alone or batched and
     nothing else (any other operation, e.g. ``map``, must run: such pipelines are read through)."""

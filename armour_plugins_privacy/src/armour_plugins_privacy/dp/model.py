@@ -37,7 +37,7 @@ from armour_core.progress import Progress
 
 from . import distributed, validator
 from .calibration import resolve_accountant
-from .data import as_source
+from .data import as_source, take
 from .ledger import PrivacyLedger
 from .per_example import make_clipper
 from .sampling import PoissonSampler, ShuffleSampler, default_physical_batch, pad_chunks
@@ -392,11 +392,12 @@ class DPModel(Model):
             for p, value in saved:
                 ops.assign(p, ms.Tensor(value))
 
-    def _run_step(self, data, chunks, clip_norm: float, noise: np.ndarray, scale: float, denom: float):
+    def _run_step(self, x, y, chunks, clip_norm: float, noise: np.ndarray, scale: float, denom: float):
         """One DP-SGD step; ``noise`` is the plugin's noise for clip norm 1, ``scale`` rescales it in the graph
         to the current clip norm (and to the gradient's share of σ under adaptive clipping). A batch larger
         than the physical size is summed chunk by chunk; the carried sums enter the step as a ``mutable``
-        tuple (a plain tuple of Tensors is a compile-time constant: every chunked step would recompile)."""
+        tuple (a plain tuple of Tensors is a compile-time constant: every chunked step would recompile).
+        ``x, y`` are arrays, or a lazily read source and ``None`` (see :func:`~.data.take`)."""
         c = ms.Tensor(clip_norm, ms.float32)
         d = ms.Tensor(denom, ms.float32)
         z = ms.Tensor(noise)
@@ -404,7 +405,7 @@ class DPModel(Model):
         ratios, losses = [], []
         carry = None
         for idx, mask in chunks[:-1]:
-            xb, yb = data.take(idx, mask)
+            xb, yb = take(x, y, idx, mask)
             args = (ms.Tensor(xb), ms.Tensor(yb), ms.Tensor(mask), c)
             self._launched = True  # from here on a failure may come from a graph that assigned parameters
             sums, ratio, loss = self._compiled["accumulate"](*args)
@@ -412,7 +413,7 @@ class DPModel(Model):
             ratios.append(ratio.asnumpy()[mask > 0])
             losses.append(loss.asnumpy()[mask > 0])
         idx, mask = chunks[-1]
-        xb, yb = data.take(idx, mask)
+        xb, yb = take(x, y, idx, mask)
         args = (ms.Tensor(xb), ms.Tensor(yb), ms.Tensor(mask), c, z, s, d)
         self._launched = True
         if carry is None:
@@ -471,6 +472,9 @@ class DPModel(Model):
         x, y = data.head(physical)
         y = self._prepare(x, y, physical)  # every check and the step's compilation: before the ledger hears of it
         data.checked(y, self._num_classes)
+        rows = (data, None) if data.lazy else (data.x, data.y)
+        if self.cluster is not None:  # one model everywhere before anything is charged (same seed or checkpoint)
+            self.cluster.check_parameters(list(self._dp_opt.parameters), "before the first step")
         callbacks = distributed.own_callbacks(self.cluster, callbacks)
         session = self.ledger.begin_session(dataset_size=n, batch_size=batch, sampling=self.sampling,
                                             noise=type(self.noise).__name__, clip=type(self.clip).__name__,
@@ -558,7 +562,7 @@ class DPModel(Model):
                                 ratios, losses = distributed.run_step(self, self.cluster, data, idx, physical,
                                                                       clip_now, noise, scale, denom)
                             else:
-                                ratios, losses = self._run_step(data, pad_chunks(idx, physical), clip_now, noise,
+                                ratios, losses = self._run_step(*rows, pad_chunks(idx, physical), clip_now, noise,
                                                                 scale, denom)
                         except BaseException as exc:
                             self._void_if_unreleased(exc)
