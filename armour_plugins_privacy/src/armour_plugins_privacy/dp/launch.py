@@ -113,8 +113,8 @@ def launch(workers: int, argv: list[str], *, log_dir: str | None = None) -> int:
         return 0
     failed = []
     for pid, status in exits:
-        how = f"killed by signal {-status}" if status < 0 else f"exit code {status}"
-        failed.append(f"a worker (pid {pid}) ended with {how}")
+        how = f"was killed by signal {-status}" if status < 0 else f"exited with code {status}"
+        failed.append(f"a worker (pid {pid}) {how}")
     for rank in range(workers):
         err = _last_error(Path(log_dir) / f"worker_{rank}.log")
         if err:
