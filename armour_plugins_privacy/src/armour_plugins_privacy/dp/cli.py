@@ -48,8 +48,13 @@ def register(subparsers) -> None:
     p.add_argument("--save-checkpoint", type=output_file, default=None,
                    help="save the trained weights here, stamped with the ledger's head (armour audit --checkpoint "
                         "then checks that a ledger is this run's and complete)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=None,
+                   help="also save --save-checkpoint every this many steps (a failed run resumes from it)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
-    p.set_defaults(func=run)
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="data-parallel workers on this host, started through MindSpore's msrun (one global "
+                        "Poisson sample, one AllReduce per step, the same epsilon; see docs/scale.md)")
+    p.set_defaults(func=run, parser=p)
 
 
 def _epsilon_curve(model, points: int = 16) -> tuple[list[int], list[float]]:
@@ -116,7 +121,25 @@ def _check_resumed_weights(checkpoint: str, ledger_path: str | None, ledger) -> 
     ledger.verify_head(head, what=f"--checkpoint {checkpoint}")
 
 
+def _checkpoint_every(k: int, model, path: str):
+    """A callback saving the model's checkpoint (ledger head stamped in) every ``k`` steps."""
+    from mindspore.train.callback import Callback
+
+    class CheckpointEvery(Callback):
+        def on_train_step_end(self, run_context) -> None:
+            if run_context.original_args().cur_step_num % k == 0:
+                model.save_checkpoint(path)
+
+    return CheckpointEvery()
+
+
 def run(args: argparse.Namespace) -> int:
+    from . import distributed
+
+    if args.workers > 1 and distributed.detect() is None:
+        from .launch import command_line, launch
+
+        return launch(args.workers, command_line(args.parser, args))
     import mindspore as ms
     from mindspore import nn
 
@@ -167,8 +190,15 @@ def run(args: argparse.Namespace) -> int:
     model = DPModel(network=net, loss_fn=loss, optimizer=opt, noise_multiplier=sigma, clip_norm=args.clip_norm,
                     noise=noise, clip=args.clip, accountant=args.accountant, delta=args.delta, ledger=args.ledger,
                     batch_size=args.batch_size, per_layer=args.per_layer, method=args.method, seed=args.seed)
-    monitor = PrivacyMonitor(args.budget, every="epoch")
-    model.train(args.epochs, (data.x_train, data.y_train), callbacks=[monitor], progress=None)
+    callbacks = [PrivacyMonitor(args.budget, every="epoch")]
+    if args.checkpoint_every:
+        if not args.save_checkpoint:
+            raise InvalidInputError("--checkpoint-every: give --save-checkpoint (where to save)")
+        callbacks.append(_checkpoint_every(args.checkpoint_every, model, args.save_checkpoint))
+    model.train(args.epochs, (data.x_train, data.y_train), callbacks=callbacks, progress=None)
+    if model.cluster is not None and not model.cluster.leader:
+        return 0  # rank 0 reports and writes the outputs
+    monitor = callbacks[0]
     acc = accuracy(net, data.x_test, data.y_test)
     eps = model.epsilon()
     print(f"{name}: {model.steps_taken} DP-SGD steps ({model.clipper.method} clipping), "

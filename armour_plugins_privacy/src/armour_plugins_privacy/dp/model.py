@@ -7,7 +7,9 @@ clip norm from a ``clip`` plugin, and the optimizer update — per-example gradi
 update in one compiled graph. Every step is written ahead to a :class:`~armour_plugins_privacy.dp.ledger.PrivacyLedger`
 and ``model.epsilon()`` recomputes ε from it with the ``accountant`` plugin.
 
-Runs on CPU as well as accelerators.
+Runs on CPU as well as accelerators, in one process or data-parallel under ``msrun`` (see
+:mod:`~armour_plugins_privacy.dp.distributed`: one global Poisson sample split across ranks, one AllReduce, the
+noise added once, the ledger written by rank 0).
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from armour_core.errors import ConfigError, InvalidInputError
 from armour_core.ms.runtime import first_layer_expectation, inference_mode
 from armour_core.progress import Progress
 
-from . import validator
+from . import distributed, validator
 from .calibration import resolve_accountant
+from .data import as_source, take
 from .ledger import PrivacyLedger
 from .per_example import make_clipper
 from .sampling import PoissonSampler, ShuffleSampler, default_physical_batch, pad_chunks
@@ -204,6 +207,10 @@ class DPModel(Model):
         self.history: list[dict[str, float]] = []
         self._eps_cache: dict[tuple, float] = {}
         self._launched = False  # whether a compiled graph of the current step was launched (see _run_step)
+        self._dist_seed = seed
+        self._num_classes: int | None = None
+        #: the data-parallel context (``msrun``/``mindspore.communication``), ``None`` in one process
+        self.cluster = distributed.attach(self)
 
     # ------------------------------------------------------------------ privacy
     @property
@@ -252,6 +259,8 @@ class DPModel(Model):
         from armour_core.ms.checkpoint import save_checkpoint_atomic
         from .ledger import CHECKPOINT_KEY
 
+        if self.cluster is not None and not self.cluster.leader:
+            return None  # rank 0 writes checkpoints (all ranks hold the same parameters)
         self.ledger.sync()
         return save_checkpoint_atomic(self._dp_network, path,
                                       append_dict={CHECKPOINT_KEY: self.ledger.head.encode()})
@@ -313,6 +322,7 @@ class DPModel(Model):
                                     + (f": expected {hint}" if hint else "") + f" (MindSpore: {first[:200]})") from None
         shape = tuple(getattr(out, "shape", ()))
         classes = int(shape[1]) if len(shape) == 2 else None
+        self._num_classes = classes
         return check_labels(y, n=len(x), num_classes=classes, name="y").astype(np.int32)
 
     # ------------------------------------------------------------------ compiled step
@@ -357,6 +367,8 @@ class DPModel(Model):
             return clip_fn(x, y, mask, clip_norm)
 
         self._compiled = {"step": ms.jit(step), "step_carry": ms.jit(step_carry), "accumulate": ms.jit(accumulate)}
+        if self.cluster is not None:  # the data-parallel step: local sum, AllReduce, update
+            self._compiled.update(distributed.compile_steps(clip_fn, opt, shapes, offsets))
 
     def _dry_run(self, x: np.ndarray, y: np.ndarray, physical: int) -> None:
         """Compile and run the step graph once on an all-padding batch with zero noise, then put every
@@ -372,6 +384,9 @@ class DPModel(Model):
             self._compiled["step"](ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(np.zeros(physical, np.float32)),
                                    ms.Tensor(1.0, ms.float32), ms.Tensor(np.zeros(self._n_noise, np.float32)),
                                    ms.Tensor(0.0, ms.float32), ms.Tensor(1.0, ms.float32))
+            if self.cluster is not None:
+                distributed.dry_run(self, ms.Tensor(x[idx]), ms.Tensor(y[idx]),
+                                    ms.Tensor(np.zeros(physical, np.float32)))
         finally:
             self._dp_network.set_train(was_training)
             for p, value in saved:
@@ -381,7 +396,8 @@ class DPModel(Model):
         """One DP-SGD step; ``noise`` is the plugin's noise for clip norm 1, ``scale`` rescales it in the graph
         to the current clip norm (and to the gradient's share of σ under adaptive clipping). A batch larger
         than the physical size is summed chunk by chunk; the carried sums enter the step as a ``mutable``
-        tuple (a plain tuple of Tensors is a compile-time constant: every chunked step would recompile)."""
+        tuple (a plain tuple of Tensors is a compile-time constant: every chunked step would recompile).
+        ``x, y`` are arrays, or a lazily read source and ``None`` (see :func:`~.data.take`)."""
         c = ms.Tensor(clip_norm, ms.float32)
         d = ms.Tensor(denom, ms.float32)
         z = ms.Tensor(noise)
@@ -389,14 +405,16 @@ class DPModel(Model):
         ratios, losses = [], []
         carry = None
         for idx, mask in chunks[:-1]:
-            args = (ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(mask), c)
+            xb, yb = take(x, y, idx, mask)
+            args = (ms.Tensor(xb), ms.Tensor(yb), ms.Tensor(mask), c)
             self._launched = True  # from here on a failure may come from a graph that assigned parameters
             sums, ratio, loss = self._compiled["accumulate"](*args)
             carry = sums if carry is None else tuple(a + b for a, b in zip(carry, sums))
             ratios.append(ratio.asnumpy()[mask > 0])
             losses.append(loss.asnumpy()[mask > 0])
         idx, mask = chunks[-1]
-        args = (ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(mask), c, z, s, d)
+        xb, yb = take(x, y, idx, mask)
+        args = (ms.Tensor(xb), ms.Tensor(yb), ms.Tensor(mask), c, z, s, d)
         self._launched = True
         if carry is None:
             ratio, loss = self._compiled["step"](*args)
@@ -428,6 +446,9 @@ class DPModel(Model):
 
         An epoch is ``round(1/q)`` Poisson steps (``N // batch_size`` shuffled steps). Callbacks receive
         the usual ``cb_params`` plus ``dp_model`` (this model) and ``epsilon`` at epoch ends.
+        ``train_dataset``: ``(x, y)`` arrays, a random-access source (``__getitem__``/``__len__`` of
+        ``(x, y)``, or a ``GeneratorDataset`` over one: read per step, never as a whole), or any other
+        ``mindspore.dataset`` (read into memory once).
         """
         from mindspore.train.callback import RunContext, _CallbackManager, _InternalCallbackParam
 
@@ -435,23 +456,32 @@ class DPModel(Model):
             raise InvalidInputError(f"epoch: expected an int >= 1, got {epoch!r}")
         if dataset_sink_mode:
             warnings.warn("DPModel: dataset_sink_mode is ignored (steps are driven from the host)", stacklevel=2)
-        x, y, ds_batch = _materialise(train_dataset)
-        n = len(x)
-        batch = self.batch_size or ds_batch
+        data = as_source(train_dataset, _materialise)
+        n = data.n
+        batch = self.batch_size or data.batch_size
         if batch is None:
             raise InvalidInputError("batch_size: give DPModel(batch_size=...) or a batched mindspore.dataset")
         if not 1 <= batch <= n:
             raise InvalidInputError(f"batch_size must lie in [1, {n}] (dataset size), got {batch}")
         physical = self.physical_batch_size or (batch if self.sampling == "shuffle"
                                                 else default_physical_batch(batch / n * n, n))
+        if self.cluster is not None and not self.physical_batch_size:
+            physical = self.cluster.physical(batch, n)  # per rank
         if self.micro_batches:
             physical = math.ceil(physical / self.micro_batches) * self.micro_batches
+        x, y = data.head(physical)
         y = self._prepare(x, y, physical)  # every check and the step's compilation: before the ledger hears of it
+        data.checked(y, self._num_classes)
+        rows = (data, None) if data.lazy else (data.x, data.y)
+        if self.cluster is not None:  # one model everywhere before anything is charged (same seed or checkpoint)
+            self.cluster.check_parameters(list(self._dp_opt.parameters), "before the first step")
+        callbacks = distributed.own_callbacks(self.cluster, callbacks)
         session = self.ledger.begin_session(dataset_size=n, batch_size=batch, sampling=self.sampling,
                                             noise=type(self.noise).__name__, clip=type(self.clip).__name__,
                                             seed=self.seed)
         stream = (session,)
-        rng = np.random.default_rng(None if self.seed is None else np.random.SeedSequence([self.seed, 7, session]))
+        seed = self._dist_seed  # the model's seed, or in data-parallel training one shared by every rank
+        rng = np.random.default_rng(None if seed is None else np.random.SeedSequence([seed, 7, session]))
         self.noise.reseed(*stream)
         self.clip.reseed(*stream)
         if self.sampling == "poisson":
@@ -488,7 +518,9 @@ class DPModel(Model):
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="armour-dp-noise")
         pending: dict[int, Any] = {}
 
-        def draw(step_no: int) -> np.ndarray:
+        def draw(step_no: int) -> np.ndarray | None:
+            if self.cluster is not None and not self.cluster.leader:
+                return None  # rank 0 adds the noise, once per global step (see dp/distributed.py)
             return self.noise.sample(self._n_noise, step_no, clip_norm=1.0, dtype=np.float32)
 
         def noise_for(step_no: int) -> np.ndarray:
@@ -526,8 +558,12 @@ class DPModel(Model):
                                                 per_layer=self.per_layer)
                         self._launched = False
                         try:
-                            ratios, losses = self._run_step(x, y, pad_chunks(idx, physical), clip_now, noise, scale,
-                                                            denom)
+                            if self.cluster is not None:
+                                ratios, losses = distributed.run_step(self, self.cluster, data, idx, physical,
+                                                                      clip_now, noise, scale, denom)
+                            else:
+                                ratios, losses = self._run_step(*rows, pad_chunks(idx, physical), clip_now, noise,
+                                                                scale, denom)
                         except BaseException as exc:
                             self._void_if_unreleased(exc)
                             raise
@@ -552,6 +588,8 @@ class DPModel(Model):
                     if run_context.get_stop_requested():
                         break
                 cbs.on_train_end(run_context)
+            if self.cluster is not None:
+                self.cluster.check_parameters(list(self._dp_opt.parameters), "at the end of train")
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             self.ledger.close()  # sync and release the writer's lock until the next session
