@@ -210,6 +210,8 @@ class PrivacyLedger:
         #: ``void`` records: steps charged but never taken (not counted in ε)
         self.voids: list[dict[str, Any]] = []
         self._voided: set[int] = set()
+        #: ``audit`` records: one-run privacy audits (dp/canaries.py), each after the steps it audited
+        self.audits: list[dict[str, Any]] = []
         self._last_kind: str | None = None
         #: index of the step this writer charged last, while it may still void it (holding the lock)
         self._own_step: int | None = None
@@ -332,9 +334,26 @@ class PrivacyLedger:
                                   f"{self._last_kind!r} record)")
             self.voids.append(rec)
             self._voided.add(rec["step"])
+        elif kind == "audit":
+            self._load_audit(rec, lineno)
         else:
             raise LedgerError(f"ledger {str(self.path)!r}: line {lineno}: unknown record type {kind!r}")
         self._last_kind = kind
+
+    def _load_audit(self, rec: dict[str, Any], lineno: int) -> None:
+        """An audit record is checked like a step: it must name a step count the ledger has reached, and its
+        ε lower bound must be what its counts give (recomputed here)."""
+        from .canaries import check_record
+
+        where = f"ledger {str(self.path)!r}: line {lineno}: audit record"
+        steps = rec.get("steps")
+        if not isinstance(steps, int) or not 0 <= steps <= self.num_steps:
+            raise LedgerError(f"{where} names {steps!r} steps; the ledger has {self.num_steps} before it")
+        try:
+            check_record(rec)
+        except ValueError as exc:
+            raise LedgerError(f"{where}: {exc}") from None
+        self.audits.append(rec)
 
     @property
     def head(self) -> LedgerHead:
@@ -432,6 +451,12 @@ class PrivacyLedger:
                    "epoch": int(epoch), **mechanism})
         self._own_step = step
         return step
+
+    def record_audit(self, **audit: Any) -> dict[str, Any]:
+        """Append a one-run privacy audit (see :mod:`.canaries`; checked as it is added) and sync it."""
+        self._add({"type": "audit", "time": time.time(), **audit})
+        self.sync()
+        return self.audits[-1]
 
     def void_last_step(self, reason: str) -> dict[str, Any]:
         """Void the step this writer charged last, because it failed before anything of it was released;
