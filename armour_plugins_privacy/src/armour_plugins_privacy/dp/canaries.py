@@ -195,10 +195,13 @@ class OneRunAudit:
                 f"{self.delta:g}) vs claimed epsilon {self.claimed_epsilon:.3f} — {verdict}")
 
 
-def describe_record(rec: dict[str, Any], claimed: float) -> str:
-    """:meth:`OneRunAudit.describe` for a ledger ``audit`` record, against ``claimed`` recomputed from the ledger."""
+def ledger_audits(ledger: Any, accountant: Any = "pld") -> list[OneRunAudit]:
+    """The audits recorded in ``ledger`` (already verified when it was read), each against the claimed ε
+    recomputed from the ledger's steps up to the audit, at the audit's δ, with ``accountant``."""
     fields = {f.name for f in attrs.fields(OneRunAudit)}
-    return OneRunAudit(**{**{k: v for k, v in rec.items() if k in fields}, "claimed_epsilon": claimed}).describe()
+    return [OneRunAudit(**{**{k: v for k, v in rec.items() if k in fields},
+                           "claimed_epsilon": ledger.epsilon(rec["delta"], accountant, upto=rec["steps"])})
+            for rec in ledger.audits]
 
 
 # ------------------------------------------------------------------------------------------ canaries in a run

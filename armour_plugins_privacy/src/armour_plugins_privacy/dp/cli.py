@@ -48,6 +48,11 @@ def register(subparsers) -> None:
     p.add_argument("--save-checkpoint", type=output_file, default=None,
                    help="save the trained weights here, stamped with the ledger's head (armour audit --checkpoint "
                         "then checks that a ledger is this run's and complete)")
+    p.add_argument("--audit-canaries", type=nonnegative_int, default=0, metavar="M",
+                   help="audit this run with M canaries (one-run audit, Steinke et al. 2023): prints an empirical "
+                        "lower bound on epsilon next to the claimed one and fails (exit 1) if it is above (0: off)")
+    p.add_argument("--audit-kind", choices=("gradient", "input"), default="gradient",
+                   help="white-box Dirac gradient canaries (strong) or mislabelled input canaries (black-box)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.set_defaults(func=run)
 
@@ -166,13 +171,17 @@ def run(args: argparse.Namespace) -> int:
     noise = (args.noise, {"secure": True}) if args.secure else args.noise
     model = DPModel(network=net, loss_fn=loss, optimizer=opt, noise_multiplier=sigma, clip_norm=args.clip_norm,
                     noise=noise, clip=args.clip, accountant=args.accountant, delta=args.delta, ledger=args.ledger,
-                    batch_size=args.batch_size, per_layer=args.per_layer, method=args.method, seed=args.seed)
+                    batch_size=args.batch_size, per_layer=args.per_layer, method=args.method, seed=args.seed,
+                    audit_canaries=args.audit_canaries or None, audit_kind=args.audit_kind)
     monitor = PrivacyMonitor(args.budget, every="epoch")
     model.train(args.epochs, (data.x_train, data.y_train), callbacks=[monitor], progress=None)
     acc = accuracy(net, data.x_test, data.y_test)
     eps = model.epsilon()
     print(f"{name}: {model.steps_taken} DP-SGD steps ({model.clipper.method} clipping), "
           f"test accuracy {acc:.4f}, epsilon {eps:.4f} at delta {args.delta:g} ({args.accountant})")
+    audit = model.privacy_audit
+    if audit is not None:
+        print(audit.describe(), file=sys.stderr if audit.violated else sys.stdout)
     if monitor.stopped_at is not None:
         print(f"stopped at step {monitor.stopped_at}: the next step would exceed the budget {args.budget}")
     steps_curve, eps_curve = _epsilon_curve(model)
@@ -191,9 +200,10 @@ def run(args: argparse.Namespace) -> int:
             "clip_norm": args.clip_norm,
             "sampling_rate": q, "steps": model.steps_taken, "delta": args.delta, "epsilon": eps,
             "accountant": args.accountant, "test_accuracy": acc, "method": model.clipper.method,
-            "epsilon_curve": {"steps": steps_curve, "epsilon": eps_curve}, "history": model.history}, indent=2))
+            "epsilon_curve": {"steps": steps_curve, "epsilon": eps_curve}, "history": model.history,
+            "audit": None if audit is None else audit.summary()}, indent=2))
     sys.stdout.flush()
-    return 0
+    return 1 if audit is not None and audit.violated else 0
 
 
 def register_audit(subparsers) -> None:

@@ -340,12 +340,12 @@ class PrivacyLedger:
             raise LedgerError(f"ledger {str(self.path)!r}: line {lineno}: unknown record type {kind!r}")
         self._last_kind = kind
 
-    def _load_audit(self, rec: dict[str, Any], lineno: int) -> None:
+    def _load_audit(self, rec: dict[str, Any], lineno: int | None) -> None:
         """An audit record is checked like a step: it must name a step count the ledger has reached, and its
-        ε lower bound must be what its counts give (recomputed here)."""
+        ε lower bound must be what its counts give (recomputed here). ``lineno=None``: check only."""
         from .canaries import check_record
 
-        where = f"ledger {str(self.path)!r}: line {lineno}: audit record"
+        where = f"ledger {str(self.path)!r}: " + ("audit record" if lineno is None else f"line {lineno}: audit record")
         steps = rec.get("steps")
         if not isinstance(steps, int) or not 0 <= steps <= self.num_steps:
             raise LedgerError(f"{where} names {steps!r} steps; the ledger has {self.num_steps} before it")
@@ -353,7 +353,8 @@ class PrivacyLedger:
             check_record(rec)
         except ValueError as exc:
             raise LedgerError(f"{where}: {exc}") from None
-        self.audits.append(rec)
+        if lineno is not None:
+            self.audits.append(rec)
 
     @property
     def head(self) -> LedgerHead:
@@ -453,7 +454,8 @@ class PrivacyLedger:
         return step
 
     def record_audit(self, **audit: Any) -> dict[str, Any]:
-        """Append a one-run privacy audit (see :mod:`.canaries`; checked as it is added) and sync it."""
+        """Append a one-run privacy audit (see :mod:`.canaries`; checked before it is written) and sync it."""
+        self._load_audit(audit, None)
         self._add({"type": "audit", "time": time.time(), **audit})
         self.sync()
         return self.audits[-1]
@@ -646,6 +648,7 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("path")
     parser.add_argument("--checkpoint", help="with verify: a DPModel checkpoint whose ledger head must be reached")
     args = parser.parse_args(argv)
+    failed = False
     try:
         if args.action == "repair":
             rec = PrivacyLedger.repair(args.path)
@@ -656,10 +659,16 @@ def _main(argv: list[str] | None = None) -> int:
             print(f"ledger {args.path}: {led.num_steps} steps, head {led.head.encode()}, MAC {led.mac_status}"
                   + (f" ({led.summary()})" if led.voids else "")
                   + (", reaches the checkpoint's head" if args.checkpoint else ""))
+            if led.audits:
+                from .canaries import ledger_audits
+
+                for audit in ledger_audits(led):  # a bound above the claimed ε: exit 1, as an audit FAIL
+                    print(audit.describe(), file=sys.stderr if audit.violated else sys.stdout)
+                    failed = failed or audit.violated
     except LedgerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
