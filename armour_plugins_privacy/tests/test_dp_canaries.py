@@ -168,11 +168,11 @@ def test_real_mechanism_never_exceeds_its_claim(seed):
 
 
 def test_bound_grows_with_the_number_of_canaries():
-    """A strong-signal run (σ = 0.5, q = 0.5, 40 steps; claimed ε far above what m guesses can show): the
+    """A strong-signal run (σ = 0.5, q = 0.5, 20 steps; claimed ε far above what m guesses can show): the
     bound grows with m, as in the paper's figure, and stays below the claim."""
     bounds = []
     for m in (16, 64, 256, 1024):
-        model, _ = _audited(m, sigma=0.5, batch=50, epochs=20)
+        model, _ = _audited(m, sigma=0.5, batch=50, epochs=10)
         audit = model.privacy_audit
         assert audit.epsilon_lower < audit.claimed_epsilon
         bounds.append(audit.epsilon_lower)
