@@ -30,6 +30,9 @@ session, once; the record states the reason). ε, :attr:`PrivacyLedger.num_steps
 skip voided steps; :attr:`PrivacyLedger.steps` keeps every record and the head counts step *records*
 (:attr:`PrivacyLedger.charged_steps`), so a checkpoint head still detects a cut ledger.
 
+Audits: a one-run privacy audit (:mod:`.canaries`) is appended as an ``audit`` record after the steps it
+audited; readers recompute its ε lower bound from its counts and refuse a record that disagrees.
+
 Durability: every record reaches the OS with its ``write`` (it survives the process being killed);
 ``fsync`` pushes it to disk — after every record with ``durability="step"``, else at most every
 ``sync_interval`` seconds and always at session end, epoch end and before a checkpoint. Resuming a run
