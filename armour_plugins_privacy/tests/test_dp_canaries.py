@@ -140,12 +140,21 @@ def test_ledger_refuses_an_audit_record_whose_bound_its_counts_do_not_give(tmp_p
         PrivacyLedger.read(path)
 
 
-def test_audit_refuses_shuffled_sampling():
-    net = MLP(input_shape=(1, 8, 8), hidden=8)
+def test_audit_refuses_what_it_cannot_audit_before_anything_is_recorded(tmp_path):
+    net = MLP(input_shape=(1, 8, 8), hidden=8)  # 610 parameters
+
+    def model(**kw):
+        return DPModel(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
+                       nn.SGD(net.trainable_params(), 0.1), noise_multiplier=1.0, clip_norm=1.0, batch_size=10,
+                       ledger=tmp_path / "l", **kw)
+
     with pytest.raises(InvalidInputError, match="sampling='poisson'"):
-        DPModel(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
-                nn.SGD(net.trainable_params(), 0.1), noise_multiplier=1.0, clip_norm=1.0, batch_size=10,
-                sampling="shuffle", audit_canaries=16)
+        model(sampling="shuffle", audit_canaries=16)
+    with pytest.raises(InvalidInputError, match="audit_canaries=1000: .* the network has 610"):
+        model(audit_canaries=1000)
+    with pytest.raises(InvalidInputError, match="canary pool has only 100"):
+        model(audit_canaries=100, audit_kind="input").train(1, _data(0), progress=False)
+    assert not (tmp_path / "l").exists()
 
 
 # ---------------------------------------------------------------------- armour audit --ledger and train-dp

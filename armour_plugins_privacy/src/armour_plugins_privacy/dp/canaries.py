@@ -240,8 +240,17 @@ class CanaryAudit:
         self._taken: np.ndarray | None = None  # input canaries drawn from the training data: their indices there
         self._frame: tuple[int, np.ndarray] | None = None  # (dataset size without canaries, keep mask of the frame)
         self._rng: np.random.Generator | None = None
+        self._size = 0  # parameter coordinates of the network (set by check)
 
     # ---------------------------------------------------------------- hooks, in the order DPModel calls them
+    def check(self, params: list) -> None:
+        """Before anything is trained or recorded: gradient canaries need one parameter coordinate each."""
+        size = sum(int(np.prod(p.shape)) if p.shape else 1 for p in params)
+        if self.kind == "gradient" and size < self.m:
+            raise InvalidInputError(f"audit_canaries={self.m}: gradient canaries need one parameter coordinate each; "
+                                    f"the network has {size}")
+        self._size = size
+
     def training_data(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Input canaries: the dataset with all m canaries appended (drawn and mislabelled on the first call,
         from ``pool`` or from ``x`` itself, then removed from it). Gradient canaries: unchanged."""
@@ -279,12 +288,9 @@ class CanaryAudit:
         self._rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x5A, *session_seed]))
         if self.kind != "gradient" or self.start is not None:
             return
-        size = sum(int(np.prod(p.shape)) if p.shape else 1 for p in params)
-        if size < self.m:
-            raise InvalidInputError(f"audit_canaries={self.m}: gradient canaries need one parameter coordinate each; "
-                                    f"the network has {size}")
+        self.check(params)
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0xC0]))
-        self.coords = np.sort(rng.choice(size, size=self.m, replace=False))
+        self.coords = np.sort(rng.choice(self._size, size=self.m, replace=False))
         self.start = _flat(params)[self.coords]
 
     def inject(self, noise: np.ndarray, *, q: float, clip_norm: float, scale: float) -> np.ndarray:

@@ -208,7 +208,7 @@ class DPModel(Model):
         self.history: list[dict[str, float]] = []
         self._eps_cache: dict[tuple, float] = {}
         self._launched = False  # whether a compiled graph of the current step was launched (see _run_step)
-        self.canaries = _canary_audit(audit_canaries, audit_kind, seed, sampling)
+        self.canaries = _canary_audit(audit_canaries, audit_kind, seed, sampling, list(optimizer.parameters))
         self.privacy_audit = None  # the last one-run audit (canaries.OneRunAudit)
 
     # ------------------------------------------------------------------ privacy
@@ -576,8 +576,9 @@ class DPModel(Model):
             self.ledger.close()
 
 
-def _canary_audit(canaries: Any, kind: str, seed: int | None, sampling: str) -> Any:
-    """The run's :class:`~armour_plugins_privacy.dp.canaries.CanaryAudit` (``None``: no audit)."""
+def _canary_audit(canaries: Any, kind: str, seed: int | None, sampling: str, params: list) -> Any:
+    """The run's :class:`~armour_plugins_privacy.dp.canaries.CanaryAudit` (``None``: no audit), checked
+    against the optimizer's parameters."""
     if canaries is None:
         return None
     from .canaries import CanaryAudit
@@ -585,9 +586,9 @@ def _canary_audit(canaries: Any, kind: str, seed: int | None, sampling: str) -> 
     if sampling != "poisson":
         raise InvalidInputError("audit_canaries: the one-run audit needs sampling='poisson' (canaries are sampled "
                                 "like examples, at the accountant's rate)")
-    if isinstance(canaries, CanaryAudit):
-        return canaries
-    return CanaryAudit(canaries, kind=kind, seed=seed)
+    audit = canaries if isinstance(canaries, CanaryAudit) else CanaryAudit(canaries, kind=kind, seed=seed)
+    audit.check(params)
+    return audit
 
 
 def _checkpoint_savers(callbacks: Any) -> list:
