@@ -150,7 +150,7 @@ def test_audit_refuses_what_it_cannot_audit_before_anything_is_recorded(tmp_path
 
     with pytest.raises(InvalidInputError, match="sampling='poisson'"):
         model(sampling="shuffle", audit_canaries=16)
-    with pytest.raises(InvalidInputError, match="audit_canaries=1000: .* the network has 610"):
+    with pytest.raises(InvalidInputError, match="canaries=1000: .* the network has 610"):
         model(audit_canaries=1000)
     with pytest.raises(InvalidInputError, match="canary pool has only 100"):
         model(audit_canaries=100, audit_kind="input").train(1, _data(0), progress=False)

@@ -86,7 +86,7 @@ def test_guesses_and_bad_input():
         CanaryAudit(1)
     with pytest.raises(InvalidInputError, match="audit_kind"):
         CanaryAudit(16, kind="poison")
-    with pytest.raises(InvalidInputError, match="audit_guesses"):
+    with pytest.raises(InvalidInputError, match="guesses"):
         CanaryAudit(16, guesses=(10, 10))
-    with pytest.raises(InvalidInputError, match="audit_pool"):
+    with pytest.raises(InvalidInputError, match="pool"):
         CanaryAudit(16, pool=(np.zeros((20, 2)), np.zeros(20)))

@@ -211,21 +211,21 @@ class CanaryAudit:
     def __init__(self, canaries: int, *, kind: str = "gradient", seed: int | None = None,
                  confidence: float = 0.95, guesses: tuple[int, int] | None = None, pool: Any = None):
         if not isinstance(canaries, int) or isinstance(canaries, bool) or canaries < 2:
-            raise InvalidInputError(f"audit_canaries: expected an int >= 2, got {canaries!r}")
+            raise InvalidInputError(f"canaries (DPModel's audit_canaries): expected an int >= 2, got {canaries!r}")
         if kind not in KINDS:
-            raise InvalidInputError(f"audit_kind: expected one of {KINDS}, got {kind!r}")
+            raise InvalidInputError(f"kind (DPModel's audit_kind): expected one of {KINDS}, got {kind!r}")
         if not 0.0 < confidence < 1.0:
-            raise InvalidInputError(f"audit_confidence: expected a level in (0, 1), got {confidence!r}")
+            raise InvalidInputError(f"confidence: expected a level in (0, 1), got {confidence!r}")
         if seed is not None and (not isinstance(seed, int) or seed < 0):
-            raise InvalidInputError(f"audit_seed: expected an int >= 0 or None, got {seed!r}")
+            raise InvalidInputError(f"seed: expected an int >= 0 or None, got {seed!r}")
         if guesses is not None:
             ok = (isinstance(guesses, tuple) and len(guesses) == 2
                   and all(isinstance(k, int) and k >= 0 for k in guesses) and 1 <= sum(guesses) <= canaries)
             if not ok:
-                raise InvalidInputError(f"audit_guesses: expected (k_pos, k_neg), ints >= 0 with 1 <= k_pos + k_neg <= "
+                raise InvalidInputError(f"guesses: expected (k_pos, k_neg), ints >= 0 with 1 <= k_pos + k_neg <= "
                                         f"{canaries}, got {guesses!r}")
         if pool is not None and kind != "input":
-            raise InvalidInputError("audit_pool: only input canaries are drawn from a pool")
+            raise InvalidInputError("pool: only input canaries are drawn from a pool")
         self.m = canaries
         self.kind = kind
         self.seed = secrets.randbits(62) if seed is None else seed  # recorded: the audit can be replayed
@@ -238,7 +238,7 @@ class CanaryAudit:
         self.start: np.ndarray | None = None  # gradient canaries: parameters at those coordinates before training
         self.canary_x = self.canary_y = None  # input canaries
         self._taken: np.ndarray | None = None  # input canaries drawn from the training data: their indices there
-        self._frame: tuple[int, np.ndarray] | None = None  # (dataset size without canaries, keep mask of the frame)
+        self._keep: np.ndarray | None = None  # input canaries: which positions of the sampling frame may be batched
         self._rng: np.random.Generator | None = None
         self._size = 0  # parameter coordinates of the network (set by check)
 
@@ -247,7 +247,7 @@ class CanaryAudit:
         """Before anything is trained or recorded: gradient canaries need one parameter coordinate each."""
         size = sum(int(np.prod(p.shape)) if p.shape else 1 for p in params)
         if self.kind == "gradient" and size < self.m:
-            raise InvalidInputError(f"audit_canaries={self.m}: gradient canaries need one parameter coordinate each; "
+            raise InvalidInputError(f"canaries={self.m}: gradient canaries need one parameter coordinate each; "
                                     f"the network has {size}")
         self._size = size
 
@@ -262,10 +262,10 @@ class CanaryAudit:
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0xDA7A]))
             src = (np.asarray(self.pool[0], np.float32), np.asarray(self.pool[1])) if self.pool is not None else (x, y)
             if len(src[0]) < self.m + (0 if self.pool is not None else 1):
-                raise InvalidInputError(f"audit_canaries={self.m}: the canary pool has only {len(src[0])} examples")
+                raise InvalidInputError(f"canaries={self.m}: the canary pool has only {len(src[0])} examples")
             classes = int(np.max(np.asarray(y))) + 1
             if classes < 2:
-                raise InvalidInputError("audit_kind='input': mislabelled canaries need at least two classes in y")
+                raise InvalidInputError("kind='input': mislabelled canaries need at least two classes in y")
             take = rng.choice(len(src[0]), size=self.m, replace=False)
             self.canary_x, self.canary_y = make_canaries(src[0][take], src[1][take], self.m, num_classes=classes,
                                                          seed=self.seed)
@@ -274,13 +274,13 @@ class CanaryAudit:
             keep = np.ones(len(x), bool)
             keep[self._taken[self._taken < len(x)]] = False
             x, y = x[keep], y[keep]
-        self._frame = (len(x), np.concatenate([np.ones(len(x), bool), self.included]))
+        self._keep = np.concatenate([np.ones(len(x), bool), self.included])
         return np.concatenate([x, self.canary_x.astype(x.dtype)]), np.concatenate([y, self.canary_y.astype(y.dtype)])
 
     def sampler(self, sampler: Any) -> Any:
         """Input canaries: the batches without the excluded canaries (the frame, hence q, is the same whatever
         the inclusion bits are). Gradient canaries: the sampler itself."""
-        return sampler if self.kind != "input" else _Dropping(sampler, self._frame[1])
+        return sampler if self.kind != "input" else _Dropping(sampler, self._keep)
 
     def begin(self, params: list, session_seed: tuple) -> None:
         """Start of a training session: per-session stream for the canaries' batch sampling; on the first
