@@ -1,4 +1,4 @@
-"""The one-run audit's bound (Steinke, Nasr & Jagielski 2023, Theorem 5.2 / Appendix D) against values derived
+"""The one-run audit's bound (Steinke, Nasr & Jagielski 2023, Section 5 and Appendix D) against values derived
 independently: the binomial-tail inversion (scipy's beta quantiles), the all-correct closed form, the δ > 0
 p-value with exact binomial coefficients; and the guesses. No MindSpore needed."""
 
@@ -42,7 +42,7 @@ def test_all_correct_guesses_give_the_closed_form(r):
 
 
 def _p_value_by_hand(m, r, v, eps, delta):
-    """The δ > 0 p-value of the paper's Theorem 5.2 with exact binomial coefficients and plain loops."""
+    """The δ > 0 p-value of the paper's (ε, δ) theorem with exact binomial coefficients and plain loops."""
     q = math.exp(eps) / (1 + math.exp(eps))
     pmf = [math.comb(r, k) * q ** k * (1 - q) ** (r - k) for k in range(r + 1)]
     tail = sum(pmf[v:])

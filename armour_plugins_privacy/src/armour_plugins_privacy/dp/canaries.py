@@ -62,7 +62,7 @@ def _check_counts(m: int, r: int, v: int) -> tuple[int, int, int]:
 def p_value(m: int, r: int, v: int, epsilon: float, delta: float) -> float:
     """Probability of ``v`` or more correct guesses out of ``r`` (on ``m`` canaries) if training is
     (ε, δ)-DP: P[Binomial(r, q) ≥ v] + 2mδ · max_{1≤i≤v} P[v−i ≤ Binomial(r, q) < v] / i with
-    q = e^ε/(1+e^ε) (Steinke, Nasr & Jagielski 2023, Theorem 5.2 / Appendix D)."""
+    q = e^ε/(1+e^ε) (Steinke, Nasr & Jagielski 2023, the (ε, δ) theorem of Section 5, computed as in Appendix D)."""
     from scipy.special import expit
     from scipy.stats import binom
 
