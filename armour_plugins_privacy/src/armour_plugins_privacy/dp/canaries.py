@@ -16,10 +16,10 @@ Canaries:
   step's sampling rate q and is then added to the clipped sum, before the noise. Its score is the
   parameter change along c_j over training, θ_start − θ_end (gradient descent moves a parameter against
   its gradient).
-* ``input`` (black-box): held-out examples with a random wrong label (:func:`.audit.make_canaries`), taken
-  from the training data unless a pool is given. All m canaries are in the sampling frame, so the
-  sampling rate does not depend on the inclusion bits; batches simply drop the excluded ones. Score: the
-  negative loss of the canary's (wrong) label under the trained network.
+* ``input`` (black-box): held-out examples with a random wrong label (:func:`make_canaries`, which the
+  multi-run audit shares), taken from the training data unless a pool is given. All m canaries are in the
+  sampling frame, so the sampling rate does not depend on the inclusion bits; batches simply drop the
+  excluded ones. Score: the negative loss of the canary's (wrong) label under the trained network.
 
 How many to guess is chosen as the paper does, by a sweep, but accounted: every (k₊, k₋) of a grid fixed
 before training (:func:`guess_grid`) is tested at level (1 − confidence)/|grid| (a union bound), so the
@@ -157,6 +157,22 @@ def check_record(rec: dict[str, Any]) -> None:
                          f"canaries give ({eps!r})")
 
 
+# ------------------------------------------------------------------------------------------ canaries
+def make_canaries(x: np.ndarray, y: np.ndarray, n: int, *, num_classes: int, kind: str = "mislabel",
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` canaries drawn from ``(x, y)``; ``mislabel`` gives each a uniformly random wrong label."""
+    if kind not in ("mislabel", "clean"):
+        raise InvalidInputError(f"kind: expected 'mislabel' or 'clean', got {kind!r}")
+    if not 1 <= n <= len(x):
+        raise InvalidInputError(f"canaries: expected 1..{len(x)} (the candidate pool), got {n}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xCA]))
+    idx = rng.choice(len(x), size=n, replace=False)
+    cx, cy = x[idx].copy(), y[idx].astype(np.int64).copy()
+    if kind == "mislabel":
+        cy = (cy + rng.integers(1, num_classes, size=n)) % num_classes
+    return cx, cy
+
+
 # ------------------------------------------------------------------------------------------ the result
 @attrs.frozen(kw_only=True)
 class OneRunAudit:
@@ -256,8 +272,6 @@ class CanaryAudit:
         from ``pool`` or from ``x`` itself, then removed from it). Gradient canaries: unchanged."""
         if self.kind != "input":
             return x, y
-        from .audit import make_canaries
-
         if self.canary_x is None:
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0xDA7A]))
             src = (np.asarray(self.pool[0], np.float32), np.asarray(self.pool[1])) if self.pool is not None else (x, y)
