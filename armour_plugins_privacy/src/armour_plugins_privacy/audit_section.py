@@ -47,6 +47,31 @@ def precheck(options: dict[str, Any]) -> None:
         verify_ledger(options["ledger"], checkpoint=options.get("checkpoint"))
 
 
+def _one_run_audits(ledger: Any, metrics: dict[str, Any], warnings: list[str]) -> tuple[str, str, bool] | None:
+    """The ledger's one-run privacy audits as (html, headline suffix, violated): the empirical lower bound next
+    to the ε the ledger's steps up to the audit claim (PLD); a bound above it FAILs the section."""
+    from .dp.canaries import METHOD, ledger_audits
+
+    audits = ledger_audits(ledger)
+    if not audits:
+        return None
+    metrics["ledger"]["audits"] = [a.summary() for a in audits]
+    rows = [[a.steps, f"{a.canaries} {a.kind}", f"{a.correct} / {a.guesses}", f"{a.epsilon_lower:.3f}",
+             f"{a.claimed_epsilon:.3f}", f"{a.confidence:.0%}", "FAIL" if a.violated else "ok"] for a in audits]
+    for a in audits:
+        if a.violated:
+            warnings.append("PRIVACY AUDIT FAILED: " + a.describe())
+    last = audits[-1]
+    html = (f"<h4>Privacy audit in the training run</h4><p>{R.esc(METHOD)}: canaries included with probability ½, "
+            "guessed from the trained model; the number of correct guesses gives a lower bound on ε at the stated "
+            "confidence. A bound above the claimed ε means the DP implementation or its accounting is wrong.</p>"
+            + R.table(["after step", "canaries", "correct / guesses", "empirical ε ≥", "claimed ε", "confidence",
+                       "verdict"], rows))
+    suffix = (f"; one-run audit: empirical ε ≥ {last.epsilon_lower:.2f} vs claimed {last.claimed_epsilon:.2f}"
+              + (" — AUDIT FAILED" if any(a.violated for a in audits) else ""))
+    return html, suffix, any(a.violated for a in audits)
+
+
 def privacy_section(ctx: AuditContext) -> SectionResult:
     from armour_core.api.inference import MembershipInference, plot_rocs
 
@@ -122,4 +147,10 @@ def privacy_section(ctx: AuditContext) -> SectionResult:
                     else "") + ".</p>")
         headline += f"; trained with DP: ε = {eps:.2f} at δ = {delta:g}" + (f" ({ledger.summary()})" if ledger.voids
                                                                              else "")
+        audited = _one_run_audits(ledger, metrics, warnings)
+        if audited:
+            body += audited[0]
+            headline += audited[1]
+            if audited[2]:
+                verdict = "fail"
     return SectionResult(verdict=verdict, headline=headline, metrics=metrics, html=body, warnings=warnings)

@@ -39,6 +39,8 @@ from armour_core.errors import InvalidInputError
 from armour_core.progress import Progress
 from armour_core.ms.seeding import seeded
 
+from .canaries import make_canaries
+
 
 # ------------------------------------------------------------------------------------------ statistics
 def clopper_pearson(successes: int, trials: int, alpha: float = 0.05) -> tuple[float, float]:
@@ -99,22 +101,6 @@ def best_threshold(scores: np.ndarray, member: np.ndarray, *, delta: float, alph
         b = np.log(np.maximum(1.0 - delta - fpr_hi, 0.0) / fnr_hi)
     eps = np.nan_to_num(np.maximum(a, b), nan=-np.inf, neginf=-np.inf)
     return float(cand[int(np.argmax(eps))])
-
-
-# ------------------------------------------------------------------------------------------ canaries
-def make_canaries(x: np.ndarray, y: np.ndarray, n: int, *, num_classes: int, kind: str = "mislabel",
-                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` canaries drawn from ``(x, y)``; ``mislabel`` gives each a uniformly random wrong label."""
-    if kind not in ("mislabel", "clean"):
-        raise InvalidInputError(f"kind: expected 'mislabel' or 'clean', got {kind!r}")
-    if not 1 <= n <= len(x):
-        raise InvalidInputError(f"canaries: expected 1..{len(x)} (the candidate pool), got {n}")
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xCA]))
-    idx = rng.choice(len(x), size=n, replace=False)
-    cx, cy = x[idx].copy(), y[idx].astype(np.int64).copy()
-    if kind == "mislabel":
-        cy = (cy + rng.integers(1, num_classes, size=n)) % num_classes
-    return cx, cy
 
 
 # ------------------------------------------------------------------------------------------ the audit

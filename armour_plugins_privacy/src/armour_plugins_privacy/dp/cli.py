@@ -50,6 +50,11 @@ def register(subparsers) -> None:
                         "then checks that a ledger is this run's and complete)")
     p.add_argument("--checkpoint-every", type=positive_int, default=None,
                    help="also save --save-checkpoint every this many steps (a failed run resumes from it)")
+    p.add_argument("--audit-canaries", type=nonnegative_int, default=0, metavar="M",
+                   help="audit this run with M canaries (one-run audit, Steinke et al. 2023): prints an empirical "
+                        "lower bound on epsilon next to the claimed one and fails (exit 1) if it is above (0: off)")
+    p.add_argument("--audit-kind", choices=("gradient", "input"), default="gradient",
+                   help="white-box Dirac gradient canaries (strong) or mislabelled input canaries (black-box)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--workers", type=positive_int, default=1,
                    help="data-parallel workers on this host, started through MindSpore's msrun (one global "
@@ -136,6 +141,8 @@ def _checkpoint_every(k: int, model, path: str):
 def run(args: argparse.Namespace) -> int:
     from . import distributed
 
+    if args.workers > 1 and args.audit_canaries:
+        raise InvalidInputError("--audit-canaries: the one-run audit runs in one process only (not with --workers)")
     if args.workers > 1 and distributed.detect() is None:
         from .launch import command_line, launch
 
@@ -189,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
     noise = (args.noise, {"secure": True}) if args.secure else args.noise
     model = DPModel(network=net, loss_fn=loss, optimizer=opt, noise_multiplier=sigma, clip_norm=args.clip_norm,
                     noise=noise, clip=args.clip, accountant=args.accountant, delta=args.delta, ledger=args.ledger,
-                    batch_size=args.batch_size, per_layer=args.per_layer, method=args.method, seed=args.seed)
+                    batch_size=args.batch_size, per_layer=args.per_layer, method=args.method, seed=args.seed,
+                    audit_canaries=args.audit_canaries or None, audit_kind=args.audit_kind)
     callbacks = [PrivacyMonitor(args.budget, every="epoch")]
     if args.checkpoint_every:
         if not args.save_checkpoint:
@@ -203,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
     eps = model.epsilon()
     print(f"{name}: {model.steps_taken} DP-SGD steps ({model.clipper.method} clipping), "
           f"test accuracy {acc:.4f}, epsilon {eps:.4f} at delta {args.delta:g} ({args.accountant})")
+    audit = model.privacy_audit
+    if audit is not None:
+        print(audit.describe(), file=sys.stderr if audit.violated else sys.stdout)
     if monitor.stopped_at is not None:
         print(f"stopped at step {monitor.stopped_at}: the next step would exceed the budget {args.budget}")
     steps_curve, eps_curve = _epsilon_curve(model)
@@ -221,9 +232,10 @@ def run(args: argparse.Namespace) -> int:
             "clip_norm": args.clip_norm,
             "sampling_rate": q, "steps": model.steps_taken, "delta": args.delta, "epsilon": eps,
             "accountant": args.accountant, "test_accuracy": acc, "method": model.clipper.method,
-            "epsilon_curve": {"steps": steps_curve, "epsilon": eps_curve}, "history": model.history}, indent=2))
+            "epsilon_curve": {"steps": steps_curve, "epsilon": eps_curve}, "history": model.history,
+            "audit": None if audit is None else audit.summary()}, indent=2))
     sys.stdout.flush()
-    return 0
+    return 1 if audit is not None and audit.violated else 0
 
 
 def register_audit(subparsers) -> None:

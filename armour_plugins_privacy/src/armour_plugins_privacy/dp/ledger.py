@@ -30,6 +30,9 @@ session, once; the record states the reason). ε, :attr:`PrivacyLedger.num_steps
 skip voided steps; :attr:`PrivacyLedger.steps` keeps every record and the head counts step *records*
 (:attr:`PrivacyLedger.charged_steps`), so a checkpoint head still detects a cut ledger.
 
+Audits: a one-run privacy audit (:mod:`.canaries`) is appended as an ``audit`` record after the steps it
+audited; readers recompute its ε lower bound from its counts and refuse a record that disagrees.
+
 Durability: every record reaches the OS with its ``write`` (it survives the process being killed);
 ``fsync`` pushes it to disk — after every record with ``durability="step"``, else at most every
 ``sync_interval`` seconds and always at session end, epoch end and before a checkpoint. Resuming a run
@@ -210,6 +213,8 @@ class PrivacyLedger:
         #: ``void`` records: steps charged but never taken (not counted in ε)
         self.voids: list[dict[str, Any]] = []
         self._voided: set[int] = set()
+        #: ``audit`` records: one-run privacy audits (dp/canaries.py), each after the steps it audited
+        self.audits: list[dict[str, Any]] = []
         self._last_kind: str | None = None
         #: index of the step this writer charged last, while it may still void it (holding the lock)
         self._own_step: int | None = None
@@ -332,9 +337,27 @@ class PrivacyLedger:
                                   f"{self._last_kind!r} record)")
             self.voids.append(rec)
             self._voided.add(rec["step"])
+        elif kind == "audit":
+            self._load_audit(rec, lineno)
         else:
             raise LedgerError(f"ledger {str(self.path)!r}: line {lineno}: unknown record type {kind!r}")
         self._last_kind = kind
+
+    def _load_audit(self, rec: dict[str, Any], lineno: int | None) -> None:
+        """An audit record is checked like a step: it must name a step count the ledger has reached, and its
+        ε lower bound must be what its counts give (recomputed here). ``lineno=None``: check only."""
+        from .canaries import check_record
+
+        where = f"ledger {str(self.path)!r}: " + ("audit record" if lineno is None else f"line {lineno}: audit record")
+        steps = rec.get("steps")
+        if not isinstance(steps, int) or not 0 <= steps <= self.num_steps:
+            raise LedgerError(f"{where} names {steps!r} steps; the ledger has {self.num_steps} before it")
+        try:
+            check_record(rec)
+        except ValueError as exc:
+            raise LedgerError(f"{where}: {exc}") from None
+        if lineno is not None:
+            self.audits.append(rec)
 
     @property
     def head(self) -> LedgerHead:
@@ -432,6 +455,13 @@ class PrivacyLedger:
                    "epoch": int(epoch), **mechanism})
         self._own_step = step
         return step
+
+    def record_audit(self, **audit: Any) -> dict[str, Any]:
+        """Append a one-run privacy audit (see :mod:`.canaries`; checked before it is written) and sync it."""
+        self._load_audit(audit, None)
+        self._add({"type": "audit", "time": time.time(), **audit})
+        self.sync()
+        return self.audits[-1]
 
     def void_last_step(self, reason: str) -> dict[str, Any]:
         """Void the step this writer charged last, because it failed before anything of it was released;
@@ -588,6 +618,18 @@ def verify_ledger(path: str | os.PathLike, *, checkpoint: str | os.PathLike | No
     return ledger
 
 
+def _report_audits(ledger: PrivacyLedger) -> bool:
+    """Print the ledger's one-run privacy audits, each against the claimed ε; whether one exceeds it (a FAIL)."""
+    import sys
+
+    from .canaries import ledger_audits
+
+    audits = ledger_audits(ledger)
+    for audit in audits:
+        print(audit.describe(), file=sys.stderr if audit.violated else sys.stdout)
+    return any(a.violated for a in audits)
+
+
 def events_from_steps(steps: Iterable[dict[str, Any]]) -> Iterable[AccountantEvent]:
     run: list[Any] | None = None  # [sigma, q, sampling, epoch key, count]
     for s in steps:
@@ -618,7 +660,8 @@ def _add_arguments(parser) -> None:
 
 
 def run_cli(args) -> int:
-    """Verify or repair ``args.path``: 0 when done, 2 with one line on stderr when the ledger is refused."""
+    """Verify or repair ``args.path``: 0 when done, 1 when a recorded one-run audit found an empirical ε above
+    the claimed one, 2 with one line on stderr when the ledger is refused."""
     import sys
 
     try:
@@ -633,6 +676,8 @@ def run_cli(args) -> int:
             print(f"ledger {args.path}: {led.num_steps} steps, head {led.head.encode()}, MAC {led.mac_status}"
                   + (f" ({led.summary()})" if led.voids else "")
                   + (", reaches the checkpoint's head" if args.checkpoint else ""))
+            if _report_audits(led):
+                return 1
     except LedgerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

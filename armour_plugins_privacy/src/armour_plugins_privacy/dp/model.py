@@ -125,6 +125,10 @@ class DPModel(Model):
         physical_batch_size: static batch shape of the compiled step (default: expected + 2 std).
         seed: seeds sampling (and plugins created here); ``None`` draws OS entropy. ``0`` is a seed.
         durability: ledger ``fsync`` policy, ``"interval"`` (≤1 s, plus epoch/session ends) or ``"step"``.
+        audit_canaries: m for a one-run privacy audit (Steinke, Nasr & Jagielski 2023) with ``audit_kind``
+            canaries (``"gradient"``: white-box Dirac canaries, ``"input"``: mislabelled examples), or a
+            :class:`~armour_plugins_privacy.dp.canaries.CanaryAudit` for every option. After each ``train``
+            :attr:`privacy_audit` holds the empirical lower bound on ε, also recorded in the ledger.
     """
 
     def __init__(self, network: nn.Cell, loss_fn: Any, optimizer: nn.Optimizer, *,
@@ -133,7 +137,7 @@ class DPModel(Model):
                  batch_size: int | None = None, sampling: str = "poisson", per_layer: bool = False,
                  method: str = "auto", micro_batches: int | None = None, physical_batch_size: int | None = None,
                  seed: int | None = 0, durability: str = "interval", metrics: Any = None, eval_network: Any = None,
-                 eval_indexes: Any = None):
+                 eval_indexes: Any = None, audit_canaries: Any = None, audit_kind: str = "gradient"):
         if not isinstance(network, nn.Cell):
             raise InvalidInputError(f"network: expected a mindspore.nn.Cell, got {type(network).__name__}")
         if loss_fn is None or not callable(loss_fn):
@@ -209,8 +213,14 @@ class DPModel(Model):
         self._launched = False  # whether a compiled graph of the current step was launched (see _run_step)
         self._dist_seed = seed
         self._num_classes: int | None = None
+        self.canaries = _canary_audit(audit_canaries, audit_kind, seed, sampling, list(optimizer.parameters))
+        self.privacy_audit = None  # the last one-run audit (canaries.OneRunAudit)
         #: the data-parallel context (``msrun``/``mindspore.communication``), ``None`` in one process
         self.cluster = distributed.attach(self)
+        if self.cluster is not None and self.canaries is not None:
+            raise ConfigError("audit_canaries: the one-run audit is not supported in data-parallel training yet "
+                              "(its canaries would have to enter on the one rank that adds the noise, and be "
+                              "scored once); audit a one-process run of the same recipe")
 
     # ------------------------------------------------------------------ privacy
     @property
@@ -457,6 +467,8 @@ class DPModel(Model):
         if dataset_sink_mode:
             warnings.warn("DPModel: dataset_sink_mode is ignored (steps are driven from the host)", stacklevel=2)
         data = as_source(train_dataset, _materialise)
+        if self.canaries is not None:
+            data = self.canaries.training_source(data)
         n = data.n
         batch = self.batch_size or data.batch_size
         if batch is None:
@@ -491,6 +503,9 @@ class DPModel(Model):
                           "subsampling; each pass is accounted as one Gaussian mechanism (much larger ε than "
                           "Poisson sampling at the same noise)", ShuffledSamplingWarning, stacklevel=2)
             sampler = ShuffleSampler(n, batch, rng)
+        if self.canaries is not None:
+            sampler = self.canaries.sampler(sampler)
+            self.canaries.begin(list(self._dp_opt.parameters), stream)
         denom = float(self.micro_batches) if self.micro_batches else sampler.expected_batch_size
         q = sampler.q
         sens = self.clipper.sensitivity
@@ -551,6 +566,8 @@ class DPModel(Model):
                         sigma_grad = self.clip.gradient_noise_multiplier(sigma, sampler.expected_batch_size)
                         noise = noise_for(step_no)
                         scale = clip_now * sigma_grad / sigma
+                        if self.canaries is not None:
+                            noise = self.canaries.inject(noise, q=q, clip_norm=clip_now, scale=scale)
                         self.ledger.record_step(sigma=sigma / sens, q=q, sampling=self.sampling, epoch=e,
                                                 noise_multiplier=sigma, gradient_noise_multiplier=sigma_grad,
                                                 clip_norm=clip_now, noise=name_noise, clip=name_clip,
@@ -594,6 +611,26 @@ class DPModel(Model):
             pool.shutdown(wait=True, cancel_futures=True)
             self.ledger.close()  # sync and release the writer's lock until the next session
             self._dp_network.set_train(False)
+        if self.canaries is not None:
+            self.privacy_audit = self.canaries.finish(network=self._dp_network, params=list(self._dp_opt.parameters),
+                                                      ledger=self.ledger, claimed_epsilon=self.epsilon(),
+                                                      delta=self.delta)
+            self.ledger.close()
+
+
+def _canary_audit(canaries: Any, kind: str, seed: int | None, sampling: str, params: list) -> Any:
+    """The run's :class:`~armour_plugins_privacy.dp.canaries.CanaryAudit` (``None``: no audit), checked
+    against the optimizer's parameters."""
+    if canaries is None:
+        return None
+    from .canaries import CanaryAudit
+
+    if sampling != "poisson":
+        raise InvalidInputError("audit_canaries: the one-run audit needs sampling='poisson' (canaries are sampled "
+                                "like examples, at the accountant's rate)")
+    audit = canaries if isinstance(canaries, CanaryAudit) else CanaryAudit(canaries, kind=kind, seed=seed)
+    audit.check(params)
+    return audit
 
 
 def _checkpoint_savers(callbacks: Any) -> list:
