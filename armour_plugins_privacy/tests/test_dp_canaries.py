@@ -154,7 +154,35 @@ def test_audit_refuses_what_it_cannot_audit_before_anything_is_recorded(tmp_path
         model(audit_canaries=1000)
     with pytest.raises(InvalidInputError, match="canary pool has only 100"):
         model(audit_canaries=100, audit_kind="input").train(1, _data(0), progress=False)
+    x, y = _data(0)
+
+    class Rows:  # a random-access source: input canaries would have to be appended to it
+        def __len__(self):
+            return len(x)
+
+        def __getitem__(self, i):
+            return x[i], y[i]
+
+    with pytest.raises(InvalidInputError, match="train_dataset: input canaries .* random-access source"):
+        model(audit_canaries=8, audit_kind="input").train(1, Rows(), progress=False)
     assert not (tmp_path / "l").exists()
+
+
+def test_audit_is_refused_in_data_parallel_training(tmp_path, monkeypatch, capsys):
+    """Canaries must enter once, on the rank that adds the noise: not supported yet, so refused up front."""
+    from armour_core.cli import main
+    from armour_core.errors import ConfigError
+    from armour_plugins_privacy.dp import distributed
+
+    monkeypatch.setattr(distributed, "attach", lambda model: object())  # as if msrun had started this rank
+    net = MLP(input_shape=(1, 8, 8), hidden=8)
+    with pytest.raises(ConfigError, match="audit_canaries: the one-run audit is not supported in data-parallel"):
+        DPModel(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
+                nn.SGD(net.trainable_params(), 0.1), noise_multiplier=1.0, clip_norm=1.0, batch_size=10,
+                ledger=tmp_path / "l", audit_canaries=16)
+    assert not (tmp_path / "l").exists()
+    assert main(["train-dp", "--model", "mlp", "--workers", "2", "--audit-canaries", "16", "--plot", ""]) == 2
+    assert "--audit-canaries: the one-run audit runs in one process only" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------- armour audit --ledger and train-dp
