@@ -12,8 +12,8 @@ KIND = KindSpec(
     name="certifier", hook="armour_certifiers",
     summary="certified-robustness methods: predict with abstention, certify a radius around each input",
     base=f"{_PKG}.base:Certifier", checks=f"{_PKG}.kit:CHECKS",
-    example=f'''yield PluginSpec(name="randomized_smoothing", kind="certifier", target="{_PKG}.smoothing:RandomizedSmoothing",
-                 config="{_PKG}.configs:SmoothingConfig", capabilities={{"forward"}})''')
+    example='''yield PluginSpec(name="randomized_smoothing", kind="certifier",
+                 target="my_pkg.smoothing:RandomizedSmoothing", capabilities={"forward"})''')
 
 
 def kinds():
