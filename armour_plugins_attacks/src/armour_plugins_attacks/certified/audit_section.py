@@ -7,6 +7,7 @@ from armour_core import registry
 from armour_core.audit.context import AuditContext, SectionResult
 
 from . import report
+from .records import AUDIT_PROFILES
 
 #: PASS when the smoothed classifier certifies at least this share of points correctly at the judged radius
 #: (the profile's second radius), WARN above zero, FAIL at zero
@@ -15,7 +16,7 @@ THRESHOLDS = {"pass": 0.5, "warn": 0.0}
 
 def certified_section(ctx: AuditContext) -> SectionResult:
     s = ctx.settings
-    if not s:
+    if ctx.profile not in AUDIT_PROFILES:
         return SectionResult(verdict="skipped", headline=f"not part of the {ctx.profile} profile (standard and "
                                                          "thorough certify the model)")
     n = min(int(s["n_points"]), len(ctx.x_test))
