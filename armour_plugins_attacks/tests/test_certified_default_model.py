@@ -119,5 +119,5 @@ def test_audit_section_in_standard_profile_and_skipped_in_quick(tmp_path):
     assert reports["quick"]["sections"]["certified"]["verdict"] == "skipped"
     sec = reports["standard"]["sections"]["certified"]
     assert sec["verdict"] in ("pass", "warn", "fail") and sec["metrics"]["n_points"] == 30
-    assert sec["metrics"]["radii"] == [0.0, 0.1, 0.25, 0.5, 0.75]
+    assert sec["metrics"]["radii"] == [0.0, 0.1, 0.25, 0.4, 0.5]
     assert "certified accuracy vs L2 radius" in html.read_text()
