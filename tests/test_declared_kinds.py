@@ -113,36 +113,38 @@ def _declares(kind: str, hook: str):
     return _plugin(armour_kinds=lambda: [KindSpec(name=kind, hook=hook, summary="things")])
 
 
+def _registry(monkeypatch, *plugins: tuple[str, SimpleNamespace], strict: str = "1") -> Registry:
+    """An in-process registry of ``(name, plugin)`` pairs, strict unless told."""
+    monkeypatch.setenv("ARMOUR_PLUGINS_STRICT", strict)
+    reg = Registry(entry_points=[])
+    for name, plugin in plugins:
+        reg.register(plugin, name=name)
+    return reg
+
+
 @pytest.mark.parametrize("kind, hook", [("attack", "armour_widgets"), ("widget", KIND_HOOKS["attack"]),
                                         ("widget", "armour_cli_commands"), ("widget", "armour_kinds")])
 def test_declaring_a_builtin_kind_or_a_taken_hook_breaks_the_declaring_plugin(kind, hook, monkeypatch):
-    monkeypatch.setenv("ARMOUR_PLUGINS_STRICT", "1")
-    reg = Registry(entry_points=[])
-    reg.register(_declares(kind, hook), name="acme")
+    reg = _registry(monkeypatch, ("acme", _declares(kind, hook)))
     with pytest.raises(PluginLoadError, match="already uses|built into"):
         reg.names("dataset")
 
 
 def test_misspelled_hook_of_a_declared_kind_gets_a_hint(monkeypatch):
-    monkeypatch.setenv("ARMOUR_PLUGINS_STRICT", "1")
-    reg = Registry(entry_points=[])
-    reg.register(_declares("widget", "armour_widgets"), name="acme")
-    reg.register(_plugin(armour_widget=lambda: []), name="typo")
+    reg = _registry(monkeypatch, ("acme", _declares("widget", "armour_widgets")),
+                    ("typo", _plugin(armour_widget=lambda: [])))
     with pytest.raises(PluginLoadError, match="did you mean 'armour_widgets'"):
         reg.names("widget")
 
 
 def test_records_of_a_declared_kind_come_only_from_its_hook(monkeypatch):
-    monkeypatch.setenv("ARMOUR_PLUGINS_STRICT", "1")
-    reg = Registry(entry_points=[])
     rec = PluginSpec(name="w", kind="widget", target="a.b:C", summary="w")
-    reg.register(_declares("widget", "armour_widgets"), name="acme")
-    reg.register(_plugin(armour_noise_mechanisms=lambda: [rec]), name="wrong_hook")
+    reg = _registry(monkeypatch, ("acme", _declares("widget", "armour_widgets")),
+                    ("wrong_hook", _plugin(armour_noise_mechanisms=lambda: [rec])))
     with pytest.raises(PluginLoadError, match="expected 'noise'"):
         reg.names("widget")
-    ok = Registry(entry_points=[])
-    ok.register(_declares("widget", "armour_widgets"), name="acme")
-    ok.register(_plugin(armour_widgets=lambda: [rec]), name="user")
+    ok = _registry(monkeypatch, ("acme", _declares("widget", "armour_widgets")),
+                   ("user", _plugin(armour_widgets=lambda: [rec])))
     assert ok.names("widget") == ["w"] and ok.kind_spec("widget").hook == "armour_widgets"
     assert ok.kind_spec("attack").base == "armour_core.api.attack:Attack"
     with pytest.raises(UnknownPluginError, match="did you mean 'widget'"):
@@ -150,10 +152,8 @@ def test_records_of_a_declared_kind_come_only_from_its_hook(monkeypatch):
 
 
 def test_conflicting_kind_in_process_raises_conflict(monkeypatch):
-    monkeypatch.setenv("ARMOUR_PLUGINS_STRICT", "0")
-    reg = Registry(entry_points=[])
-    reg.register(_declares("widget", "armour_widgets"), name="a")
-    reg.register(_declares("widget", "armour_widgets"), name="b")
+    reg = _registry(monkeypatch, ("a", _declares("widget", "armour_widgets")),
+                    ("b", _declares("widget", "armour_widgets")), strict="0")
     with pytest.warns(UserWarning, match="declared twice"):
         reg.kinds()
     with pytest.raises(PluginConflictError, match="'a'.*'b'"):

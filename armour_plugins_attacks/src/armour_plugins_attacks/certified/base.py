@@ -24,16 +24,10 @@ from armour_core.errors import CapabilityError, InvalidInputError
 ABSTAIN = -1
 
 
-@attrs.frozen(kw_only=True)
-class Prediction:
-    """``labels``: the certified classifier's class per input, :data:`ABSTAIN` where it abstains; ``p_values``:
-    the significance of each answer (abstain when above ``alpha``)."""
+class _Answers:
+    """What PREDICT and CERTIFY results share: one label per input, :data:`ABSTAIN` for an abstention."""
 
     labels: np.ndarray
-    p_values: np.ndarray
-    forward_calls: int
-    queries: int
-    seconds: float
 
     @property
     def abstained(self) -> np.ndarray:
@@ -45,7 +39,19 @@ class Prediction:
 
 
 @attrs.frozen(kw_only=True)
-class Certification:
+class Prediction(_Answers):
+    """``labels``: the certified classifier's class per input, :data:`ABSTAIN` where it abstains; ``p_values``:
+    the significance of each answer (abstain when above ``alpha``)."""
+
+    labels: np.ndarray
+    p_values: np.ndarray
+    forward_calls: int
+    queries: int
+    seconds: float
+
+
+@attrs.frozen(kw_only=True)
+class Certification(_Answers):
     """``labels``: the certified class per input (:data:`ABSTAIN` where none); ``radii``: the certified radius in
     ``norm`` (0 where abstained); ``p_lower``: the lower confidence bound on the top-class probability the radius
     comes from."""
@@ -57,14 +63,6 @@ class Certification:
     forward_calls: int
     queries: int
     seconds: float
-
-    @property
-    def abstained(self) -> np.ndarray:
-        return self.labels == ABSTAIN
-
-    @property
-    def abstain_rate(self) -> float:
-        return float(self.abstained.mean())
 
     def certified_accuracy(self, y: Any, radii: Any) -> np.ndarray:
         """For each radius ``r``: the share of inputs certified with their true label at a radius of at least

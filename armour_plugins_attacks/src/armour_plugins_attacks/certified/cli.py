@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from armour_core.cli_args import nonnegative_int, output_dir, positive_float, positive_int
+from armour_core.cli_args import nonnegative_int, positive_float, positive_int
 from armour_core.errors import InvalidInputError
 from armour_core.loading import add_model_arguments, target_from_args
 
-from ..cli.commands import _floats, _progress_flag
+from ..cli.commands import _floats, add_run_options
 
 
 def register_certify(subparsers: Any) -> None:
@@ -34,12 +34,8 @@ def register_certify(subparsers: Any) -> None:
                         "split: the embedded default); 0: certify the model as it is (default)")
     p.add_argument("--learning-rate", type=positive_float, default=1e-3, help="for --train-epochs (default 1e-3)")
     add_model_arguments(p, limit_default=100)
-    p.add_argument("--batch-size", type=positive_int, default=1000, help="noisy inputs per forward pass")
-    p.add_argument("--seed", type=nonnegative_int, default=0)
-    p.add_argument("--out", default="armour-certify", type=output_dir,
-                   help="output directory (default ./armour-certify)")
-    _progress_flag(p)
-    p.set_defaults(func=run_certify)
+    add_run_options(p, out="armour-certify", func=run_certify, batch_size=1000,
+                    batch_help="noisy inputs per forward pass (default 1000)")
 
 
 def run_certify(args: argparse.Namespace) -> int:
