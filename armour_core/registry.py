@@ -550,7 +550,7 @@ class Registry:
         return self.get(kind, name)(**config)
 
     def status(self) -> list[PluginStatus]:
-        """One :class:`PluginStatus` per entry point (plus one per conflicting name), in load order.
+        """One :class:`PluginStatus` per entry point (plus one per conflicting name or kind), in load order.
 
         Never raises for plugin problems, not even in strict mode (it is how they are diagnosed)."""
         self._ensure()
@@ -561,6 +561,12 @@ class Registry:
             out.append(PluginStatus(plugin=last.plugin, dist=last.spec.dist, version=last.spec.version,
                                     module=str(last.spec.target), state="conflict",
                                     error=f"{kind} {key!r} is registered by {who}"))
+        for kind in self._kinds:
+            note = self._kind_conflict_note(kind)
+            if note:
+                rec, plugin = self._kinds[kind][-1]
+                out.append(PluginStatus(plugin=plugin, dist=rec.dist, version="", module=rec.hook, state="conflict",
+                                        error=note))
         return out
 
     def availability(self, kind: str, name: str) -> str:

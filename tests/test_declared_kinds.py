@@ -85,6 +85,10 @@ def test_kind_declared_twice_is_a_conflict_naming_both(run_with):
     strict = run_with("from armour_core import registry\nregistry.names('noise')", KIND, CLASH,
                       env={"ARMOUR_PLUGINS_STRICT": "1"}, check=False)
     assert strict.returncode != 0 and "PluginConflictError" in strict.stderr and "declared twice" in strict.stderr
+    listed = run_with("import sys\nfrom armour_core.cli import main\nsys.exit(main(['plugins']))", KIND, CLASH,
+                      env={"ARMOUR_PLUGINS_STRICT": "1"}, check=False)
+    assert listed.returncode == 1 and "conflict" in listed.stderr  # lists, then fails in one line
+    assert "conflict: kind 'fixture_toy' declared by" in listed.stdout
 
 
 def test_the_kit_runs_the_declared_kinds_checks(run_with, tmp_path):
