@@ -25,7 +25,7 @@ def register_certify(subparsers: Any) -> None:
                     "--train-epochs first fine-tunes the model with Gaussian noise of the same sigma.")
     p.add_argument("--sigma", type=positive_float, default=0.25, help="noise standard deviation (default 0.25)")
     p.add_argument("--n0", type=positive_int, default=100, help="selection samples per point (default 100)")
-    p.add_argument("--samples", type=positive_int, default=10_000, metavar="N",
+    p.add_argument("--samples", type=positive_int, default=10_000, metavar="SAMPLES",
                    help="estimation samples per point, the paper's n (default 10000)")
     p.add_argument("--alpha", type=positive_float, default=0.001, help="failure probability (default 0.001)")
     p.add_argument("--radii", default="0,0.1,0.25,0.5,0.75,1", help="comma-separated L2 radii to report")
