@@ -285,8 +285,8 @@ class Registry:
             self._pm.add_hookspecs(kind_hookspecs(rec))
             self._hooks.append((rec.name, rec.hook))
         if len(claims) > 1:
-            first, other = claims[0]
-            msg = (f"kind {rec.name!r} is declared twice: by {first.dist} (plugin {other!r}) and by {rec.dist} "
+            first, first_plugin = claims[0]
+            msg = (f"kind {rec.name!r} is declared twice: by {first.dist} (plugin {first_plugin!r}) and by {rec.dist} "
                    f"(plugin {plugin!r}); uninstall one or block it with ARMOUR_PLUGINS_DISABLE")
             self._problems.append((PluginConflictError, msg, None))
             if not _strict():
