@@ -68,6 +68,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     code = _strict_exit(problems)
     if args.json:
         payload = {"armour_core": __version__, "plugins": rows,
+                   "kinds": [{"name": k.name, "hook": k.hook, "dist": k.dist, "base": k.base, "summary": k.summary}
+                             for k in registry.declared_kinds()],
                    "distributions": [{"plugin": s.plugin, "dist": s.dist, "version": s.version, "state": s.state,
                                       "records": s.records, "error": s.error,
                                       **({"traceback": s.traceback} if args.verbose else {})}
@@ -82,6 +84,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     print(fmt.format(*headers))
     for t in table:
         print(fmt.format(*t))
+    declared = [k for k in registry.declared_kinds() if args.kind in (None, k.name)]
+    if declared:
+        print("\nkinds declared by distributions: "
+              + "; ".join(f"{k.name} ({k.dist}, hook {k.hook})" for k in declared))
     if problems:
         print("\nplugins not loaded:")
         for s in problems:

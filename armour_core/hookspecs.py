@@ -9,6 +9,10 @@ The thirteen registration hooks share one shape, so they are made from a table: 
 :data:`armour_core.specs.KIND_HOOKS` (the one place a kind is tied to its hook), their docstrings from
 :data:`REGISTRATION` below. Each is still an ordinary method of :class:`ArmourSpecs` carrying pluggy's hookspec
 mark, so pluggy validates implementations exactly as before and ``help(ArmourSpecs)`` shows every hook.
+
+A distribution may add a kind of its own: its ``armour_kinds`` hook yields a :class:`~armour_core.specs.KindSpec`
+naming the kind and its registration hook, and the registry adds that hook's spec (:func:`kind_hookspecs`, the
+same shape as the built-in ones) before it collects any record, so pluggy validates it like the others.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Callable, Iterable
 
 import pluggy
 
-from .specs import KIND_HOOKS, AuditSectionSpec, CommandSpec, PluginSpec
+from .specs import KIND_HOOKS, AuditSectionSpec, CommandSpec, KindSpec, PluginSpec
 
 PROJECT = "armour"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -79,19 +83,27 @@ def armour_attacks():
 }
 
 
-def _registration_hook(kind: str) -> Callable[..., Iterable[PluginSpec]]:
-    """The hookspec method ``KIND_HOOKS[kind]``: takes no argument, yields ``kind`` records."""
-    what, example = REGISTRATION[kind]
+def _registration_hook(kind: str, hook_name: str, what: str, example: str,
+                       owner: str = "ArmourSpecs") -> Callable[..., Iterable[PluginSpec]]:
+    """The hookspec method ``hook_name``: takes no argument, yields ``kind`` records."""
 
     def hook(self) -> Iterable[PluginSpec]:
         pass
 
-    hook.__name__ = KIND_HOOKS[kind]
-    hook.__qualname__ = f"ArmourSpecs.{hook.__name__}"
-    example = "\n".join("    " + line for line in example.splitlines())
+    hook.__name__ = hook_name
+    hook.__qualname__ = f"{owner}.{hook_name}"
+    example = "\n".join("    " + line for line in (example or f"yield PluginSpec(kind={kind!r}, ...)").splitlines())
     hook.__doc__ = (f"Yield ``kind=\"{kind}\"`` records ({what}).\n\n"
                     f"Called once when the registry is built. Example::\n\n{example}\n")
     return hookspec(hook)
+
+
+def kind_hookspecs(kind: KindSpec) -> type:
+    """A hookspec class holding the registration hook of a declared kind (for ``PluginManager.add_hookspecs``)."""
+    owner = f"KindSpecs_{kind.name}"
+    where = f"; declared by {kind.dist}" if kind.dist else ""
+    return type(owner, (), {"__doc__": f"The registration hook of kind {kind.name!r}{where}.",
+                            kind.hook: _registration_hook(kind.name, kind.hook, kind.summary, kind.example, owner)})
 
 
 class ArmourSpecs:
@@ -105,6 +117,18 @@ class ArmourSpecs:
         Called when the CLI builds its parser (not when plugins are listed). Example::
 
             yield CommandSpec(name="fuzz", target="my_pkg.cli:register", summary="Coverage-guided fuzzing")
+        """
+
+    @hookspec
+    def armour_kinds(self) -> Iterable[KindSpec]:
+        """Yield :class:`~armour_core.specs.KindSpec` records: plugin kinds this distribution adds.
+
+        Called first when the registry is built, before any registration hook, so every distribution may
+        register plugins of a kind another declares. A kind or hook name already taken (a built-in one, or
+        one another distribution declares) is an error naming both. Example::
+
+            yield KindSpec(name="certifier", hook="armour_certifiers", summary="certified-robustness methods",
+                           base="my_pkg.certify:Certifier", checks="my_pkg.kit:CHECKS")
         """
 
     @hookspec
@@ -122,5 +146,5 @@ class ArmourSpecs:
 if set(REGISTRATION) != set(KIND_HOOKS):
     raise ImportError(f"hookspecs: REGISTRATION and KIND_HOOKS disagree: {sorted(set(REGISTRATION) ^ set(KIND_HOOKS))}")
 for _kind in KIND_HOOKS:
-    setattr(ArmourSpecs, KIND_HOOKS[_kind], _registration_hook(_kind))
+    setattr(ArmourSpecs, KIND_HOOKS[_kind], _registration_hook(_kind, KIND_HOOKS[_kind], *REGISTRATION[_kind]))
 del _kind

@@ -30,19 +30,19 @@ def make_plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
-def check_hooks(pm: pluggy.PluginManager) -> None:
-    """Raise :class:`PluginLoadError` when a registered plugin implements a hook no spec defines.
+def check_hooks(pm: pluggy.PluginManager, plugin: object) -> None:
+    """Raise :class:`PluginLoadError` when ``plugin`` implements a hook no spec defines.
 
     pluggy accepts such an implementation silently (it may be an optional hook of another project), so a
-    misspelled ``armour_attack`` would register nothing; :meth:`pluggy.PluginManager.check_pending` finds it,
-    and the message suggests the hook meant.
+    misspelled ``armour_attack`` would register nothing; the message suggests the hook meant. Asked per plugin
+    once every distribution's kinds are declared (a declared kind's hook has a spec by then), so one plugin's
+    misspelling never marks another broken.
     """
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        hook = next((name for name in vars(pm.hook) if not name.startswith("_")
-                     and not getattr(pm.hook, name).has_spec() and getattr(pm.hook, name).get_hookimpls()), "")
-        specs = [n for n in dir(hookspecs.ArmourSpecs) if n.startswith(hookspecs.PROJECT + "_")]
-        close = difflib.get_close_matches(hook, specs, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; armour hooks are: {', '.join(specs)}"
-        raise PluginLoadError(f"hook {hook!r} is not an armour hook{hint}") from exc
+    unknown = sorted(hc.name for hc in pm.get_hookcallers(plugin) or () if not hc.has_spec())
+    if not unknown:
+        return
+    hook = unknown[0]
+    specs = sorted(n for n in vars(pm.hook) if n.startswith(hookspecs.PROJECT + "_") and getattr(pm.hook, n).has_spec())
+    close = difflib.get_close_matches(hook, specs, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; armour hooks are: {', '.join(specs)}"
+    raise PluginLoadError(f"hook {hook!r} is not an armour hook{hint}")

@@ -19,6 +19,14 @@ entry-point name, case-insensitive); a name in either that matches no installed 
 Two records sharing a kind and a name or alias are a *conflict*: that name resolves to neither
 (:class:`PluginConflictError` naming both distributions, never last-one-wins), every other name keeps
 working, and the listing shows both records with state ``conflict``.
+
+Kinds: the built-in ones (:data:`armour_core.specs.KIND_HOOKS`) and those distributions declare through the
+``armour_kinds`` hook (:class:`~armour_core.specs.KindSpec`). The build runs in two passes: every plugin module
+is loaded and its kinds declared (each declared kind's registration hook becomes a hookspec), then every
+plugin's hooks are checked and its records collected, so a plugin may register plugins of a kind another
+distribution declares, whatever the load order. A kind declared by two distributions is a conflict like a
+clashing name: the kind resolves to neither. Declaring a built-in kind, or a hook name already taken, makes
+the declaring plugin broken.
 """
 
 from __future__ import annotations
@@ -38,13 +46,14 @@ import attrs
 
 from .errors import ArmourError, PluginConflictError, PluginLoadError, PluginUnavailableError, UnknownPluginError
 from .plugins import ENTRY_POINT_GROUP, check_hooks, make_plugin_manager
-from .specs import KIND_HOOKS, KINDS, AuditSectionSpec, CommandSpec, PluginSpec, PluginStatus
+from .hookspecs import REGISTRATION, kind_hookspecs
+from .specs import KIND_BASES, KIND_HOOKS, KINDS, AuditSectionSpec, CommandSpec, KindSpec, PluginSpec, PluginStatus
 
 log = logging.getLogger(__name__)
 
 #: First-party distributions and the kinds they provide, to tell users which ``pip install`` is missing.
 FIRST_PARTY: dict[str, tuple[str, ...]] = {
-    "armour-plugins-attacks": ("attack", "defense", "detector"),
+    "armour-plugins-attacks": ("attack", "defense", "detector", "certifier"),
     "armour-plugins-privacy": ("noise", "clip", "accountant", "suppressor", "inference"),
     "armour-plugins-fuzz": ("mutator", "coverage", "scheduler"),
 }
@@ -140,6 +149,8 @@ class Registry:
         self._sections: list[AuditSectionSpec] = []
         self._classes: dict[tuple[str, str], Any] = {}
         self._pm = None
+        self._kinds: dict[str, list[tuple[KindSpec, str]]] = {}  # declared kind -> [(record, plugin)], 2+: conflict
+        self._hooks: list[tuple[str, str]] = list(KIND_HOOKS.items())  # (kind, registration hook) to collect
 
     # ------------------------------------------------------------------ building
     def reset(self) -> None:
@@ -168,10 +179,12 @@ class Registry:
             eps = (self._entry_points if self._entry_points is not None
                    else md.entry_points(group=ENTRY_POINT_GROUP))
             eps = sorted(eps, key=lambda e: e.name)
-            for ep in eps:
-                self._load_entry_point(ep)
-            for plugin, name, dist, version in self._local:
-                self._load_object(plugin, name, dist, version, getattr(plugin, "__name__", repr(plugin)))
+            loaded = [item for item in map(self._load_entry_point, eps) if item is not None]
+            loaded += [(plugin, name, dist, version, getattr(plugin, "__name__", repr(plugin)), "")
+                       for plugin, name, dist, version in self._local]
+            declared = [item for item in loaded if self._declare(*item)]  # pass 1: modules and their kinds
+            for item in declared:  # pass 2: hooks checked, records collected
+                self._load_object(*item)
             self._warn_unmatched_filters({_norm(ep.name) for ep in eps})
             self._built = True
 
@@ -197,7 +210,9 @@ class Registry:
             warnings.warn("; ".join(parts) + f" (installed: {', '.join(sorted(installed)) or 'none'})",
                           PluginLoadWarning, stacklevel=5)
 
-    def _load_entry_point(self, ep: Any) -> None:
+    def _load_entry_point(self, ep: Any) -> tuple | None:
+        """Import one entry point's module: ``(module, name, dist, version, path, unavailable)``, or None when it
+        is disabled, broken or missing a dependency (recorded in the status)."""
         dist = getattr(ep, "dist", None)
         dist_name = dist.metadata["Name"] if dist is not None else "<unknown>"
         version = dist.version if dist is not None else ""
@@ -207,7 +222,7 @@ class Registry:
         if key in disabled or (only and key not in only):
             why = "ARMOUR_PLUGINS_DISABLE" if key in disabled else "not in ARMOUR_PLUGINS_ONLY"
             self._status.append(PluginStatus(state="disabled", error=why, **base))
-            return
+            return None
         missing = missing_requirements(dist.requires or []) if dist is not None else []
         try:
             module = ep.load()
@@ -216,9 +231,8 @@ class Registry:
                 self._unavailable(base, f"missing dependency {exc.name!r}")
             else:
                 self._broken(base, exc)
-            return
-        self._load_object(module, ep.name, dist_name, version, ep.value,
-                          unavailable=("missing " + ", ".join(missing)) if missing else "")
+            return None
+        return module, ep.name, dist_name, version, ep.value, ("missing " + ", ".join(missing)) if missing else ""
 
     def _unavailable(self, base: dict, reason: str) -> None:
         log.debug("armour plugin %s (%s %s) unavailable: %s", base["plugin"], base["dist"], base["version"],
@@ -235,15 +249,58 @@ class Registry:
         if not _strict():  # strict mode raises it from the next query instead
             warnings.warn(msg, PluginLoadWarning, stacklevel=4)
 
-    def _load_object(self, obj: Any, name: str, dist: str, version: str, module: str,
-                     unavailable: str = "") -> None:
-        base = dict(plugin=name, dist=dist, version=version, module=module)
+    def _declare(self, obj: Any, name: str, dist: str, version: str, module: str, unavailable: str = "") -> bool:
+        """Pass 1: register ``obj`` with the plugin manager and declare the kinds it yields (a declared kind's
+        hook gets its spec now, before any plugin's hooks are checked). False when the plugin is broken."""
         try:
             self._pm.register(obj, name=name)
-            check_hooks(self._pm)
+            kinds = []
+            for impl in self._pm.hook.armour_kinds.get_hookimpls():
+                if impl.plugin_name == name:
+                    for rec in impl.function() or ():
+                        if not isinstance(rec, KindSpec):
+                            raise TypeError(f"armour_kinds yielded {type(rec).__name__}, not KindSpec")
+                        kinds.append(attrs.evolve(rec, dist=dist))
+            for rec in kinds:
+                self._declare_kind(rec, name)
+        except Exception as exc:  # noqa: BLE001
+            if self._pm.is_registered(obj):
+                self._pm.unregister(obj)
+            self._broken(dict(plugin=name, dist=dist, version=version, module=module), exc)
+            return False
+        return True
+
+    def _declare_kind(self, rec: KindSpec, plugin: str) -> None:
+        """Add a declared kind and its registration hook; a kind another distribution declares too is a conflict
+        (the kind resolves to neither), a built-in kind or a taken hook name an error of the declaring plugin."""
+        if rec.name in KIND_HOOKS:
+            raise ValueError(f"armour_kinds: kind {rec.name!r} is built into armour-core; declare another name")
+        caller = getattr(self._pm.hook, rec.hook, None)
+        if (rec.name, rec.hook) not in self._hooks and caller is not None and caller.has_spec():
+            owner = next((f"kind {k!r}" for k, h in self._hooks if h == rec.hook), "armour-core")
+            raise ValueError(f"armour_kinds: kind {rec.name!r} names hook {rec.hook!r}, which {owner} already uses")
+        claims = self._kinds.setdefault(rec.name, [])
+        claims.append((rec, plugin))
+        if (rec.name, rec.hook) not in self._hooks:
+            self._pm.add_hookspecs(kind_hookspecs(rec))
+            self._hooks.append((rec.name, rec.hook))
+        if len(claims) > 1:
+            first, first_plugin = claims[0]
+            msg = (f"kind {rec.name!r} is declared twice: by {first.dist} (plugin {first_plugin!r}) and by {rec.dist} "
+                   f"(plugin {plugin!r}); uninstall one or block it with ARMOUR_PLUGINS_DISABLE")
+            self._problems.append((PluginConflictError, msg, None))
+            if not _strict():
+                warnings.warn(msg, PluginLoadWarning, stacklevel=6)
+
+    def _load_object(self, obj: Any, name: str, dist: str, version: str, module: str,
+                     unavailable: str = "") -> None:
+        """Pass 2: check ``obj``'s hooks (every kind is declared by now) and collect its records."""
+        base = dict(plugin=name, dist=dist, version=version, module=module)
+        try:
+            check_hooks(self._pm, obj)
             records: list[PluginSpec] = []
             commands: list[CommandSpec] = []
-            for kind, hook_name in KIND_HOOKS.items():
+            for kind, hook_name in self._hooks:
                 for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
                     if impl.plugin_name == name:
                         records.extend(self._collect(impl.function, kind, hook_name))
@@ -317,16 +374,51 @@ class Registry:
                              + ", ".join(f"{e.spec.dist} (plugin {e.plugin})" for e in others))
         return "; ".join(notes)
 
+    def _kind_conflict_note(self, kind: str) -> str:
+        claims = self._kinds.get(kind, ())
+        if len(claims) < 2:
+            return ""
+        return f"kind {kind!r} declared by " + " and ".join(f"{rec.dist} (plugin {p})" for rec, p in claims)
+
+    def declared_kinds(self) -> list[KindSpec]:
+        """The kinds distributions declare, every declaration (a conflicting kind appears once per declarer);
+        never raises for plugin problems (``armour plugins`` lists them)."""
+        self._ensure()
+        return [rec for claims in self._kinds.values() for rec, _ in claims]
+
     # ------------------------------------------------------------------ queries
     def kinds(self) -> tuple[str, ...]:
-        """Every kind the hookspecs define (whether or not any plugin provides it)."""
-        return KINDS
+        """Every kind: the built-in ones, then those installed distributions declare (whether or not any plugin
+        provides it; a kind declared twice is listed, and refused when used)."""
+        self._ensure()
+        return KINDS + tuple(self._kinds)
+
+    def kind_spec(self, kind: str) -> KindSpec:
+        """The :class:`KindSpec` of ``kind``: built-in kinds' are armour-core's, with the base in ``armour_core.api``
+        and their kit checks in ``armour_core.testing.kit``."""
+        self._check_kind(kind)
+        if kind in KIND_HOOKS:
+            return KindSpec(name=kind, hook=KIND_HOOKS[kind], summary=REGISTRATION[kind][0].split(";")[0],
+                            base=KIND_BASES[kind], dist="armour-core")
+        return self._kinds[kind][0][0]
 
     def _check_kind(self, kind: str) -> None:
-        if kind not in KIND_HOOKS:
-            close = difflib.get_close_matches(str(kind), KINDS, n=3)
+        if kind in KIND_HOOKS:
+            return
+        self._ensure()
+        claims = self._kinds.get(kind)
+        if claims is not None and len(claims) > 1:
+            who = " and ".join(f"{rec.dist} (plugin {plugin!r})" for rec, plugin in claims)
+            raise PluginConflictError(f"kind {kind!r} is declared by both {who}; uninstall one or block it with "
+                                      "ARMOUR_PLUGINS_DISABLE")
+        if claims is None:
+            known = self.kinds()
+            close = difflib.get_close_matches(str(kind), known, n=3)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise UnknownPluginError(f"kind={kind!r} is not a plugin kind (expected one of {', '.join(KINDS)})"
+            for dist, provided in FIRST_PARTY.items():
+                if kind in provided and not _dist_installed(dist):
+                    hint += f"; {kind} plugins ship in {dist}, which is not installed: pip install {dist}"
+            raise UnknownPluginError(f"kind={kind!r} is not a plugin kind (expected one of {', '.join(known)})"
                                      f"{hint}", kind=kind, name=None, suggestions=tuple(close))
 
     def names(self, kind: str, *, include_unavailable: bool = False) -> list[str]:
@@ -346,7 +438,7 @@ class Registry:
     def _sorted_records(self, kind: str | None) -> list[_Entry]:
         if kind is not None:
             self._check_kind(kind)
-        order = {k: i for i, k in enumerate(KINDS)}
+        order = {k: i for i, k in enumerate(self.kinds())}
         return sorted((e for e in self._records if kind is None or e.spec.kind == kind),
                       key=lambda e: (order[e.spec.kind], e.spec.name, e.spec.dist))
 
@@ -365,7 +457,7 @@ class Registry:
         self._ensure()
         out = []
         for e in self._sorted_records(kind):
-            note = self._conflict_note(e)
+            note = self._conflict_note(e) or self._kind_conflict_note(e.spec.kind)
             out.append((e.spec, f"conflict: {note}" if note else (e.unavailable or "ok")))
         return out
 
@@ -458,7 +550,7 @@ class Registry:
         return self.get(kind, name)(**config)
 
     def status(self) -> list[PluginStatus]:
-        """One :class:`PluginStatus` per entry point (plus one per conflicting name), in load order.
+        """One :class:`PluginStatus` per entry point (plus one per conflicting name or kind), in load order.
 
         Never raises for plugin problems, not even in strict mode (it is how they are diagnosed)."""
         self._ensure()
@@ -469,6 +561,12 @@ class Registry:
             out.append(PluginStatus(plugin=last.plugin, dist=last.spec.dist, version=last.spec.version,
                                     module=str(last.spec.target), state="conflict",
                                     error=f"{kind} {key!r} is registered by {who}"))
+        for kind in self._kinds:
+            note = self._kind_conflict_note(kind)
+            if note:
+                rec, plugin = self._kinds[kind][-1]
+                out.append(PluginStatus(plugin=plugin, dist=rec.dist, version="", module=rec.hook, state="conflict",
+                                        error=note))
         return out
 
     def availability(self, kind: str, name: str) -> str:
@@ -503,6 +601,8 @@ def _pip_hint(reason: str) -> str:
 _default = Registry()
 
 kinds = _default.kinds
+kind_spec = _default.kind_spec
+declared_kinds = _default.declared_kinds
 names = _default.names
 specs = _default.specs
 listing = _default.listing

@@ -13,7 +13,8 @@ from typing import Any
 
 import attrs
 
-#: Every kind the registry knows, with the hook that registers it.
+#: The built-in kinds, with the hook that registers each. A distribution adds further kinds through the
+#: ``armour_kinds`` hook (:class:`KindSpec`); ``armour_core.registry.kinds()`` lists both.
 KIND_HOOKS: dict[str, str] = {
     "attack": "armour_attacks",
     "defense": "armour_defenses",
@@ -30,6 +31,16 @@ KIND_HOOKS: dict[str, str] = {
     "model": "armour_models",
 }
 KINDS: tuple[str, ...] = tuple(KIND_HOOKS)
+
+#: the abstract base each built-in kind's implementations subclass (datasets and models are factories)
+KIND_BASES: dict[str, str | None] = {
+    "attack": "armour_core.api.attack:Attack", "defense": "armour_core.api.defense:Defense",
+    "detector": "armour_core.api.detector:Detector", "mutator": "armour_core.api.mutator:Mutator",
+    "coverage": "armour_core.api.coverage:Coverage", "scheduler": "armour_core.api.scheduler:SeedScheduler",
+    "noise": "armour_core.api.noise:NoiseMechanism", "clip": "armour_core.api.clip:ClipMechanism",
+    "accountant": "armour_core.api.accountant:Accountant", "suppressor": "armour_core.api.suppressor:Suppressor",
+    "inference": "armour_core.api.inference:MembershipInference", "dataset": None, "model": None,
+}
 
 
 def requirement(distribution: str, project: str) -> str:
@@ -94,9 +105,17 @@ def _frozen_profiles(value: Any) -> Mapping[str, Mapping[str, Any]]:
     return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in value.items()})
 
 
+_KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+_HOOK = re.compile(r"^armour_[a-z0-9_]+$")
+
+
 def _check_kind(inst, attribute, value):
-    if value not in KIND_HOOKS:
-        raise ValueError(f"kind={value!r}: expected one of {', '.join(KINDS)}")
+    """A built-in kind, or the name of one a distribution declares (``armour_kinds``). Whether a declared kind
+    exists is the registry's question, asked when the record is collected from its kind's hook: a record may be
+    built before the registry has read the declaration."""
+    if not isinstance(value, str) or not _KIND.match(value):
+        raise ValueError(f"kind={value!r}: expected one of {', '.join(KINDS)} or a kind declared by a distribution "
+                         "(lower-case [a-z0-9_]+)")
 
 
 def _check_caps(inst, attribute, value):
@@ -236,6 +255,34 @@ class AuditSectionSpec:
     dist: str = ""
     profiles: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, converter=_frozen_profiles,
                                                             hash=False)
+
+
+@attrs.frozen(kw_only=True)
+class KindSpec:
+    """A plugin kind a distribution declares (yielded by the ``armour_kinds`` hook), so the registry lists,
+    resolves and creates its plugins like those of a built-in kind.
+
+    ``hook`` is the registration hook that yields the kind's :class:`PluginSpec` records (pluggy validates its
+    implementations as it does the built-in hooks'); ``summary`` says what the records are (the hook's
+    docstring), ``example`` shows one implementation. ``base`` names the abstract base the implementations
+    subclass and ``checks`` a sequence of conformance-kit checks ``check(case, request)`` for the kind
+    (``armour_core.testing.parametrize_with_checks`` runs them after the record checks): both are
+    ``module:qualname`` strings imported only on use, so declaring a kind stays light. ``dist`` is filled in
+    by the registry.
+    """
+
+    name: str = attrs.field(validator=attrs.validators.matches_re(_KIND))
+    hook: str = attrs.field(validator=attrs.validators.matches_re(_HOOK))
+    summary: str = attrs.field()
+    base: str | None = attrs.field(default=None, validator=_check_target)
+    checks: str | None = attrs.field(default=None, validator=_check_target)
+    example: str = ""
+    dist: str = ""
+
+    @summary.validator
+    def _summary(self, attribute, value):
+        if not isinstance(value, str) or not value.strip() or "\n" in value.strip():
+            raise ValueError(f"summary={value!r}: one non-empty line saying what the kind's records are")
 
 
 @attrs.frozen(kw_only=True)

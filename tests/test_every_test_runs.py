@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DISTS = ("attacks", "privacy", "fuzz")
 
 #: plugin kinds each distribution provides (checked against the registry where everything is installed)
-KINDS = {"attacks": {"attack", "defense", "detector"},
+KINDS = {"attacks": {"attack", "defense", "detector", "certifier"},
          "privacy": {"noise", "clip", "accountant", "suppressor", "inference"},
          "fuzz": {"mutator", "coverage", "scheduler"}}
 

@@ -32,7 +32,7 @@ def _settings(profile="quick", **extra):
 def test_robustness_record_states_these_grids():
     from armour_core import registry
 
-    (spec,) = [s for s in registry.audit_sections() if s.dist == "armour-plugins-attacks"]
+    (spec,) = [s for s in registry.audit_sections() if s.name == "robustness"]
     assert {p: list(spec.profiles[p]["small_eps"]) for p in SMALL_EPS} == SMALL_EPS
 
 

@@ -1,4 +1,4 @@
-"""Every attack, defense and detector this distribution registers, through the conformance kit's checks for
+"""Every attack, defense, detector and certifier this distribution registers, through the conformance kit's checks for
 its kind (one test per plugin and check: ``test_kit[pgd-l2-check_stays_in_eps_ball]``).
 
 Plugins are named by registry name; :func:`parametrize_distribution` adds a default case for any plugin (and
@@ -110,9 +110,15 @@ DETECTORS = {
     "similarity": {"k": 5, "buffer_size": 100, "fpr": 0.05},
 }
 
+#: the certifier kind is this distribution's own (declared through armour_kinds); its checks come with it
+CERTIFIERS = {"randomized_smoothing": [case("certifier", "randomized_smoothing", {"n0": 20, "n": 300}),
+                                       case("certifier", "randomized_smoothing", {"n0": 20, "n": 300},
+                                            label="lenet", model="armour_lenet", n=12)]}
+
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@parametrize_distribution(DIST, {"attack": ATTACKS, "defense": DEFENSES, "detector": DETECTORS})
+@parametrize_distribution(DIST, {"attack": ATTACKS, "defense": DEFENSES, "detector": DETECTORS,
+                                 "certifier": CERTIFIERS})
 def test_kit(plugin, check, request):
     check(plugin, request)

@@ -30,7 +30,7 @@ import pytest
 
 from ...specs import KINDS
 
-#: the module holding each kind's checks
+#: the module holding each built-in kind's checks (a declared kind names its own: ``KindSpec.checks``)
 _MODULES = {"attack": "evasion", "defense": "evasion", "detector": "evasion",
             "mutator": "fuzzing", "coverage": "fuzzing", "scheduler": "fuzzing",
             "noise": "privacy", "clip": "privacy", "accountant": "privacy", "suppressor": "privacy",
@@ -68,11 +68,18 @@ class Case:
         return attrs.evolve(self, option_items=_freeze({**options, **dict(self.option_items)}))
 
 
+def _known_kinds() -> tuple[str, ...]:
+    """The built-in kinds, and those installed distributions declare (building the registry only for those)."""
+    from ... import registry
+
+    return registry.kinds()
+
+
 def case(kind: str, name: str, config: Mapping[str, Any] | None = None, *, label: str | None = None,
          **options: Any) -> Case:
     """A :class:`Case` (``label`` tells two cases of one plugin apart in test ids, e.g. ``pgd-l2``)."""
-    if kind not in KINDS:
-        raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
+    if kind not in KINDS and kind not in _known_kinds():
+        raise ValueError(f"kind={kind!r}: expected one of {', '.join(_known_kinds())}")
     return Case(kind, name, _freeze(config), _freeze(options), label)
 
 
@@ -92,13 +99,19 @@ def as_case(kind: str, plugin: str | tuple | Case, options: Mapping[str, Any] | 
 
 
 def checks_for(kind: str) -> list[Callable]:
-    """Every check for ``kind``: the record checks, then the kind's own (each ``check(case, request)``)."""
-    if kind not in _MODULES:
-        raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
+    """Every check for ``kind``: the record checks, then the kind's own (each ``check(case, request)``): a
+    built-in kind's from this kit, a declared kind's from the ``checks`` its :class:`~armour_core.specs.KindSpec`
+    names (none when it names none)."""
     from . import records
 
-    module = importlib.import_module(f"{__name__}.{_MODULES[kind]}")
-    return [*records.CHECKS, *module.CHECKS[kind]]
+    if kind in _MODULES:
+        return [*records.CHECKS, *importlib.import_module(f"{__name__}.{_MODULES[kind]}").CHECKS[kind]]
+    if kind not in _known_kinds():
+        raise ValueError(f"kind={kind!r}: expected one of {', '.join(_known_kinds())}")
+    from ... import registry
+
+    target = registry.kind_spec(kind).checks
+    return [*records.CHECKS, *(registry.import_target(target) if target else ())]
 
 
 def check_params(kind: str, plugins: Iterable[str | tuple | Case], **options: Any) -> list:
@@ -156,7 +169,7 @@ def parametrize_distribution(dist: str, cases: Mapping[str, Mapping[str, Any]] |
     from ... import registry
 
     cases, exclude = dict(cases or {}), dict(exclude or {})
-    kinds = [k for k in KINDS if any(registry.spec(k, n).dist == dist for n in registry.names(k))]
+    kinds = [k for k in registry.kinds() if any(registry.spec(k, n).dist == dist for n in registry.names(k))]
     unknown = sorted((set(cases) | set(exclude)) - set(kinds))
     if unknown:
         raise ValueError(f"{dist} registers no plugin of kind {unknown}; its kinds: {kinds}")

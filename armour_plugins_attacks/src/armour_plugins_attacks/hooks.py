@@ -9,11 +9,22 @@ from armour_core.specs import AuditSectionSpec
 
 from .autoattack import records as autoattack
 from .blackbox import records as blackbox
+from .certified import records as certified
 from .cli import records as cli
 from .defenses import records as defenses
 from .detectors import records as detectors
 from .gradient import records as gradient
 from .minnorm import records as minnorm
+
+
+@hookimpl
+def armour_kinds():
+    yield from certified.kinds()  # "certifier": declared here, as any distribution may declare a kind
+
+
+@hookimpl
+def armour_certifiers():
+    yield from certified.certifiers()
 
 
 @hookimpl
@@ -37,6 +48,7 @@ def armour_detectors():
 @hookimpl
 def armour_cli_commands():
     yield from cli.commands()
+    yield from certified.commands()
 
 
 @hookimpl
@@ -44,6 +56,7 @@ def armour_audit_sections():
     yield AuditSectionSpec(name="robustness", title="Robustness",
                            target="armour_plugins_attacks.cli.audit_section:robustness_section", order=10,
                            profiles=AUDIT_PROFILES)
+    yield from certified.audit_sections()
 
 
 #: the robustness section per audit profile: the attack suite, the small-input ε grid (as fractions of the input

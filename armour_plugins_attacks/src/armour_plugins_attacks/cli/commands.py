@@ -73,6 +73,17 @@ def _progress_flag(p: argparse.ArgumentParser) -> None:
                    help="progress bars (default: on a terminal)")
 
 
+def add_run_options(p: argparse.ArgumentParser, *, out: str, func: Any, batch_size: int = 256,
+                    batch_help: str | None = None) -> None:
+    """The flags that end every single-run command (batch size, seed, output directory, progress) and its
+    handler."""
+    p.add_argument("--batch-size", type=positive_int, default=batch_size, help=batch_help)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--out", default=out, type=output_dir, help=f"output directory (default ./{out})")
+    _progress_flag(p)
+    p.set_defaults(func=func)
+
+
 # ------------------------------------------------------------------------------------------ attack
 def register_attack(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -87,12 +98,7 @@ def register_attack(subparsers: Any) -> None:
                                                                       "(repeatable; values parsed as JSON)")
     p.add_argument("--target-class", type=nonnegative_int, default=None, help="targeted attack towards this class")
     add_model_arguments(p)
-    p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--seed", type=nonnegative_int, default=0)
-    p.add_argument("--out", default="armour-attack", type=output_dir,
-                   help="output directory (default ./armour-attack)")
-    _progress_flag(p)
-    p.set_defaults(func=run_attack)
+    add_run_options(p, out="armour-attack", func=run_attack)
 
 
 def run_attack(args: argparse.Namespace) -> int:
