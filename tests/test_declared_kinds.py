@@ -71,7 +71,7 @@ def test_without_the_declaring_distribution_the_kind_is_unknown_and_its_user_bro
 def test_kind_declared_twice_is_a_conflict_naming_both(run_with):
     code = textwrap.dedent("""
         from armour_core import registry
-        print(len(registry.names("noise")) > 0)
+        print(len(registry.names("model", include_unavailable=True)) > 0)  # a kind core itself provides
         try:
             registry.names("fixture_toy")
         except Exception as e:
@@ -82,8 +82,8 @@ def test_kind_declared_twice_is_a_conflict_naming_both(run_with):
     assert lines[0] == "True"  # every other kind keeps working
     assert lines[1].startswith("PluginConflictError") and KIND in lines[1] and CLASH in lines[1]
     assert "conflict: kind 'fixture_toy' declared by" in lines[2]
-    strict = run_with("from armour_core import registry\nregistry.names('noise')", KIND, CLASH,
-                      env={"ARMOUR_PLUGINS_STRICT": "1"}, check=False)
+    probe = "from armour_core import registry\nregistry.names('model', include_unavailable=True)"
+    strict = run_with(probe, KIND, CLASH, env={"ARMOUR_PLUGINS_STRICT": "1"}, check=False)
     assert strict.returncode != 0 and "PluginConflictError" in strict.stderr and "declared twice" in strict.stderr
     listed = run_with("import sys\nfrom armour_core.cli import main\nsys.exit(main(['plugins']))", KIND, CLASH,
                       env={"ARMOUR_PLUGINS_STRICT": "1"}, check=False)
