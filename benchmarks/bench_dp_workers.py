@@ -238,7 +238,7 @@ def main(argv: list[str]) -> int:
               "| floats | MB | ms |", "|---|---|---|"]
     for size in SIZES:
         lines.append(f"| {size:,} | {4 * size / 1e6:.2f} | {_fmt([s[str(size)] for s in sizes], 2)} |")
-    lines += ["", "Measured under load (other jobs shared the 2 cores); re-run on a quiet machine.", ""]
+    lines += ["", "Load average (1/5/15 min) at the end: " + "/".join(f"{v:.1f}" for v in os.getloadavg()) + ".", ""]
     lines += _projection(runs, args.batch)
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text("\n".join(lines))

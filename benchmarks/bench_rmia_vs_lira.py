@@ -139,7 +139,7 @@ def main() -> int:
              f"{fmt([r[2] for r in dp_rows])} (4 reference models). Near chance (|AUC − 0.5| < {tol:.3f}, 3 null "
              f"standard deviations): LiRA {near[1]}/{len(dp_rows)} seeds, RMIA {near[2]}/{len(dp_rows)} seeds.", "",
              f"Total time {time.perf_counter() - t_start:.0f} s; 1-minute load average at the end {load:.1f} "
-             "(measured under load)."]
+             "(the 1-minute load average, see above)."]
     atomic_write_text(args.out, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
