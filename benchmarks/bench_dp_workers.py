@@ -165,7 +165,8 @@ def _projection(runs: dict, batch: int) -> list[str]:
         small = statistics.median(1e3 / r["steps_per_s_small"] for r in res)
         b = res[0]["small_batch"]
         c1 = max((big - small) / (batch - b), 0.0)
-        rows.append({"model": model, "params": res[0]["params"], "c0_ms": small - c1 * b, "c1_ms": c1})
+        # a fixed cost cannot be negative (two noisy points can extrapolate below zero)
+        rows.append({"model": model, "params": res[0]["params"], "c0_ms": max(small - c1 * b, 0.0), "c1_ms": c1})
         noise_rate = statistics.median(r["noise_ms_by_size"][str(NOISE_SIZES[-1])] / NOISE_SIZES[-1] for r in res)
     rows.append(RESNET18)
     lines = ["### Projection to a cluster (ring AllReduce model)", "",

@@ -107,7 +107,7 @@ def main() -> int:
              "workers kept by the executor; ray: a local Ray with num_cpus = workers; both warmed up before "
              "each timed call (steady state, workers started and MindSpore imported). Scores were identical on "
              "every configuration. 1-minute "
-             f"load average at the end: {load:.1f} (above ~0.5, other work shared the cores).", "",
+             f"load average at the end: {load:.1f} (the benchmark's own workers count in it).", "",
              "| executor | workers | seconds, median (min-max) | shadows/min | speed-up vs local |",
              "|---|---|---|---|---|", *rows]
     atomic_write_text(args.out, "\n".join(lines) + "\n")
