@@ -175,12 +175,8 @@ def _pool_run(pool, fn, tasks, indices):
         yield (futures[fut], False, exc) if exc is not None else (futures[fut], True, fut.result())
 
 
-_RAY_STARTED_HERE = False
-
-
 def _ray(address: str | None, workers: int):
     """Ray, connected to ``address`` or to a local instance started once for this process."""
-    global _RAY_STARTED_HERE
     try:
         import ray
     except ImportError:
@@ -188,7 +184,6 @@ def _ray(address: str | None, workers: int):
     if not ray.is_initialized():
         if address is None:
             ray.init(num_cpus=workers, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-            _RAY_STARTED_HERE = True
             atexit.register(ray.shutdown)
         else:
             ray.init(address=address, logging_level="ERROR", log_to_driver=False)
