@@ -550,7 +550,8 @@ def test_armour_ledger_subcommand_verifies_and_repairs(tmp_path, capsys):
     with open(path, "ab") as fh:
         fh.write(b"{torn")
     assert main(["ledger", "verify", str(path)]) == 2
-    assert "is damaged" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("armour: error: ") and "is damaged" in err and err.count("\n") == 1
     assert main(["ledger", "repair", str(path), "--checkpoint", "x.ckpt"]) == 2
     assert "--checkpoint only applies to verify" in capsys.readouterr().err
     assert main(["ledger", "repair", str(path)]) == 0

@@ -679,7 +679,7 @@ def run_cli(args) -> int:
             if _report_audits(led):
                 return 1
     except LedgerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{getattr(args, 'prog', 'armour')}: error: {exc}", file=sys.stderr)  # one line, as every command
         return 2
     return 0
 
@@ -702,6 +702,7 @@ def _main(argv: list[str] | None = None) -> int:
                                      description="Verify a privacy ledger, or deliberately repair its damaged "
                                                  "last line.")
     _add_arguments(parser)
+    parser.set_defaults(prog=parser.prog)
     return run_cli(parser.parse_args(argv))
 
 
