@@ -18,6 +18,7 @@ started here is reused for the rest of the process and shut down at exit.
 
 from __future__ import annotations
 
+import abc
 import argparse
 import atexit
 import os
@@ -60,7 +61,7 @@ def _check_workers(workers: int | None) -> int:
     return workers
 
 
-class Executor:
+class Executor(abc.ABC):
     """Runs ``fn`` over tasks with the retry-once, all-or-nothing contract of this module."""
 
     name = "?"
@@ -94,12 +95,13 @@ class Executor:
             raise TaskFailedError({i: errors[i] for i in pending}, len(tasks), self.name)
         return [results[i] for i in range(len(tasks))]
 
+    @abc.abstractmethod
     def _run(self, fn, tasks, indices):
         """Yield ``(index, ok, result_or_exception)`` once for every index, in any order."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Release the workers this executor keeps (none for ``local``; a local Ray lives until exit)."""
+        return None
 
     def __enter__(self) -> "Executor":
         return self
