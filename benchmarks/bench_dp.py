@@ -77,19 +77,18 @@ def make_armour_runner(model, x, y, batch):
     step = model._compiled["step"]
     mask = ms.Tensor(np.ones(batch, np.float32))
     clip = ms.Tensor(1.0, ms.float32)
-    scale = ms.Tensor(1.0, ms.float32)
-    denom = ms.Tensor(float(batch), ms.float32)
+    inv = ms.Tensor(1.0 / batch, ms.float32)
     pool = ThreadPoolExecutor(max_workers=1)
 
     def draw():
-        return model.noise.sample(model._n_noise, 0, clip_norm=1.0, dtype=np.float32)
+        return model.noise.sample(model._n_noise, 0, clip_norm=1.0 / batch, dtype=np.float32)
 
     pending = [pool.submit(draw)]
 
     def run(xb, yb):
-        noise = ms.Tensor(pending.pop().result())
+        noise = model._noise_tensors(pending.pop().result())
         pending.append(pool.submit(draw))
-        ratio, losses = step(xb, yb, mask, clip, noise, scale, denom)
+        ratio, losses = step(xb, yb, mask, clip, noise, inv)
         return ratio.asnumpy(), losses.asnumpy()
 
     return run

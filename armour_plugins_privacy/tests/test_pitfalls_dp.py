@@ -178,8 +178,8 @@ def test_zcdp_accounting_includes_subsampling():
 
 @pytest.fixture(scope="module")
 def adaptive_run():
-    """Decaying noise (ada_gaussian) with adaptive clipping; every step's clip norm, unit noise and in-graph
-    noise scale are recorded."""
+    """Decaying noise (ada_gaussian) with adaptive clipping; every step's clip norm, the noise the graph adds
+    to the averaged gradient, and the divisor of the clipped sum are recorded."""
     from armour_core import registry
 
     noise = registry.create("noise", "ada_gaussian", noise_multiplier=SIGMA, clip_norm=CLIP, decay_rate=0.05,
@@ -189,9 +189,9 @@ def adaptive_run():
     steps = []
     original = model._run_step
 
-    def recording(x, y, chunks, clip_norm, noise, scale, denom):
-        steps.append({"clip_norm": float(clip_norm), "std": float(np.std(noise)), "scale": float(scale)})
-        return original(x, y, chunks, clip_norm, noise, scale, denom)
+    def recording(x, y, chunks, clip_norm, noise, denom):
+        steps.append({"clip_norm": float(clip_norm), "std": float(np.std(noise)), "denom": float(denom)})
+        return original(x, y, chunks, clip_norm, noise, denom)
 
     model._run_step = recording
     model.train(1, _data())
@@ -217,8 +217,8 @@ def test_adaptive_clipping_keeps_noise_calibrated_and_pays_for_its_statistic(ada
     """Pitfall: "The noise multiplier and the clip norm come from one place; adaptive clipping keeps the noise
     calibrated to the current clip and accounts the privacy cost of the clipped-fraction statistic."
 
-    The clip norm moves; each step clips at its own clip norm and adds noise of std σ_Δ(t)·C_t (unit noise of
-    std σ(t), measured on ~650 coordinates, times the in-graph scale), where the gradient's multiplier
+    The clip norm moves; each step clips at its own clip norm and adds noise of std σ_Δ(t)·C_t to the clipped
+    sum (σ_Δ(t)·C_t/denom to the averaged gradient, measured on ~650 coordinates), where the gradient's multiplier
     σ_Δ = (σ⁻² − (2σ_b)⁻²)^(−½) exceeds the accounted σ (Andrew et al. 2021, Theorem 1)."""
     model, _, recorded = adaptive_run
     clips = [h["clip_norm"] for h in model.history]
@@ -230,8 +230,9 @@ def test_adaptive_clipping_keeps_noise_calibrated_and_pays_for_its_statistic(ada
         sigma_grad = (sigma ** -2 - (2 * sb) ** -2) ** -0.5
         assert rec["gradient_noise_multiplier"] == pytest.approx(sigma_grad, rel=1e-9)
         assert sigma_grad > sigma
-        # noise std actually added: std(unit-C noise) * scale; sampling error ~ 1/sqrt(2·650) ≈ 3 %
-        assert r["std"] * r["scale"] == pytest.approx(sigma_grad * r["clip_norm"], rel=0.15)
+        # noise std actually added to the clipped sum: the added noise times the divisor; sampling error
+        # ~ 1/sqrt(2·650) ≈ 3 %
+        assert r["std"] * r["denom"] == pytest.approx(sigma_grad * r["clip_norm"], rel=0.15)
 
 
 def test_noise_multiplier_and_clip_norm_come_from_one_place():

@@ -122,8 +122,8 @@ def test_the_dry_run_leaves_weights_and_optimizer_state_as_they_were(data):
             model._dry_run(x, y, 16)
         net.set_train(True)
         idx = np.arange(16)
-        model._run_step(x, y, [(idx, np.ones(16, np.float32))], 1.0, np.zeros(model._n_noise, np.float32), 1.0, 8.0)
-        model._run_step(x, y, [(idx, np.ones(16, np.float32))], 1.0, np.zeros(model._n_noise, np.float32), 1.0, 8.0)
+        model._run_step(x, y, [(idx, np.ones(16, np.float32))], 1.0, np.zeros(model._n_noise, np.float32), 8.0)
+        model._run_step(x, y, [(idx, np.ones(16, np.float32))], 1.0, np.zeros(model._n_noise, np.float32), 8.0)
         return [p.asnumpy() for p in model._dp_opt.get_parameters()]
 
     for a, b in zip(one_step(False), one_step(True)):

@@ -348,27 +348,29 @@ class DPModel(Model):
         offsets = tuple(int(o) for o in np.concatenate([[0], np.cumsum(sizes)]))
         n_params = len(shapes)
         self._n_noise = offsets[-1]
+        self._noise_layout = (offsets, shapes)
 
-        def privatise(sums, noise, scale, denom):
+        def privatise(sums, noise, inv_denom):
+            # the noise comes from the host already at its final scale (σ·C·scale/denom) and one tensor per
+            # parameter: one multiply and one add per parameter, no slicing or rescaling of a flat vector here
             grads = ()
             for j in range(n_params):
-                z = noise[offsets[j]:offsets[j + 1]].reshape(shapes[j])
-                grads = grads + ((sums[j] + z * scale) / denom,)
+                grads = grads + (sums[j] * inv_denom + noise[j],)
             return grads
 
-        def step(x, y, mask, clip_norm, noise, scale, denom):
+        def step(x, y, mask, clip_norm, noise, inv_denom):
             sums, ratio, losses = clip_fn(x, y, mask, clip_norm)
-            grads = privatise(sums, noise, scale, denom)
+            grads = privatise(sums, noise, inv_denom)
             done = opt(grads)
             lead = grads[0].reshape(-1)[0]  # the last computed gradient: keeps the next launch from starving
             return ops.depend(ratio + 0.0 * lead, done), ops.depend(losses + 0.0 * lead, done)
 
-        def step_carry(x, y, mask, clip_norm, noise, scale, denom, carry):
+        def step_carry(x, y, mask, clip_norm, noise, inv_denom, carry):
             sums, ratio, losses = clip_fn(x, y, mask, clip_norm)
             total = ()
             for j in range(n_params):
                 total = total + (sums[j] + carry[j],)
-            grads = privatise(total, noise, scale, denom)
+            grads = privatise(total, noise, inv_denom)
             done = opt(grads)
             lead = grads[0].reshape(-1)[0]
             return ops.depend(ratio + 0.0 * lead, done), ops.depend(losses + 0.0 * lead, done)
@@ -392,8 +394,8 @@ class DPModel(Model):
         try:
             self._dp_network.set_train(True)
             self._compiled["step"](ms.Tensor(x[idx]), ms.Tensor(y[idx]), ms.Tensor(np.zeros(physical, np.float32)),
-                                   ms.Tensor(1.0, ms.float32), ms.Tensor(np.zeros(self._n_noise, np.float32)),
-                                   ms.Tensor(0.0, ms.float32), ms.Tensor(1.0, ms.float32))
+                                   ms.Tensor(1.0, ms.float32), self._noise_tensors(np.zeros(self._n_noise, np.float32)),
+                                   ms.Tensor(1.0, ms.float32))
             if self.cluster is not None:
                 distributed.dry_run(self, ms.Tensor(x[idx]), ms.Tensor(y[idx]),
                                     ms.Tensor(np.zeros(physical, np.float32)))
@@ -402,16 +404,22 @@ class DPModel(Model):
             for p, value in saved:
                 ops.assign(p, ms.Tensor(value))
 
-    def _run_step(self, x, y, chunks, clip_norm: float, noise: np.ndarray, scale: float, denom: float):
-        """One DP-SGD step; ``noise`` is the plugin's noise for clip norm 1, ``scale`` rescales it in the graph
-        to the current clip norm (and to the gradient's share of σ under adaptive clipping). A batch larger
-        than the physical size is summed chunk by chunk; the carried sums enter the step as a ``mutable``
-        tuple (a plain tuple of Tensors is a compile-time constant: every chunked step would recompile).
-        ``x, y`` are arrays, or a lazily read source and ``None`` (see :func:`~.data.take`)."""
+    def _noise_tensors(self, noise: np.ndarray):
+        """The flat noise vector as one tensor per parameter (a ``mutable`` tuple: a plain tuple of Tensors
+        would be a compile-time constant)."""
+        offsets, shapes = self._noise_layout
+        return ms.mutable(tuple(ms.Tensor(noise[offsets[j]:offsets[j + 1]].reshape(shapes[j]))
+                                for j in range(len(shapes))))
+
+    def _run_step(self, x, y, chunks, clip_norm: float, noise: np.ndarray, denom: float):
+        """One DP-SGD step; ``noise`` is at its final scale (the noise of the clipped sum divided by ``denom``,
+        see ``train``). A batch larger than the physical size is summed chunk by chunk; the carried sums enter
+        the step as a ``mutable`` tuple (a plain tuple of Tensors is a compile-time constant: every chunked
+        step would recompile). ``x, y`` are arrays, or a lazily read source and ``None`` (see
+        :func:`~.data.take`)."""
         c = ms.Tensor(clip_norm, ms.float32)
-        d = ms.Tensor(denom, ms.float32)
-        z = ms.Tensor(noise)
-        s = ms.Tensor(scale, ms.float32)
+        inv = ms.Tensor(1.0 / denom, ms.float32)
+        z = self._noise_tensors(noise)
         ratios, losses = [], []
         carry = None
         for idx, mask in chunks[:-1]:
@@ -424,7 +432,7 @@ class DPModel(Model):
             losses.append(loss.asnumpy()[mask > 0])
         idx, mask = chunks[-1]
         xb, yb = take(x, y, idx, mask)
-        args = (ms.Tensor(xb), ms.Tensor(yb), ms.Tensor(mask), c, z, s, d)
+        args = (ms.Tensor(xb), ms.Tensor(yb), ms.Tensor(mask), c, z, inv)
         self._launched = True
         if carry is None:
             ratio, loss = self._compiled["step"](*args)
@@ -533,18 +541,21 @@ class DPModel(Model):
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="armour-dp-noise")
         pending: dict[int, Any] = {}
 
-        def draw(step_no: int) -> np.ndarray | None:
+        def draw(step_no: int, factor: float) -> tuple[np.ndarray | None, float]:
             if self.cluster is not None and not self.cluster.leader:
-                return None  # rank 0 adds the noise, once per global step (see dp/distributed.py)
-            return self.noise.sample(self._n_noise, step_no, clip_norm=1.0, dtype=np.float32)
+                return None, factor  # rank 0 adds the noise, once per global step (see dp/distributed.py)
+            return self.noise.sample(self._n_noise, step_no, clip_norm=factor, dtype=np.float32), factor
 
-        def noise_for(step_no: int) -> np.ndarray:
-            """This step's noise; the next step's is drawn in the background while this step's graph runs
-            (one worker, draws in step order: the same stream as drawing inline)."""
+        def noise_for(step_no: int, factor: float) -> np.ndarray | None:
+            """This step's noise times ``factor``. The next step's is drawn in the background while this step's
+            graph runs (one worker, in step order: the same stream as drawing inline), at this step's factor;
+            mechanisms are scale families, so a factor that changed meanwhile (adaptive clipping) is a rescale."""
             future = pending.pop(step_no, None)
-            noise = future.result() if future is not None else draw(step_no)
+            noise, drawn = future.result() if future is not None else draw(step_no, factor)
             pending.clear()
-            pending[step_no + 1] = pool.submit(draw, step_no + 1)
+            pending[step_no + 1] = pool.submit(draw, step_no + 1, factor)
+            if noise is not None and drawn != factor:
+                noise *= np.float32(factor / drawn)
             return noise
 
         savers = _checkpoint_savers(callbacks)
@@ -564,10 +575,13 @@ class DPModel(Model):
                         sigma = self.noise.noise_multiplier_at(step_no)
                         clip_now = self.clip.clip_norm
                         sigma_grad = self.clip.gradient_noise_multiplier(sigma, sampler.expected_batch_size)
-                        noise = noise_for(step_no)
                         scale = clip_now * sigma_grad / sigma
-                        if self.canaries is not None:
-                            noise = self.canaries.inject(noise, q=q, clip_norm=clip_now, scale=scale)
+                        if self.cluster is not None:  # noise for clip norm 1, scaled in the graph (distributed.py)
+                            noise = noise_for(step_no, 1.0)
+                        else:  # the final scale σ·C·scale/denom, so the graph only adds it
+                            noise = noise_for(step_no, scale / denom)
+                        if self.canaries is not None:  # single process only: a clipped example's C/denom
+                            noise = self.canaries.inject(noise, q=q, clip_norm=clip_now, scale=denom)
                         self.ledger.record_step(sigma=sigma / sens, q=q, sampling=self.sampling, epoch=e,
                                                 noise_multiplier=sigma, gradient_noise_multiplier=sigma_grad,
                                                 clip_norm=clip_now, noise=name_noise, clip=name_clip,
@@ -580,7 +594,7 @@ class DPModel(Model):
                                                                       clip_now, noise, scale, denom)
                             else:
                                 ratios, losses = self._run_step(*rows, pad_chunks(idx, physical), clip_now, noise,
-                                                                scale, denom)
+                                                                denom)
                         except BaseException as exc:
                             self._void_if_unreleased(exc)
                             raise

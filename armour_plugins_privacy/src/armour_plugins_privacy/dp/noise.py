@@ -14,9 +14,33 @@ class Gaussian(NoiseMechanism):
     """The Gaussian mechanism of DP-SGD (Abadi et al. 2016): i.i.d. N(0, (σ·C)²) per coordinate."""
 
     def _sample(self, shape: tuple[int, ...], step: int, std: float, dtype: np.dtype) -> np.ndarray:
+        if dtype == np.float32:
+            return normal_float32(self.generator(), int(np.prod(shape)), std).reshape(shape)
         z = self.generator().standard_normal(shape, dtype=dtype)
         z *= dtype.type(std)
         return z
+
+
+def normal_float32(gen, n: int, std: float) -> np.ndarray:
+    """``n`` i.i.d. N(0, std²) float32 values by Box–Muller (both outputs used).
+
+    Why not ``gen.standard_normal(dtype=float32)``: the DP step draws one value per parameter every step and
+    numpy's float32 ziggurat costs ~8 ns each here, half a plain MLP training step; this costs under half of
+    that. The radius comes from 53-bit uniforms in ``(0, 1]`` in float64, so the tails reach 8.6σ as with
+    float64 sampling (float32 uniforms would cut them at 5.8σ: a truncated Gaussian is not the mechanism
+    the accountant charges); the angle and the products are float32, the output's precision.
+    """
+    m = (n + 1) // 2
+    r = np.subtract(1.0, gen.random(m))  # (0, 1]: the log is finite
+    np.log(r, out=r)
+    np.multiply(r, -2.0 * std * std, out=r)
+    np.sqrt(r, out=r)
+    r = r.astype(np.float32)
+    theta = np.multiply(gen.random(m, dtype=np.float32), np.float32(2.0 * np.pi))
+    out = np.empty(2 * m, np.float32)
+    np.multiply(r, np.cos(theta), out=out[:m])
+    np.multiply(r, np.sin(theta, out=theta), out=out[m:])
+    return out[:n]
 
 
 @attrs.frozen(kw_only=True)
