@@ -96,11 +96,11 @@ def _build_body(spec: LoopSpec, grad: Callable, grad_div: Callable | None) -> Ca
         _, inverse = ops.sort(order.astype(ms.float32), axis=1)
         return (ops.sign(f) * ops.gather_elements(take, 1, inverse)).reshape(d.shape)
 
-    def project(adv, x0, eps, lo, hi):
+    def project(adv, x0, eps, lo, hi, lower, upper):
+        if norm == "linf":  # the ε-box intersected with the bounds, computed once per call
+            return ops.minimum(ops.maximum(adv, lower), upper)
         delta = adv - x0
-        if norm == "linf":
-            delta = ops.minimum(ops.maximum(delta, -eps), eps)
-        elif norm == "l2":
+        if norm == "l2":
             f = rows(delta)
             n = ops.sqrt((f * f).sum(1, keepdims=True))
             delta = (f * ops.minimum(n * 0.0 + 1.0, eps / (n + _TINY))).reshape(delta.shape)
@@ -123,13 +123,32 @@ def _build_body(spec: LoopSpec, grad: Callable, grad_div: Callable | None) -> Ca
         inside = a.sum(1, keepdims=True) <= eps
         return ops.select(ops.broadcast_to(inside, f.shape), f, shrunk)
 
-    def body(adv, mom, var, x0, y, hyper, ah, aw, noise):
+    # L∞ without momentum or variance tuning steps along sign(±g) = ±sign(g): the sign goes into the step length
+    signed_step = norm == "linf" and not momentum and nbh == 0
+
+    def prepare(x0, hyper):
+        """What stays fixed during a call, computed once before the iterations: the scalars of ``hyper`` and,
+        for L∞, the box ``[max(x0 − ε, lo), min(x0 + ε, hi)]`` the iterate is projected onto."""
         eps, alpha, decay, radius, lo, hi, spread, sgn = (hyper[0], hyper[1], hyper[2], hyper[3], hyper[4],
                                                           hyper[5], hyper[6], hyper[7])
-        if diversity:
-            g = grad_div(adv, y, ah, aw) * sgn
+        if norm == "linf":
+            lower, upper = ops.maximum(x0 - eps, lo), ops.minimum(x0 + eps, hi)
         else:
-            g = grad(adv, y) * sgn
+            lower, upper = lo, hi
+        if signed_step:
+            alpha = alpha * sgn
+        return eps, alpha, decay, radius, lo, hi, spread, sgn, lower, upper
+
+    def iterate(adv, mom, var, x0, y, fixed, ah, aw, noise):
+        """One iteration, given :func:`prepare`'s values."""
+        eps, alpha, decay, radius, lo, hi, spread, sgn, lower, upper = fixed
+        if diversity:
+            g = grad_div(adv, y, ah, aw)
+        else:
+            g = grad(adv, y)
+        if signed_step:
+            return project(adv + alpha * ops.sign(g), x0, eps, lo, hi, lower, upper), mom, var
+        g = g * sgn
         if nbh > 0:
             tuned = g + var
             shape = adv.shape
@@ -145,9 +164,13 @@ def _build_body(spec: LoopSpec, grad: Callable, grad_div: Callable | None) -> Ca
             d = mom
         else:
             d = g
-        adv = project(adv + ascent_step(d, adv, alpha, lo, hi, spread), x0, eps, lo, hi)
+        adv = project(adv + ascent_step(d, adv, alpha, lo, hi, spread), x0, eps, lo, hi, lower, upper)
         return adv, mom, var
 
+    def body(adv, mom, var, x0, y, hyper, ah, aw, noise):
+        return iterate(adv, mom, var, x0, y, prepare(x0, hyper), ah, aw, noise)
+
+    body.prepare, body.iterate = prepare, iterate
     return body
 
 
@@ -205,20 +228,23 @@ def compiled_loop(model: Any, spec: LoopSpec, mode: str, unroll: int = 0) -> Cal
 
         grad, grad_div = _ms_gradients(model, spec)
         body = _build_body(spec, grad, grad_div)
+        prepare, iterate = body.prepare, body.iterate
         if mode == "step":
             return ms.jit(body)
         if mode == "unroll":
             def unrolled(adv, mom, var, x0, y, hyper, ah, aw, noise):
+                fixed = prepare(x0, hyper)
                 for t in range(unroll):
-                    adv, mom, var = body(adv, mom, var, x0, y, hyper, ah[t], aw[t], noise[t])
+                    adv, mom, var = iterate(adv, mom, var, x0, y, fixed, ah[t], aw[t], noise[t])
                 return adv, mom, var
 
             return ms.jit(unrolled)
 
         def loop(adv, mom, var, x0, y, hyper, ah, aw, noise, n):
+            fixed = prepare(x0, hyper)  # hoisted: MindSpore does not move loop invariants out of the while
             i = 0
             while i < n:
-                adv, mom, var = body(adv, mom, var, x0, y, hyper, ah[i], aw[i], noise[i])
+                adv, mom, var = iterate(adv, mom, var, x0, y, fixed, ah[i], aw[i], noise[i])
                 i = i + 1
             return adv, mom, var
 
