@@ -7,8 +7,9 @@ RESULTS.md). Batch 256 of MNIST-5k, PyNative with armour's runtime settings, CPU
 * ``profile_step.py knob SETTING``: median of 8 plain LeNet5 steps in this process under ``SETTING``
   (``default``, ``threads<n>``, ``cell``, ``graph``); run one fresh process per setting, interleaved.
 * ``profile_step.py dp {mlp,lenet} [ROUNDS]``: plain step vs armour's ghost DP step (as ``bench_dp.py``
-  builds both), the DP graph alone with fixed noise, and the host noise draw; interleaved rounds in one
-  process, median and per-round ratios.
+  builds both: the next step's noise drawn on a background thread, as ``DPModel.train`` does), the same with
+  the noise drawn inline, the DP graph alone with fixed noise, and the host noise draw; interleaved rounds in
+  one process, median and per-round ratios.
 """
 
 from __future__ import annotations
