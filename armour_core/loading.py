@@ -366,6 +366,19 @@ def model_ref_from_args(args: argparse.Namespace, model: Any) -> ModelRef:
     return ref
 
 
+def loaded(model: Any) -> Any:
+    """A task's model ready to run: a :class:`ModelRef` loaded (once per process), anything else as given."""
+    return model.load() if isinstance(model, ModelRef) else model
+
+
+def check_loadable(model: Any, executor: str) -> None:
+    """Refuse a live model for an executor whose workers load the model themselves (every one but ``local``)."""
+    if executor != "local" and not isinstance(model, ModelRef):
+        raise InvalidInputError(f"model: the {executor} executor loads the model in its workers, so pass a loadable "
+                                "armour_core.loading.ModelRef (an embedded model, or a network factory and "
+                                "checkpoint), not a live network")
+
+
 # ------------------------------------------------------------------------------------------ argparse
 def add_model_arguments(parser: argparse.ArgumentParser, *, limit_default: int | None = None, limit: bool = True,
                         checkpoint_help: str = "trained weights of --network (a MindSpore .ckpt)",

@@ -25,6 +25,7 @@ from armour_core.api.norms import NORMS
 from armour_core.errors import ConfigError, InvalidInputError
 from armour_core.progress import Progress
 
+from .shards import AttackOutput, attack_output, grid_tasks, run_task
 from .shards import create_attack as _create
 
 
@@ -165,8 +166,6 @@ def evaluate_models(models: dict[str, Any], x: Any, y: Any, *, attacks: Any = ("
     else:
         from armour_core.executors import Executor, get_executor
 
-        from .shards import run_task
-
         ex = executor if isinstance(executor, Executor) else get_executor(executor)
         tasks, spans = [], {}
         for name, p in plans.items():
@@ -247,8 +246,6 @@ def _plan(model: Any, x: Any, y: Any, *, attacks: Any, eps: Any, norm: str, seed
 
 def _local_outputs(p: _Plan, progress: bool | None) -> dict[tuple[str, float | None], Any]:
     """``{(label, ε or None): AttackOutput}`` for every attack run, in this process (the reference)."""
-    from .shards import attack_output
-
     out = {}
     with Progress(len(p.keys), "evaluate", enabled=progress, unit="runs") as bar:
         for label, e in p.keys:
@@ -261,20 +258,16 @@ def _local_outputs(p: _Plan, progress: bool | None) -> dict[tuple[str, float | N
 
 def _tasks(p: _Plan, ex: Any, shard_size: int | None) -> list[dict[str, Any]]:
     """The plan's runs as sharded tasks for ``ex``, run-major (every run has the same number of shards)."""
-    from .shards import grid_tasks
+    from armour_core.loading import check_loadable
 
-    if p.ref is None and ex.name != "local":
-        raise InvalidInputError(f"model: the {ex.name} executor loads the model in its workers, so pass a loadable "
-                                "armour_core.loading.ModelRef (an embedded model or a network factory and "
-                                "checkpoint), not a live network")
-    return grid_tasks(p.ref if p.ref is not None else p.clf, p.x, p.y,
+    model = p.ref if p.ref is not None else p.clf
+    check_loadable(model, ex.name)
+    return grid_tasks(model, p.x, p.y,
                       [(*p.attack(label), e) for label, e in p.keys], norm=p.norm, seed=p.seed,
                       batch_size=p.batch_size, shard_size=shard_size, keep=p.keep)
 
 
 def _merge_outputs(p: _Plan, results: list[Any]) -> dict[tuple[str, float | None], Any]:
-    from .shards import AttackOutput
-
     per_run = len(results) // len(p.keys)
     return {key: AttackOutput.merge(results[i * per_run:(i + 1) * per_run]) for i, key in enumerate(p.keys)}
 

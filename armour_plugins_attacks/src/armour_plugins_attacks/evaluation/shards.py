@@ -74,10 +74,9 @@ def attack_output(model: Any, x: np.ndarray, y: np.ndarray, *, attack: str, conf
 
 def run_task(task: dict[str, Any]) -> AttackOutput:
     """The executor's task function: load the referenced model (once per worker) and run the shard."""
-    model = task["model"]
-    if hasattr(model, "load") and not hasattr(model, "predict"):
-        model = model.load()
-    return attack_output(model, task["x"], task["y"], attack=task["attack"], config=task["config"],
+    from armour_core.loading import loaded
+
+    return attack_output(loaded(task["model"]), task["x"], task["y"], attack=task["attack"], config=task["config"],
                          eps=task["eps"], norm=task["norm"], seed=task["seed"], batch_size=task["batch_size"],
                          first_batch=task["first_batch"], keep=task["keep"])
 

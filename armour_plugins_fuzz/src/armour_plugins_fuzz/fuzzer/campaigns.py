@@ -36,12 +36,11 @@ def campaign_seed(seed: int, i: int) -> int:
 
 def run_campaign(task: dict[str, Any]) -> dict[str, Any]:
     """The executor's task: one campaign; returns its report and every criterion's final covered set."""
+    from armour_core.loading import loaded
+
     from .fuzzer import Fuzzer
 
-    model = task["model"]
-    if hasattr(model, "load") and not hasattr(model, "predict"):
-        model = model.load()
-    fz = Fuzzer(model, **task["fuzzer"], corpus_dir=task["corpus_dir"], x_train=task["x_train"],
+    fz = Fuzzer(loaded(task["model"]), **task["fuzzer"], corpus_dir=task["corpus_dir"], x_train=task["x_train"],
                 y_train=task["y_train"], seed=task["seed"])
     rep = fz.run(task["seeds_x"], task["seeds_y"], max_iters=task["max_iters"], resume=task["resume"],
                  progress=False)
@@ -56,22 +55,18 @@ def run_campaigns(model: Any, seeds_x: Any, seeds_y: Any, *, campaigns: int, exe
     ``(name, config)`` pairs, numbers) for ``processes``/``ray``, which also need ``model`` as a
     :class:`~armour_core.loading.ModelRef`."""
     from armour_core.executors import Executor, get_executor
-    from armour_core.loading import ModelRef
+    from armour_core.loading import check_loadable, loaded
 
     from .fuzzer import Fuzzer
 
     if isinstance(campaigns, bool) or not isinstance(campaigns, int) or campaigns < 1:
         raise InvalidInputError(f"campaigns: expected a positive integer, got {campaigns!r}")
     ex = executor if isinstance(executor, Executor) else get_executor(executor)
-    ref = model if isinstance(model, ModelRef) else None
-    if ref is None and ex.name != "local":
-        raise InvalidInputError(f"model: the {ex.name} executor loads the model in its workers, so pass a loadable "
-                                "armour_core.loading.ModelRef, not a live network")
-    live = ref.load() if ref is not None else model
+    check_loadable(model, ex.name)
     # the driver's fuzzer checks the configuration before any task starts, and merges
-    merger = Fuzzer(live, **fuzzer, x_train=x_train, y_train=y_train, seed=seed)
+    merger = Fuzzer(loaded(model), **fuzzer, x_train=x_train, y_train=y_train, seed=seed)
     t0 = time.perf_counter()
-    tasks = [{"model": ref if ref is not None else live, "fuzzer": dict(fuzzer), "seed": campaign_seed(seed, i),
+    tasks = [{"model": model, "fuzzer": dict(fuzzer), "seed": campaign_seed(seed, i),
               "corpus_dir": None if corpus_dir is None else str(Path(corpus_dir).resolve() / f"campaign-{i}"),
               "seeds_x": seeds_x, "seeds_y": seeds_y, "x_train": x_train, "y_train": y_train,
               "max_iters": max_iters, "resume": resume} for i in range(campaigns)]
