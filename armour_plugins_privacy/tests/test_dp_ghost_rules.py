@@ -128,3 +128,17 @@ def test_registration_rejects_what_is_not_a_rule(rules):
         ghost.ghost_rule("Dense")
     with pytest.raises(TypeError, match="GhostRule subclass"):
         ghost.ghost_rule(Scale)(object)
+
+
+def test_registration_rejects_a_rule_missing_its_abstract_methods(rules):
+    """``norm`` and ``clipped_sum`` are abstract: an incomplete rule is refused when registered, naming what it
+    lacks, instead of failing later inside a compiled step."""
+
+    class HalfRule(ghost.GhostRule):
+        @staticmethod
+        def norm(g, a, slot, config):
+            return ghost.row_sq(g), g
+
+    with pytest.raises(TypeError, match="HalfRule must define clipped_sum"):
+        ghost.ghost_rule(Scale)(HalfRule)
+    assert ghost.rule_for(Scale(2)) is None

@@ -28,6 +28,7 @@ the ``vmap`` path of :mod:`armour_plugins_privacy.dp.per_example`.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable, Sequence
 
@@ -78,10 +79,11 @@ class GhostUnsupported(Exception):
     """The network cannot use ghost clipping (the message says why); use the vmap path instead."""
 
 
-class GhostRule:
-    """How ghost clipping treats one parametrised layer type; subclass it and register it with
-    :func:`ghost_rule`. Every method is a plain function of its arguments (``@staticmethod``): the three
-    last run inside the caller's compiled graph, where lambdas and object state do not parse.
+class GhostRule(abc.ABC):
+    """How ghost clipping treats one parametrised layer type; subclass it, define :meth:`norm` and
+    :meth:`clipped_sum` (abstract), and register it with :func:`ghost_rule`. Every method is a plain function
+    of its arguments (``@staticmethod``): the three last run inside the caller's compiled graph, where lambdas
+    and object state do not parse.
 
     ``slot`` numbers the layer's parameters in the order of :meth:`params`; ``config`` is what
     :meth:`prepare` returned for this call (static: ints, tuples, bools, None).
@@ -104,15 +106,15 @@ class GhostRule:
         return cell(a) + probe
 
     @staticmethod
+    @abc.abstractmethod
     def norm(g, a, slot, config):
         """``(sq, piece)`` for parameter ``slot``: the (B,) squared norms of the examples' gradients, from the
         output gradients ``g`` and inputs ``a``, and what :meth:`clipped_sum` builds the sum from."""
-        raise NotImplementedError("a GhostRule must define norm(g, a, slot, config)")
 
     @staticmethod
+    @abc.abstractmethod
     def clipped_sum(f, piece, a, slot, shape):
         """``Σ_i f_i ∇_i`` of parameter ``slot`` (of shape ``shape``), given the (B,) clip factors ``f``."""
-        raise NotImplementedError("a GhostRule must define clipped_sum(f, piece, a, slot, shape)")
 
 
 _RULES: dict[type, GhostRule] = {}
@@ -127,6 +129,9 @@ def ghost_rule(layer_type: type) -> Callable[[type[GhostRule]], type[GhostRule]]
     def register(rule: type[GhostRule]) -> type[GhostRule]:
         if not (isinstance(rule, type) and issubclass(rule, GhostRule)):
             raise TypeError(f"ghost_rule({layer_type.__name__}): expected a GhostRule subclass, got {rule!r}")
+        missing = sorted(getattr(rule, "__abstractmethods__", ()))
+        if missing:
+            raise TypeError(f"ghost_rule({layer_type.__name__}): {rule.__name__} must define {', '.join(missing)}")
         _RULES[layer_type] = rule()
         return rule
 
