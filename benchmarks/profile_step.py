@@ -10,6 +10,14 @@ RESULTS.md). Batch 256 of MNIST-5k, PyNative with armour's runtime settings, CPU
   builds both: the next step's noise drawn on a background thread, as ``DPModel.train`` does), the same with
   the noise drawn inline, the DP graph alone with fixed noise, and the host noise draw; interleaved rounds in
   one process, median and per-round ratios.
+* ``profile_step.py contention``: the plain MLP step and the ghost DP graph (fixed noise) with the second core
+  idle, then busy with a spawned process that only draws numpy normals, then idle again.
+* ``profile_step.py noise``: the MLP's 203,530 float32 Gaussian numbers drawn by the ``gaussian`` plugin, by
+  numpy's float32 ziggurat, and by MindSpore's ``StandardNormal`` inside a ``jit`` graph.
+* ``profile_step.py export save|load DIR``: the MLP's input gradient (batch 256) exported to MindIR
+  (``save``: jit first call, export time), then in a fresh process (``load``) loaded into an ``nn.GraphCell``:
+  load time, first and steady call, results against the saved ones, and whether an in-place change of a
+  network weight reaches the ``GraphCell`` (it holds copies).
 """
 
 from __future__ import annotations
@@ -159,6 +167,128 @@ def dp(kind: str, rounds: int) -> None:
               f"x plain {statistics.median(v) / base:.2f}, per round {per_round}")
 
 
+def _median_ms(fn, calls: int = 10, rounds: int = 7) -> float:
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        times.append((time.perf_counter() - t) / calls * 1e3)
+    return statistics.median(times)
+
+
+def _busy_normals(stop) -> None:
+    import numpy as np
+
+    gen, buf = np.random.default_rng(0), np.empty(203_530, np.float32)
+    while not stop.is_set():
+        gen.standard_normal(out=buf, dtype=np.float32)
+
+
+def contention() -> None:
+    import multiprocessing
+
+    from bench_dp import armour_step, plain_step
+
+    ms, np, x, y = _setup()
+    xt, yt = ms.Tensor(x), ms.Tensor(y)
+    ms.set_seed(0)
+    plain = plain_step(_net("mlp"))
+    model = armour_step(_net("mlp"), BATCH, "ghost")
+    model._build(x, y, BATCH)
+    step = model._compiled["step"]
+    fixed = (ms.Tensor(np.ones(BATCH, np.float32)), ms.Tensor(1.0, ms.float32),
+             model._noise_tensors(np.zeros(model._n_noise, np.float32)), ms.Tensor(1.0 / BATCH, ms.float32))
+
+    def measure(label: str) -> None:
+        a = _median_ms(lambda: plain(xt, yt))
+        b = _median_ms(lambda: step(xt, yt, *fixed)[1].asnumpy())
+        print(f"{label:28s} plain step {a:6.2f} ms, ghost graph {b:6.2f} ms")
+
+    measure("second core idle")
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    busy = ctx.Process(target=_busy_normals, args=(stop,))
+    busy.start()
+    time.sleep(1.0)
+    measure("second core drawing normals")
+    stop.set()
+    busy.join()
+    measure("second core idle again")
+
+
+def noise() -> None:
+    ms, np, _, _ = _setup()
+    from mindspore import ops
+
+    from armour_plugins_privacy.dp.noise import Gaussian
+
+    n = 203_530
+    plugin, gen = Gaussian(noise_multiplier=1.0, seed=0), np.random.default_rng(0)
+    normal = ops.StandardNormal(seed=1, seed2=2)
+
+    def in_graph(z):
+        return z + normal((n,))
+
+    graph, zero = ms.jit(in_graph), ms.Tensor(np.zeros(n, np.float32))
+    print(f"gaussian plugin (float32)       {_median_ms(lambda: plugin.sample(n, dtype=np.float32)):6.2f} ms")
+    print(f"numpy float32 ziggurat          {_median_ms(lambda: gen.standard_normal(n, dtype=np.float32)):6.2f} ms")
+    print(f"MindSpore StandardNormal in jit {_median_ms(lambda: graph(zero).asnumpy()):6.2f} ms")
+
+
+def export(action: str, out: str) -> None:
+    ms, np, x, y = _setup()
+    from mindspore import nn, ops
+
+    from armour_core.ms.losses import cross_entropy
+
+    ms.set_seed(0)
+    net = _net("mlp")
+    net.set_train(False)
+
+    class InputGradient(nn.Cell):
+        def __init__(self, network):
+            super().__init__()
+            self.network = network
+
+        def construct(self, a, b):
+            def total(u, v):
+                return cross_entropy(self.network(u), v).sum()
+
+            return ms.grad(total, grad_position=0)(a, b)
+
+    cell, xt, yt = InputGradient(net), ms.Tensor(x), ms.Tensor(y)
+    path = Path(out) / "input_gradient"
+    if action == "save":
+        jitted = ms.jit(cell.construct)
+        t = time.perf_counter()
+        ref = jitted(xt, yt).asnumpy()
+        first = time.perf_counter() - t
+        print(f"jit first call {first:.3f} s, steady {_median_ms(lambda: jitted(xt, yt).asnumpy()):.2f} ms")
+        t = time.perf_counter()
+        ms.export(cell, xt, yt, file_name=str(path), file_format="MINDIR")
+        print(f"export {time.perf_counter() - t:.3f} s")
+        np.save(str(path) + ".npy", ref)
+        return
+    t = time.perf_counter()
+    graph = nn.GraphCell(ms.load(str(path) + ".mindir"))
+    loaded = time.perf_counter() - t
+    t = time.perf_counter()
+    out_first = graph(xt, yt).asnumpy()
+    first = time.perf_counter() - t
+    steady = _median_ms(lambda: graph(xt, yt).asnumpy())
+    diff = float(np.abs(out_first - np.load(str(path) + ".npy")).max())
+    print(f"load {loaded * 1e3:.1f} ms, first call {first * 1e3:.1f} ms, steady {steady:.2f} ms, max |diff| {diff:g}")
+    w = next(iter(net.get_parameters()))
+    ops.assign(w, w * 2.0)
+    live = ms.jit(cell.construct)(xt, yt).asnumpy()
+    print(f"after doubling {w.name} in the network: the network's gradient moved by "
+          f"{float(np.abs(live - out_first).max()):g}, the GraphCell's by "
+          f"{float(np.abs(graph(xt, yt).asnumpy() - out_first).max()):g}")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "profile":
@@ -167,5 +297,11 @@ if __name__ == "__main__":
         knob(args[0])
     elif cmd == "dp":
         dp(args[0], int(args[1]) if len(args) > 1 else 7)
+    elif cmd == "contention":
+        contention()
+    elif cmd == "noise":
+        noise()
+    elif cmd == "export":
+        export(args[0], args[1])
     else:
         raise SystemExit(__doc__)
